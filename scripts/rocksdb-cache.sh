@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds RocksDB's C++ (bundled by librocksdb-sys) once per machine and keeps the
+# static archives in a cache outside the clone, keyed by the librocksdb-sys version.
+# Compiling RocksDB takes ~30 minutes on 2 cores; linking the cached archive takes
+# seconds. Source this file (or eval its output) to get the env vars cargo needs:
+#
+#   eval "$(scripts/rocksdb-cache.sh)"
+#
+# Prints `export ROCKSDB_LIB_DIR=... ROCKSDB_STATIC=1 SNAPPY_LIB_DIR=... SNAPPY_STATIC=1`.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${CORRAL_CACHE:-$HOME/.cache/corral}"
+
+# The version pinned in Cargo.lock is the cache key: a bump rebuilds once.
+version="$(awk '/^name = "librocksdb-sys"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$root/Cargo.lock")"
+if [[ -z "$version" ]]; then
+  echo "rocksdb-cache: librocksdb-sys not found in Cargo.lock" >&2
+  exit 1
+fi
+# Features must match the workspace's `rocksdb` dependency.
+features='"snappy", "bindgen-runtime"'
+libdir="$cache/rocksdb/$version"
+
+if [[ ! -f "$libdir/librocksdb.a" || ! -f "$libdir/libsnappy.a" ]]; then
+  if ! command -v clang >/dev/null && ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+    echo "rocksdb-cache: installing libclang-dev (needed by librocksdb-sys bindgen)" >&2
+    if command -v apt-get >/dev/null; then
+      (apt-get update -qq && apt-get install -y -qq libclang-dev) >&2
+    else
+      echo "rocksdb-cache: please install libclang (apt: libclang-dev)" >&2
+      exit 1
+    fi
+  fi
+  echo "rocksdb-cache: building RocksDB $version once (about 30 minutes on 2 cores)" >&2
+  build="$cache/rocksdb-build/$version"
+  mkdir -p "$build/src"
+  cat >"$build/Cargo.toml" <<TOML
+[package]
+name = "rocksdb-cache-build"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+librocksdb-sys = { version = "=$version", default-features = false, features = [$features] }
+
+[profile.release]
+opt-level = 3
+debug = false
+
+[workspace]
+TOML
+  echo 'fn main() {}' >"$build/src/main.rs"
+  (cd "$build" && env -u ROCKSDB_LIB_DIR -u SNAPPY_LIB_DIR CARGO_TARGET_DIR="$build/target" \
+    cargo build --release --quiet) >&2
+  out="$(ls -d "$build"/target/release/build/librocksdb-sys-*/out | head -n1)"
+  mkdir -p "$libdir.tmp"
+  cp "$(find "$out" -name librocksdb.a | head -n1)" "$libdir.tmp/"
+  cp "$(find "$out" -name libsnappy.a | head -n1)" "$libdir.tmp/"
+  rm -rf "$libdir"
+  mv "$libdir.tmp" "$libdir"
+  echo "rocksdb-cache: cached in $libdir" >&2
+fi
+
+echo "export ROCKSDB_LIB_DIR='$libdir' ROCKSDB_STATIC=1 SNAPPY_LIB_DIR='$libdir' SNAPPY_STATIC=1"

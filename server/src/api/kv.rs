@@ -1,0 +1,157 @@
+//! `corral.v1.KV`: thin handlers over the Raft node (writes) and the store (reads).
+
+use corral_proto::v1 as pb;
+use corral_proto::v1::kv_server::Kv;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::status::ApiError;
+use super::validate::{self, Limits};
+use super::ApiContext;
+use crate::store::command::{Command, CommandResult, OpOutput, Output};
+use crate::store::overlay::Overlay;
+use crate::store::read;
+
+/// The KV service.
+pub struct KvService {
+    cx: ApiContext,
+}
+
+impl KvService {
+    /// KV service over `cx`.
+    pub fn new(cx: ApiContext) -> Self {
+        Self { cx }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_data_bytes: self.cx.max_data_bytes,
+        }
+    }
+
+    /// Proposes a write and returns its output and revision, or its error.
+    async fn write(&self, command: Command) -> Result<(Output, i64), ApiError> {
+        let CommandResult { revision, result } = self.cx.node.propose(command).await?;
+        Ok((result?, revision))
+    }
+
+    /// Waits for a linearizable point unless the caller accepts a local, possibly stale read.
+    async fn read_point(&self, consistency: pb::Consistency) -> Result<(), ApiError> {
+        if consistency == pb::Consistency::Linearizable {
+            self.cx.node.read_barrier().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Pulls the single op output out of a non-Txn command's output.
+fn single(out: Output) -> Result<OpOutput, ApiError> {
+    match out {
+        Output::Op(op) => Ok(op),
+        Output::Txn { .. } => Err(ApiError::InvalidArgument(
+            "internal: unexpected Txn output".into(),
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn create(
+        &self,
+        req: Request<pb::CreateRequest>,
+    ) -> Result<Response<pb::CreateResponse>, Status> {
+        let cmd = validate::create(req.get_ref(), self.limits())?;
+        let (out, revision) = self.write(Command::Create(cmd)).await?;
+        match single(out)? {
+            OpOutput::Create { path, stat } => Ok(Response::new(pb::CreateResponse {
+                header: self.cx.header(revision),
+                path,
+                stat: Some(convert::stat(&stat)),
+            })),
+            _ => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+        }
+    }
+
+    async fn put(&self, req: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
+        let cmd = validate::put(req.get_ref(), self.limits())?;
+        let (out, revision) = self.write(Command::Put(cmd)).await?;
+        match single(out)? {
+            OpOutput::Put { stat, prev } => Ok(Response::new(pb::PutResponse {
+                header: self.cx.header(revision),
+                stat: Some(convert::stat(&stat)),
+                prev_node: prev.map(convert::node),
+            })),
+            _ => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+        }
+    }
+
+    async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
+        let r = req.get_ref();
+        let q = validate::get(r)?;
+        self.read_point(validate::consistency(r.consistency)?).await?;
+        let db = self.cx.node.db();
+        let reader = db.reader();
+        let tree = Overlay::new(&reader);
+        let revision = tree.revision().map_err(ApiError::from)?;
+        let node = read::get(&tree, &q.path, q.stat_only)
+            .map_err(ApiError::from)?
+            .ok_or_else(|| {
+                ApiError::Kv(crate::store::command::KvError::NodeNotFound {
+                    path: q.path.clone(),
+                })
+            })?;
+        Ok(Response::new(pb::GetResponse {
+            header: self.cx.header(revision),
+            node: Some(convert::node(node)),
+        }))
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        let r = req.get_ref();
+        let q = validate::list(r)?;
+        self.read_point(validate::consistency(r.consistency)?).await?;
+        let db = self.cx.node.db().clone();
+        // A large page is a scan: keep it off the async workers.
+        let (revision, page) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let reader = db.reader();
+            let tree = Overlay::new(&reader);
+            Ok((tree.revision()?, read::list(&tree, &q)?))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("list task failed: {e}")))??;
+        let mut resp = convert::list_page(page);
+        resp.header = self.cx.header(revision);
+        Ok(Response::new(resp))
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::DeleteRequest>,
+    ) -> Result<Response<pb::DeleteResponse>, Status> {
+        let cmd = validate::delete(req.get_ref())?;
+        let (out, revision) = self.write(Command::Delete(cmd)).await?;
+        match single(out)? {
+            OpOutput::Delete { deleted } => Ok(Response::new(pb::DeleteResponse {
+                header: self.cx.header(revision),
+                deleted,
+            })),
+            _ => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+        }
+    }
+
+    async fn txn(&self, req: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
+        let cmd = validate::txn(req.get_ref(), self.limits())?;
+        let (out, revision) = self.write(Command::Txn(cmd)).await?;
+        match out {
+            Output::Txn { succeeded, results } => Ok(Response::new(pb::TxnResponse {
+                header: self.cx.header(revision),
+                succeeded,
+                results: results.into_iter().map(convert::op_result).collect(),
+            })),
+            Output::Op(_) => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+        }
+    }
+}

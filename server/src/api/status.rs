@@ -1,0 +1,206 @@
+//! The one table from internal errors to gRPC statuses. Every status carries a
+//! `google.rpc.ErrorInfo` (domain `corral.v1`) whose `reason` and metadata let SDKs map
+//! it to a typed error without parsing the message; the message is for people.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::raft::RaftNodeError;
+use crate::store::command::KvError;
+use crate::store::path::PathError;
+use crate::store::read::ListError;
+use crate::store::StoreError;
+
+/// ErrorInfo domain of every Corral error.
+pub const ERROR_DOMAIN: &str = "corral.v1";
+/// Metadata header naming the leader when a member cannot serve a request itself.
+pub const LEADER_HEADER: &str = "corral-leader-id";
+
+/// Everything a request can fail with, before mapping to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A path field broke a path rule.
+    #[error("{field}: {source}")]
+    InvalidPath {
+        /// Request field holding the path.
+        field: String,
+        /// The rule broken.
+        source: PathError,
+        /// The path (for ErrorInfo metadata).
+        path: String,
+    },
+    /// Another field is invalid.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Data larger than the configured limit.
+    #[error("data for {path} is {size} bytes; the limit is {limit} (max-data-bytes)")]
+    DataTooLarge {
+        /// Path written.
+        path: String,
+        /// Size sent.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// Refused by the state machine.
+    #[error(transparent)]
+    Kv(#[from] KvError),
+    /// The Raft layer could not serve it.
+    #[error(transparent)]
+    Raft(#[from] RaftNodeError),
+    /// Local storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::Kv(e) => ApiError::Kv(e),
+            ListError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        to_status(e)
+    }
+}
+
+fn status(code: Code, reason: &str, message: String, meta: &[(&str, String)]) -> Status {
+    let metadata: HashMap<String, String> =
+        meta.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+    )
+}
+
+/// Maps an error to its status: code, reason, metadata and message decided here only.
+pub fn to_status(e: ApiError) -> Status {
+    let message = e.to_string();
+    match e {
+        ApiError::InvalidPath { path, .. } => {
+            status(Code::InvalidArgument, "INVALID_PATH", message, &[("path", path)])
+        }
+        ApiError::InvalidArgument(_) => status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[]),
+        ApiError::DataTooLarge { path, size, limit } => status(
+            Code::InvalidArgument,
+            "DATA_TOO_LARGE",
+            message,
+            &[("path", path), ("size", size.to_string()), ("limit", limit.to_string())],
+        ),
+        ApiError::Kv(kv) => match kv {
+            KvError::NodeNotFound { path } => {
+                status(Code::NotFound, "NODE_NOT_FOUND", message, &[("path", path)])
+            }
+            KvError::ParentNotFound { path, parent } => status(
+                Code::NotFound,
+                "PARENT_NOT_FOUND",
+                message,
+                &[("path", path), ("parent", parent)],
+            ),
+            KvError::NodeExists { path } => {
+                status(Code::AlreadyExists, "NODE_EXISTS", message, &[("path", path)])
+            }
+            KvError::VersionMismatch {
+                path,
+                expected,
+                current,
+            } => status(
+                Code::FailedPrecondition,
+                "VERSION_MISMATCH",
+                message,
+                &[
+                    ("path", path),
+                    ("expected_version", expected.to_string()),
+                    ("current_version", current.to_string()),
+                ],
+            ),
+            KvError::NotEmpty { path, num_children } => status(
+                Code::FailedPrecondition,
+                "NOT_EMPTY",
+                message,
+                &[("path", path), ("num_children", num_children.to_string())],
+            ),
+            KvError::EphemeralParent { path, parent } => status(
+                Code::FailedPrecondition,
+                "EPHEMERAL_PARENT",
+                message,
+                &[("path", path), ("parent", parent)],
+            ),
+            KvError::LeaseNotFound { lease_id } => status(
+                Code::NotFound,
+                "LEASE_NOT_FOUND",
+                message,
+                &[("lease_id", lease_id.to_string())],
+            ),
+            KvError::Invalid(_) => status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[]),
+        },
+        ApiError::Raft(r) => match r {
+            RaftNodeError::NotLeader {
+                leader_id,
+                leader_addr,
+            } => {
+                let mut meta = Vec::new();
+                if let Some(id) = leader_id {
+                    meta.push(("leader_id", id.to_string()));
+                }
+                if let Some(addr) = leader_addr {
+                    meta.push(("leader_addr", addr));
+                }
+                let mut s = status(Code::Unavailable, "NOT_LEADER", message, &meta);
+                if let Some(id) = leader_id {
+                    if let Ok(v) = id.to_string().parse() {
+                        s.metadata_mut().insert(LEADER_HEADER, v);
+                    }
+                }
+                s
+            }
+            RaftNodeError::Unavailable(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
+            RaftNodeError::Stopped(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
+        },
+        ApiError::Store(_) => status(
+            Code::Internal,
+            "INTERNAL",
+            format!("storage failure on this member: {message}"),
+            &[],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_mismatch_carries_current_version() {
+        let s = to_status(ApiError::Kv(KvError::VersionMismatch {
+            path: "/a".into(),
+            expected: 1,
+            current: 4,
+        }));
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        let info = s.get_details_error_info().expect("error info");
+        assert_eq!(info.reason, "VERSION_MISMATCH");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        assert_eq!(info.metadata.get("current_version").map(String::as_str), Some("4"));
+        assert!(s.message().contains("expected 1, current 4"), "{}", s.message());
+    }
+
+    #[test]
+    fn invalid_path_names_the_rule() {
+        let s = to_status(ApiError::InvalidPath {
+            field: "path".into(),
+            source: PathError::TrailingSlash("/a/".into()),
+            path: "/a/".into(),
+        });
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(s.get_details_error_info().unwrap().reason, "INVALID_PATH");
+        assert_eq!(s.message(), "path: path \"/a/\" must not end with '/'");
+    }
+}

@@ -1,0 +1,125 @@
+//! Command line of the `corral` binary: `corral serve`, flags mirroring the config file.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Corral: a strongly consistent coordination service (znodes, watches, leases, locks).
+#[derive(Debug, Parser)]
+#[command(name = "corral", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a member (with no flags: a single-node cluster with data in ./corral-data).
+    Serve(ServeArgs),
+}
+
+/// Flags of `corral serve`; each overrides the config file and has a `CORRAL_*` variable.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as in config.example.toml).
+    #[arg(long, env = "CORRAL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This member's Raft id.
+    #[arg(long, env = "CORRAL_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Data directory.
+    #[arg(long, env = "CORRAL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC client address.
+    #[arg(long, env = "CORRAL_CLIENT_ADDR")]
+    pub client_addr: Option<String>,
+    /// Raft peer address.
+    #[arg(long, env = "CORRAL_PEER_ADDR")]
+    pub peer_addr: Option<String>,
+    /// HTTP address (metrics, health).
+    #[arg(long, env = "CORRAL_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Initial members: id=peer-address,...
+    #[arg(long, env = "CORRAL_INITIAL_CLUSTER")]
+    pub initial_cluster: Option<String>,
+    /// Largest znode data in bytes.
+    #[arg(long, env = "CORRAL_MAX_DATA_BYTES")]
+    pub max_data_bytes: Option<u64>,
+    /// Leader heartbeat interval in ms.
+    #[arg(long, env = "CORRAL_HEARTBEAT_INTERVAL_MS")]
+    pub heartbeat_interval_ms: Option<u64>,
+    /// Election timeout lower bound in ms.
+    #[arg(long, env = "CORRAL_ELECTION_TIMEOUT_MIN_MS")]
+    pub election_timeout_min_ms: Option<u64>,
+    /// Election timeout upper bound in ms.
+    #[arg(long, env = "CORRAL_ELECTION_TIMEOUT_MAX_MS")]
+    pub election_timeout_max_ms: Option<u64>,
+    /// Snapshot after this many log entries.
+    #[arg(long, env = "CORRAL_SNAPSHOT_EVERY_ENTRIES")]
+    pub snapshot_every_entries: Option<u64>,
+    /// Log entries kept behind the latest snapshot.
+    #[arg(long, env = "CORRAL_LOGS_TO_KEEP")]
+    pub logs_to_keep: Option<u64>,
+    /// Most client commands per log entry.
+    #[arg(long, env = "CORRAL_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Skip fsync (UNSAFE, tests only).
+    #[arg(long, env = "CORRAL_UNSAFE_NO_FSYNC")]
+    pub unsafe_no_fsync: bool,
+    /// Log filter, e.g. "info" or "corral_server=debug".
+    #[arg(long, env = "CORRAL_LOG_FILTER")]
+    pub log_filter: Option<String>,
+}
+
+impl ServeArgs {
+    /// Builds the effective, validated configuration.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut cfg = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { cfg.$field = v; } )* };
+        }
+        set!(
+            node_id,
+            data_dir,
+            client_addr,
+            peer_addr,
+            http_addr,
+            initial_cluster,
+            max_data_bytes,
+            heartbeat_interval_ms,
+            election_timeout_min_ms,
+            election_timeout_max_ms,
+            snapshot_every_entries,
+            logs_to_keep,
+            max_batch,
+            log_filter
+        );
+        if self.unsafe_no_fsync {
+            cfg.unsafe_no_fsync = true;
+        }
+        cfg.validate().context("invalid configuration")?;
+        Ok(cfg)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let cfg = args.into_config()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start the async runtime")?;
+            runtime.block_on(crate::server::run(cfg))
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! One configuration schema for flags, `CORRAL_*` environment variables and the TOML
+//! file. Precedence: flag > environment > file > default. `validate` names the field
+//! and the rule for every refusal.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Largest `max-data-bytes`: a znode's data plus framing must fit one 4 MiB gRPC message.
+pub const MAX_DATA_BYTES_LIMIT: u64 = 3 << 20;
+
+/// Server configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Config {
+    /// This member's Raft id (≥ 1).
+    pub node_id: u64,
+    /// Where RocksDB and snapshots live.
+    pub data_dir: PathBuf,
+    /// gRPC client API address.
+    pub client_addr: String,
+    /// Raft peer address (must match this member's entry in `initial-cluster`).
+    pub peer_addr: String,
+    /// HTTP address for metrics and health.
+    pub http_addr: String,
+    /// Initial members as `id=peer-address,...`; empty means just this member.
+    pub initial_cluster: String,
+    /// Largest znode data, in bytes.
+    pub max_data_bytes: u64,
+    /// Leader heartbeat interval, ms.
+    pub heartbeat_interval_ms: u64,
+    /// Lower bound of the randomized election timeout, ms.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound of the randomized election timeout, ms.
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many log entries since the last one.
+    pub snapshot_every_entries: u64,
+    /// Log entries kept behind the latest snapshot.
+    pub logs_to_keep: u64,
+    /// Most client commands batched into one log entry.
+    pub max_batch: usize,
+    /// Skip fsync. UNSAFE: acknowledged writes can be lost on a crash; tests only.
+    pub unsafe_no_fsync: bool,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "corral_server=debug".
+    pub log_filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            data_dir: PathBuf::from("./corral-data"),
+            client_addr: "127.0.0.1:2479".into(),
+            peer_addr: "127.0.0.1:2480".into(),
+            http_addr: "127.0.0.1:2481".into(),
+            initial_cluster: String::new(),
+            max_data_bytes: 1 << 20,
+            heartbeat_interval_ms: 150,
+            election_timeout_min_ms: 750,
+            election_timeout_max_ms: 1500,
+            snapshot_every_entries: 10_000,
+            logs_to_keep: 1_000,
+            max_batch: 1024,
+            unsafe_no_fsync: false,
+            log_filter: "info,openraft=warn".into(),
+        }
+    }
+}
+
+/// A configuration value that breaks a rule.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    /// One field's value is invalid.
+    #[error("{field} ({value}): {rule}")]
+    Invalid {
+        /// Field name as written in the TOML file / flag.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// File path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn invalid(field: &'static str, value: impl ToString, rule: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        value: value.to_string(),
+        rule: rule.into(),
+    }
+}
+
+impl Config {
+    /// Reads a TOML file (unknown keys are refused so typos do not pass silently).
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml_str(&text).map_err(|reason| ConfigError::File {
+            path: path.display().to_string(),
+            reason,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The initial members (id → peer address), defaulting to just this member.
+    pub fn initial_members(&self) -> Result<BTreeMap<u64, String>, ConfigError> {
+        if self.initial_cluster.trim().is_empty() {
+            return Ok(BTreeMap::from([(self.node_id, self.peer_addr.clone())]));
+        }
+        let mut members = BTreeMap::new();
+        for part in self.initial_cluster.split(',') {
+            let part = part.trim();
+            let (id, addr) = part.split_once('=').ok_or_else(|| {
+                invalid("initial-cluster", part, "each member must be written id=host:port")
+            })?;
+            let id: u64 = id.trim().parse().map_err(|_| {
+                invalid("initial-cluster", part, "member id must be a positive integer")
+            })?;
+            if id == 0 {
+                return Err(invalid("initial-cluster", part, "member id must be ≥ 1"));
+            }
+            let addr = addr.trim();
+            addr.parse::<SocketAddr>().map_err(|_| {
+                invalid("initial-cluster", part, "peer address must be ip:port, e.g. 127.0.0.1:2480")
+            })?;
+            if members.insert(id, addr.to_string()).is_some() {
+                return Err(invalid("initial-cluster", part, "member id listed twice"));
+            }
+        }
+        Ok(members)
+    }
+
+    /// Checks every rule; the first broken one is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.node_id == 0 {
+            return Err(invalid("node-id", self.node_id, "must be ≥ 1"));
+        }
+        for (field, value) in [
+            ("client-addr", &self.client_addr),
+            ("peer-addr", &self.peer_addr),
+            ("http-addr", &self.http_addr),
+        ] {
+            value.parse::<SocketAddr>().map_err(|_| {
+                invalid(field, value, "must be ip:port, e.g. 127.0.0.1:2479")
+            })?;
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data-dir", "\"\"", "must not be empty"));
+        }
+        if self.max_data_bytes == 0 || self.max_data_bytes > MAX_DATA_BYTES_LIMIT {
+            return Err(invalid(
+                "max-data-bytes",
+                self.max_data_bytes,
+                format!("must be between 1 and {MAX_DATA_BYTES_LIMIT}"),
+            ));
+        }
+        if self.election_timeout_min_ms >= self.election_timeout_max_ms {
+            return Err(invalid(
+                "election-timeout-min-ms",
+                self.election_timeout_min_ms,
+                format!(
+                    "must be < election-timeout-max-ms ({})",
+                    self.election_timeout_max_ms
+                ),
+            ));
+        }
+        if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= self.election_timeout_min_ms {
+            return Err(invalid(
+                "heartbeat-interval-ms",
+                self.heartbeat_interval_ms,
+                format!(
+                    "must be > 0 and < election-timeout-min-ms ({})",
+                    self.election_timeout_min_ms
+                ),
+            ));
+        }
+        if self.snapshot_every_entries == 0 {
+            return Err(invalid("snapshot-every-entries", 0, "must be ≥ 1"));
+        }
+        if self.max_batch == 0 {
+            return Err(invalid("max-batch", 0, "must be ≥ 1"));
+        }
+        let members = self.initial_members()?;
+        match members.get(&self.node_id) {
+            None => {
+                return Err(invalid(
+                    "initial-cluster",
+                    &self.initial_cluster,
+                    format!("must list this member (node-id {})", self.node_id),
+                ))
+            }
+            Some(addr) if *addr != self.peer_addr => {
+                return Err(invalid(
+                    "initial-cluster",
+                    &self.initial_cluster,
+                    format!(
+                        "lists {addr} for node {} but peer-addr is {}",
+                        self.node_id, self.peer_addr
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn example_file_loads_and_validates() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let cfg = Config::from_toml_file(&path).expect("example parses");
+        assert_eq!(cfg.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::from_toml_str("nod-id = 3").unwrap_err();
+        assert!(err.contains("nod-id"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_field_and_rule() {
+        let cfg = Config {
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 100,
+            ..Config::default()
+        };
+        assert_eq!(
+            cfg.validate().unwrap_err().to_string(),
+            "election-timeout-min-ms (150): must be < election-timeout-max-ms (100)"
+        );
+        let cfg = Config {
+            initial_cluster: "1=127.0.0.1:2480,2=nothere".into(),
+            ..Config::default()
+        };
+        assert!(cfg.validate().unwrap_err().to_string().starts_with("initial-cluster (2=nothere)"));
+        let cfg = Config {
+            node_id: 3,
+            initial_cluster: "1=127.0.0.1:2480,2=127.0.0.1:2490".into(),
+            ..Config::default()
+        };
+        assert!(cfg.validate().unwrap_err().to_string().contains("must list this member"));
+        let cfg = Config {
+            client_addr: "localhost".into(),
+            ..Config::default()
+        };
+        assert!(cfg.validate().unwrap_err().to_string().starts_with("client-addr (localhost)"));
+    }
+
+    #[test]
+    fn initial_cluster_parses() {
+        let cfg = Config {
+            node_id: 2,
+            peer_addr: "127.0.0.1:2490".into(),
+            initial_cluster: "1=127.0.0.1:2480, 2=127.0.0.1:2490,3=127.0.0.1:2500".into(),
+            ..Config::default()
+        };
+        assert_eq!(cfg.validate(), Ok(()));
+        assert_eq!(cfg.initial_members().unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,10 @@
+//! Corral server library: the gRPC API (`api`), the openraft node (`raft`), and the
+//! RocksDB-backed znode state machine (`store`). Dependencies point one way:
+//! `api` → `raft` → `store`.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod raft;
+pub mod server;
+pub mod store;

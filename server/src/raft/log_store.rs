@@ -1,0 +1,167 @@
+//! openraft log storage (storage-v2) on RocksDB: entries, vote, committed and purge
+//! marker. Every call that openraft needs durable (append, vote, truncate, purge) is
+//! fsynced before openraft is told it is done: losing a vote or an acknowledged entry
+//! breaks Raft's safety.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{
+    Entry, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageError,
+    StorageIOError, Vote,
+};
+
+use super::TypeConfig;
+use crate::store::db::SharedDb;
+
+const KEY_VOTE: &str = "vote";
+const KEY_COMMITTED: &str = "committed";
+const KEY_LAST_PURGED: &str = "last_purged";
+
+/// The Raft log, in the `log` and `raft_meta` column families.
+#[derive(Clone)]
+pub struct LogStore {
+    db: SharedDb,
+}
+
+impl LogStore {
+    /// Log store over `db`.
+    pub fn new(db: SharedDb) -> Self {
+        Self { db }
+    }
+
+    fn meta<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StorageError<u64>> {
+        let bytes = self.db.raft_meta(key).map_err(|e| StorageIOError::read(&e))?;
+        bytes
+            .map(|b| bincode::deserialize(&b).map_err(|e| StorageIOError::read(&e).into()))
+            .transpose()
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<u64>> {
+        let start = match range.start_bound() {
+            Bound::Included(x) => *x,
+            Bound::Excluded(x) => x.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(x) => x.saturating_add(1),
+            Bound::Excluded(x) => *x,
+            Bound::Unbounded => u64::MAX,
+        };
+        let raw = self
+            .db
+            .log_range(start, end)
+            .map_err(|e| StorageIOError::read_logs(&e))?;
+        raw.into_iter()
+            .map(|(_, bytes)| {
+                bincode::deserialize(&bytes).map_err(|e| StorageIOError::read_logs(&e).into())
+            })
+            .collect()
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
+        let last_purged_log_id: Option<LogId<u64>> = self.meta(KEY_LAST_PURGED)?;
+        let last = self
+            .db
+            .log_last()
+            .map_err(|e| StorageIOError::read_logs(&e))?;
+        let last_log_id = match last {
+            Some((_, bytes)) => {
+                let entry: Entry<TypeConfig> = bincode::deserialize(&bytes)
+                    .map_err(|e| StorageIOError::read_logs(&e))?;
+                Some(*entry.get_log_id())
+            }
+            None => last_purged_log_id,
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
+        let bytes = bincode::serialize(vote).map_err(|e| StorageIOError::write_vote(&e))?;
+        self.db
+            .set_raft_meta(KEY_VOTE, &bytes, true)
+            .map_err(|e| StorageIOError::write_vote(&e).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
+        self.meta(KEY_VOTE)
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<u64>>,
+    ) -> Result<(), StorageError<u64>> {
+        // Not synced: losing it only means re-learning the commit index from the leader.
+        let bytes = bincode::serialize(&committed).map_err(|e| StorageIOError::write(&e))?;
+        self.db
+            .set_raft_meta(KEY_COMMITTED, &bytes, false)
+            .map_err(|e| StorageIOError::write(&e).into())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError<u64>> {
+        Ok(self.meta::<Option<LogId<u64>>>(KEY_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<u64>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut encoded = Vec::new();
+        for entry in entries {
+            let bytes = bincode::serialize(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
+            encoded.push((entry.get_log_id().index, bytes));
+        }
+        // One synced write for every entry openraft handed us: this is where group commit
+        // pays off, as each entry already carries a whole batch of client commands.
+        match self.db.log_append(&encoded) {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(StorageIOError::write_logs(&e).into())
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
+        self.db
+            .log_truncate(log_id.index)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+
+    async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
+        let bytes = bincode::serialize(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
+        // Synced, and the WAL is shared: this also makes durable every state-machine write
+        // that the snapshot behind this purge was built from.
+        self.db
+            .log_purge(log_id.index, KEY_LAST_PURGED, &bytes)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}

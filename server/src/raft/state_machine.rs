@@ -1,0 +1,281 @@
+//! openraft state machine on RocksDB. `apply` runs the pure `store::apply` over an
+//! overlay and commits each applied batch in one `WriteBatch` together with
+//! `last_applied` and the membership, so the tree and the applied index never disagree.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
+use openraft::{
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, StorageError,
+    StorageIOError, StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::TypeConfig;
+use crate::store::apply::apply_command;
+use crate::store::command::BatchResult;
+use crate::store::db::SharedDb;
+use crate::store::overlay::Overlay;
+use crate::store::StoreError;
+
+const KEY_LAST_APPLIED: &str = "last_applied";
+const KEY_MEMBERSHIP: &str = "membership";
+const SNAPSHOT_FILE: &str = "current.snap";
+
+/// The replicated state machine.
+pub struct StateMachine {
+    db: SharedDb,
+    snapshot_dir: PathBuf,
+    /// Revision after the last applied batch, for readers waiting on progress.
+    revision_tx: Arc<watch::Sender<i64>>,
+}
+
+/// A snapshot as stored on disk: its metadata and the serialized state.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<u64, BasicNode>,
+    data: Vec<u8>,
+}
+
+impl StateMachine {
+    /// State machine over `db`, keeping its latest snapshot under `snapshot_dir`.
+    pub fn new(db: SharedDb, snapshot_dir: PathBuf) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(&snapshot_dir)?;
+        let reader = db.reader();
+        let revision = crate::store::overlay::Backing::revision(&reader)?;
+        drop(reader);
+        let (tx, _) = watch::channel(revision);
+        Ok(Self {
+            db,
+            snapshot_dir,
+            revision_tx: Arc::new(tx),
+        })
+    }
+
+    /// Receives the revision after each applied batch.
+    pub fn revision_watch(&self) -> watch::Receiver<i64> {
+        self.revision_tx.subscribe()
+    }
+
+    fn applied_meta(
+        &self,
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StoreError> {
+        let last_applied = match self.db.sm_meta(KEY_LAST_APPLIED)? {
+            Some(b) => bincode::deserialize(&b)?,
+            None => None,
+        };
+        let membership = match self.db.sm_meta(KEY_MEMBERSHIP)? {
+            Some(b) => bincode::deserialize(&b)?,
+            None => StoredMembership::default(),
+        };
+        Ok((last_applied, membership))
+    }
+
+    /// Applies entries synchronously; kept out of the async fn so no RocksDB snapshot
+    /// lives across an await.
+    fn apply_sync(&mut self, entries: Vec<Entry<TypeConfig>>) -> Result<Vec<BatchResult>, StorageError<u64>> {
+        let reader = self.db.reader();
+        let mut tree = Overlay::new(&reader);
+        let mut responses = Vec::with_capacity(entries.len());
+        let mut last_applied = None;
+        let mut membership = None;
+        for entry in entries {
+            last_applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => responses.push(BatchResult::default()),
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m));
+                    responses.push(BatchResult::default());
+                }
+                EntryPayload::Normal(batch) => {
+                    let mut results = Vec::with_capacity(batch.commands.len());
+                    for command in &batch.commands {
+                        let r = apply_command(&mut tree, batch.now_ms, command)
+                            .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                        results.push(r);
+                    }
+                    responses.push(BatchResult { results });
+                }
+            }
+        }
+        let revision = tree.revision().map_err(|e| StorageIOError::write_state_machine(&e))?;
+        let layer = tree.into_layer();
+        drop(reader);
+        let mut meta = Vec::new();
+        if let Some(id) = last_applied {
+            meta.push((
+                KEY_LAST_APPLIED,
+                bincode::serialize(&Some(id)).map_err(|e| StorageIOError::write_state_machine(&e))?,
+            ));
+        }
+        if let Some(m) = &membership {
+            meta.push((
+                KEY_MEMBERSHIP,
+                bincode::serialize(m).map_err(|e| StorageIOError::write_state_machine(&e))?,
+            ));
+        }
+        self.db
+            .commit_applied(layer, &meta)
+            .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.revision_tx.send_replace(revision);
+        Ok(responses)
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.snapshot_dir.join(SNAPSHOT_FILE)
+    }
+
+    /// Writes the snapshot file atomically: temp file, fsync, rename, fsync the directory.
+    fn persist_snapshot(&self, stored: &StoredSnapshot) -> Result<(), StoreError> {
+        use std::io::Write;
+        let tmp = self.snapshot_dir.join(format!("{SNAPSHOT_FILE}.tmp"));
+        let bytes = bincode::serialize(stored)?;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, self.snapshot_path())?;
+        std::fs::File::open(&self.snapshot_dir)?.sync_all()?;
+        Ok(())
+    }
+
+    fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+        match std::fs::read(self.snapshot_path()) {
+            Ok(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Builds snapshots from a consistent RocksDB view of the state machine.
+pub struct SnapshotBuilder {
+    db: SharedDb,
+    snapshot_dir: PathBuf,
+    revision_tx: Arc<watch::Sender<i64>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
+        let db = self.db.clone();
+        let (data, meta_values) = tokio::task::spawn_blocking(move || {
+            db.export_state(&[KEY_LAST_APPLIED, KEY_MEMBERSHIP])
+        })
+        .await
+        .map_err(|e| StorageIOError::read_state_machine(&e))?
+        .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let decode_err = |e: bincode::Error| StorageIOError::read_state_machine(&e);
+        let last_log_id: Option<LogId<u64>> = match &meta_values[0] {
+            Some(b) => bincode::deserialize(b).map_err(decode_err)?,
+            None => None,
+        };
+        let last_membership: StoredMembership<u64, BasicNode> = match &meta_values[1] {
+            Some(b) => bincode::deserialize(b).map_err(decode_err)?,
+            None => StoredMembership::default(),
+        };
+        // Snapshot ids only need to be unique per build; this is not apply, so the clock is fine.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let snapshot_id = match last_log_id {
+            Some(id) => format!("{}-{}-{nanos}", id.leader_id, id.index),
+            None => format!("empty-{nanos}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id,
+            last_membership,
+            snapshot_id,
+        };
+        let sm = StateMachine {
+            db: self.db.clone(),
+            snapshot_dir: self.snapshot_dir.clone(),
+            revision_tx: self.revision_tx.clone(),
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        sm.persist_snapshot(&stored)
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>> {
+        self.applied_meta()
+            .map_err(|e| StorageIOError::read_state_machine(&e).into())
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResult>, StorageError<u64>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<_> = entries.into_iter().collect();
+        self.apply_sync(entries)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            db: self.db.clone(),
+            snapshot_dir: self.snapshot_dir.clone(),
+            revision_tx: self.revision_tx.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<u64, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<u64>> {
+        let err = |e: &dyn std::error::Error| {
+            StorageIOError::write_snapshot(Some(meta.signature()), &openraft::AnyError::error(e.to_string()))
+        };
+        let data = snapshot.into_inner();
+        let last_applied = bincode::serialize(&meta.last_log_id).map_err(|e| err(&e))?;
+        let membership = bincode::serialize(&meta.last_membership).map_err(|e| err(&e))?;
+        self.db
+            .import_state(
+                &data,
+                &[(KEY_LAST_APPLIED, last_applied), (KEY_MEMBERSHIP, membership)],
+            )
+            .map_err(|e| err(&e))?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        self.persist_snapshot(&stored).map_err(|e| err(&e))?;
+        let reader = self.db.reader();
+        let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
+        drop(reader);
+        self.revision_tx.send_replace(revision);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+        let stored = self
+            .load_snapshot()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(stored.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
+    }
+}

@@ -1,0 +1,205 @@
+//! Starts a member: storage, Raft node, the client gRPC port (KV, health, reflection),
+//! the peer port, and the HTTP port (health, metrics); stops them on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use corral_proto::raft::raft_server::RaftServer;
+use corral_proto::v1::kv_server::KvServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::api::kv::KvService;
+use crate::api::ApiContext;
+use crate::config::Config;
+use crate::raft::network::{PeerService, MAX_PEER_MESSAGE};
+use crate::raft::{RaftNode, RaftSettings};
+use crate::store::db::{Db, Sync};
+
+mod http;
+
+/// Largest client message: the data limit plus room for the rest of the request.
+fn max_client_message(cfg: &Config) -> usize {
+    cfg.max_data_bytes as usize + (1 << 20)
+}
+
+async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({what}); is another corral running?"))
+}
+
+/// Runs a member until SIGTERM or SIGINT.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cfg.log_filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    // Bind first, so a taken port fails fast with a clear message.
+    let client_listener = bind(&cfg.client_addr, "client-addr").await?;
+    let peer_listener = bind(&cfg.peer_addr, "peer-addr").await?;
+    let http_listener = bind(&cfg.http_addr, "http-addr").await?;
+
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data-dir {}", cfg.data_dir.display()))?;
+    let sync = if cfg.unsafe_no_fsync {
+        tracing::warn!("unsafe-no-fsync is set: acknowledged writes can be lost on a crash");
+        Sync::Never
+    } else {
+        Sync::Always
+    };
+    let db_dir = cfg.data_dir.join("db");
+    let db = Arc::new(
+        Db::open(&db_dir, sync)
+            .with_context(|| format!("cannot open the database in {}", db_dir.display()))?,
+    );
+    let settings = RaftSettings {
+        node_id: cfg.node_id,
+        initial_members: cfg.initial_members()?,
+        heartbeat_interval: Duration::from_millis(cfg.heartbeat_interval_ms),
+        election_timeout_min: Duration::from_millis(cfg.election_timeout_min_ms),
+        election_timeout_max: Duration::from_millis(cfg.election_timeout_max_ms),
+        snapshot_logs_since_last: cfg.snapshot_every_entries,
+        logs_to_keep: cfg.logs_to_keep,
+        max_batch: cfg.max_batch,
+        snapshot_dir: cfg.data_dir.join("snapshots"),
+    };
+    let node = RaftNode::start(settings, db).await.context("start raft")?;
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_not_serving::<KvServer<KvService>>()
+        .await;
+    tokio::spawn(track_health(node.clone(), reporter));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(corral_proto::V1_FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(corral_proto::V1_FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let cx = ApiContext {
+        node: node.clone(),
+        max_data_bytes: cfg.max_data_bytes as usize,
+    };
+    let max_msg = max_client_message(&cfg);
+    let kv = KvServer::new(KvService::new(cx))
+        .max_decoding_message_size(max_msg)
+        .max_encoding_message_size(max_msg.max(16 << 20));
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let client = Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(kv)
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(client_listener),
+            stopped(stop_rx.clone()),
+        );
+    let peer = Server::builder()
+        .tcp_nodelay(true)
+        .add_service(
+            RaftServer::new(PeerService::new(node.raft().clone()))
+                .max_decoding_message_size(MAX_PEER_MESSAGE)
+                .max_encoding_message_size(MAX_PEER_MESSAGE),
+        )
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(peer_listener),
+            stopped(stop_rx.clone()),
+        );
+    let http = http::serve(http_listener, node.clone(), stopped(stop_rx.clone()));
+
+    tracing::info!(
+        node_id = cfg.node_id,
+        client = %cfg.client_addr,
+        peer = %cfg.peer_addr,
+        http = %cfg.http_addr,
+        data_dir = %cfg.data_dir.display(),
+        "corral serving"
+    );
+    let client_task = tokio::spawn(client);
+    let peer_task = tokio::spawn(peer);
+    let http_task = tokio::spawn(http);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    node.shutdown().await;
+    for (name, task) in [("client", client_task), ("peer", peer_task)] {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{name} server: {e}"),
+            Err(e) => tracing::warn!("{name} server task: {e}"),
+        }
+    }
+    if let Ok(Err(e)) = http_task.await {
+        tracing::warn!("http server: {e}");
+    }
+    Ok(())
+}
+
+/// Health is SERVING while this member knows a leader (it can serve requests).
+async fn track_health(node: Arc<RaftNode>, reporter: tonic_health::server::HealthReporter) {
+    let mut metrics = node.raft().metrics();
+    let mut last: Option<bool> = None;
+    loop {
+        let has_leader = metrics.borrow().current_leader.is_some();
+        if last != Some(has_leader) {
+            let status = if has_leader {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            reporter
+                .set_service_status("corral.v1.KV", status)
+                .await;
+            last = Some(has_leader);
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

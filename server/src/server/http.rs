@@ -1,0 +1,74 @@
+//! The HTTP port: liveness, readiness and Prometheus metrics for operators and probes.
+
+use std::fmt::Write;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::raft::RaftNode;
+
+/// Serves `/livez`, `/readyz` and `/metrics` until `stop` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    node: Arc<RaftNode>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/livez", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(node);
+    axum::serve(listener, app).with_graceful_shutdown(stop).await
+}
+
+/// Ready when this member knows a leader.
+async fn ready(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
+    match node.leader() {
+        Some(id) => (StatusCode::OK, format!("ok: leader is member {id}\n")),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no leader known\n".to_string(),
+        ),
+    }
+}
+
+/// Prometheus text exposition of the member's Raft and store state.
+async fn metrics(State(node): State<Arc<RaftNode>>) -> String {
+    let m = node.raft().metrics().borrow().clone();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    };
+    gauge("corral_raft_term", "Current Raft term.", m.current_term as f64);
+    gauge(
+        "corral_raft_is_leader",
+        "1 if this member is the leader.",
+        f64::from(u8::from(m.current_leader == Some(node.id()))),
+    );
+    gauge(
+        "corral_raft_last_log_index",
+        "Index of the last log entry.",
+        m.last_log_index.unwrap_or(0) as f64,
+    );
+    gauge(
+        "corral_raft_applied_index",
+        "Index of the last applied log entry.",
+        m.last_applied.map(|l| l.index).unwrap_or(0) as f64,
+    );
+    gauge(
+        "corral_revision",
+        "Cluster revision after the last applied write.",
+        node.applied_revision() as f64,
+    );
+    gauge(
+        "corral_db_size_bytes",
+        "Approximate size of the RocksDB files.",
+        node.db().size_bytes() as f64,
+    );
+    out
+}

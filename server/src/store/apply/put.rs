@@ -1,0 +1,48 @@
+//! Put: set a znode's data, optionally compare-and-set on its version.
+
+use super::create::{link_child, new_record};
+use super::{ApplyError, Cx};
+use crate::store::command::{KvError, OpOutput, PutCmd};
+use crate::store::node::{Node, NodeKind};
+use crate::store::overlay::Backing;
+
+pub(crate) fn put<B: Backing + ?Sized>(
+    cx: &mut Cx<'_, '_, B>,
+    c: &PutCmd,
+) -> Result<OpOutput, ApplyError> {
+    let Some(mut rec) = cx.tree.node(&c.path)? else {
+        if c.create_if_missing && c.expected_version.is_none() {
+            let rec = new_record(cx, c.data.clone(), NodeKind::Persistent, 0, 0);
+            let stat = rec.stat;
+            link_child(cx, &c.path, rec)?;
+            return Ok(OpOutput::Put { stat, prev: None });
+        }
+        return Err(KvError::NodeNotFound {
+            path: c.path.clone(),
+        }
+        .into());
+    };
+    if let Some(expected) = c.expected_version {
+        if expected != rec.stat.version {
+            return Err(KvError::VersionMismatch {
+                path: c.path.clone(),
+                expected,
+                current: rec.stat.version,
+            }
+            .into());
+        }
+    }
+    let prev = c.prev_node.then(|| Node {
+        path: c.path.clone(),
+        record: rec.clone(),
+    });
+    rec.data = c.data.clone();
+    rec.stat.data_length = rec.data.len() as i64;
+    rec.stat.version += 1;
+    rec.stat.mod_revision = cx.rev;
+    rec.stat.mtime_ms = cx.now_ms;
+    let stat = rec.stat;
+    cx.tree.update_node(&c.path, rec);
+    cx.wrote = true;
+    Ok(OpOutput::Put { stat, prev })
+}

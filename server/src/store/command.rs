@@ -1,0 +1,294 @@
+//! Commands carried in the Raft log and their results. A `Batch` is one log entry:
+//! many client commands sharing one fsync (group commit), stamped with the leader's clock.
+
+use serde::{Deserialize, Serialize};
+
+use super::node::{Node, NodeKind, Stat};
+
+/// One Raft log entry's payload: client commands applied in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Batch {
+    /// Wall-clock time stamped by the leader when the batch was proposed (ms since the
+    /// epoch). Apply uses this, never its own clock, so every member computes the same state.
+    pub now_ms: i64,
+    /// Commands, applied in order; each succeeds or fails alone.
+    pub commands: Vec<Command>,
+}
+
+/// A state-changing request, already validated by the API layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Create a znode.
+    Create(CreateCmd),
+    /// Set a znode's data.
+    Put(PutCmd),
+    /// Delete a znode or subtree.
+    Delete(DeleteCmd),
+    /// Atomic compare-then-ops.
+    Txn(TxnCmd),
+}
+
+/// Create a znode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateCmd {
+    /// Path (prefix for sequential znodes).
+    pub path: String,
+    /// Initial data.
+    pub data: Vec<u8>,
+    /// Kind of the new znode.
+    pub kind: NodeKind,
+    /// Lease for ephemeral znodes, else 0.
+    pub lease_id: i64,
+    /// Append the parent's 10-digit counter.
+    pub sequential: bool,
+    /// TTL for TTL znodes, else 0.
+    pub ttl_ms: i64,
+    /// Create missing ancestors.
+    pub create_parents: bool,
+}
+
+/// Set a znode's data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutCmd {
+    /// Path.
+    pub path: String,
+    /// New data.
+    pub data: Vec<u8>,
+    /// Compare-and-set on the current version.
+    pub expected_version: Option<i64>,
+    /// Create a persistent znode if absent.
+    pub create_if_missing: bool,
+    /// Return the previous znode.
+    pub prev_node: bool,
+}
+
+/// Delete a znode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteCmd {
+    /// Path.
+    pub path: String,
+    /// Compare-and-delete on the current version.
+    pub expected_version: Option<i64>,
+    /// Delete the subtree too.
+    pub recursive: bool,
+}
+
+/// Read one znode (inside a Txn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GetQuery {
+    /// Path.
+    pub path: String,
+    /// Leave data out.
+    pub stat_only: bool,
+}
+
+/// List children or a subtree, one page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Path whose children or descendants are listed.
+    pub path: String,
+    /// Whole subtree instead of direct children.
+    pub recursive: bool,
+    /// Include data.
+    pub with_data: bool,
+    /// Page size (already clamped by the API layer, ≥ 1).
+    pub limit: usize,
+    /// Continue strictly after this path; empty for the first page.
+    pub after: String,
+}
+
+/// How a Txn compare relates the znode's value to the given one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    /// Equal.
+    Equal,
+    /// Not equal.
+    NotEqual,
+    /// Znode's value greater.
+    Greater,
+    /// Znode's value less.
+    Less,
+}
+
+/// What a Txn compare looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpTarget {
+    /// Existence.
+    Exists(bool),
+    /// `stat.version`.
+    Version(i64),
+    /// `stat.mod_revision`.
+    ModRevision(i64),
+    /// `stat.create_revision`.
+    CreateRevision(i64),
+    /// The data, bytewise.
+    Data(Vec<u8>),
+    /// `stat.num_children`.
+    NumChildren(i64),
+}
+
+/// One Txn condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compare {
+    /// Path compared.
+    pub path: String,
+    /// Relation.
+    pub op: CmpOp,
+    /// Target and value.
+    pub target: CmpTarget,
+}
+
+/// One Txn operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TxnOp {
+    /// Create.
+    Create(CreateCmd),
+    /// Put.
+    Put(PutCmd),
+    /// Delete.
+    Delete(DeleteCmd),
+    /// Get (absent is not an error).
+    Get(GetQuery),
+    /// List, first page.
+    List(ListQuery),
+}
+
+/// Compare-then-ops, atomically at one revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnCmd {
+    /// All must hold for `success` to run.
+    pub compares: Vec<Compare>,
+    /// Ops when every compare holds.
+    pub success: Vec<TxnOp>,
+    /// Ops otherwise.
+    pub failure: Vec<TxnOp>,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ListPage {
+    /// Znodes in byte order of their paths.
+    pub nodes: Vec<Node>,
+    /// Last path of this page when more follow; empty on the last page.
+    pub next_after: String,
+}
+
+/// Result of one Txn op.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OpOutput {
+    /// Created path and stat.
+    Create {
+        /// Actual path.
+        path: String,
+        /// New stat.
+        stat: Stat,
+    },
+    /// Stat after a put, and the previous znode if asked.
+    Put {
+        /// New stat.
+        stat: Stat,
+        /// Previous znode.
+        prev: Option<Node>,
+    },
+    /// Number deleted.
+    Delete {
+        /// Count.
+        deleted: i64,
+    },
+    /// The znode, if present.
+    Get(Option<Node>),
+    /// One page.
+    List(ListPage),
+}
+
+/// Successful result of a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Output {
+    /// A create/put/delete result.
+    Op(OpOutput),
+    /// A Txn result.
+    Txn {
+        /// Whether the success branch ran.
+        succeeded: bool,
+        /// Results of that branch.
+        results: Vec<OpOutput>,
+    },
+}
+
+/// A command's failure as decided by apply; part of the replicated result, so it must be
+/// deterministic. Each variant becomes one gRPC status (see `api::status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum KvError {
+    /// The znode does not exist.
+    #[error("znode {path} does not exist")]
+    NodeNotFound {
+        /// Path asked for.
+        path: String,
+    },
+    /// The parent of the znode to create does not exist.
+    #[error("cannot create {path}: parent {parent} does not exist (set create_parents to create it)")]
+    ParentNotFound {
+        /// Path to create.
+        path: String,
+        /// Missing parent.
+        parent: String,
+    },
+    /// The path is taken.
+    #[error("znode {path} already exists")]
+    NodeExists {
+        /// Path.
+        path: String,
+    },
+    /// `expected_version` did not match.
+    #[error("version mismatch on {path}: expected {expected}, current {current}")]
+    VersionMismatch {
+        /// Path.
+        path: String,
+        /// Version the caller expected.
+        expected: i64,
+        /// Current version.
+        current: i64,
+    },
+    /// Non-recursive delete of a znode with children.
+    #[error("znode {path} has {num_children} children; delete them first or set recursive")]
+    NotEmpty {
+        /// Path.
+        path: String,
+        /// Children count.
+        num_children: i64,
+    },
+    /// Ephemeral znodes cannot have children.
+    #[error("cannot create {path}: parent {parent} is ephemeral and cannot have children")]
+    EphemeralParent {
+        /// Path to create.
+        path: String,
+        /// Ephemeral parent.
+        parent: String,
+    },
+    /// The lease of an ephemeral create does not exist.
+    #[error("lease {lease_id} does not exist (grant one with Lease/Grant)")]
+    LeaseNotFound {
+        /// Lease id.
+        lease_id: i64,
+    },
+    /// A request that is valid in form but not in the current state (e.g. deleting `/`).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result of one command, with the revision the cluster was at after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// The command's revision if it wrote, else the current revision.
+    pub revision: i64,
+    /// Output or error.
+    pub result: Result<Output, KvError>,
+}
+
+/// Apply's answer to one log entry: one result per command (empty for blank and
+/// membership entries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BatchResult {
+    /// Per-command results, in order.
+    pub results: Vec<CommandResult>,
+}

@@ -1,0 +1,398 @@
+//! The RocksDB seam: column families, key encodings and write options live here and
+//! nowhere else. The Raft log and the state machine share one DB (and so one WAL): a
+//! synced log append also makes every earlier state-machine write durable.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
+use serde::{Deserialize, Serialize};
+
+use super::node::NodeRecord;
+use super::overlay::{child_key, Backing, Layer};
+use super::StoreError;
+
+/// Raft log entries: big-endian index → serialized entry.
+const CF_LOG: &str = "log";
+/// Raft metadata: vote, committed, last purged log id.
+const CF_RAFT: &str = "raft_meta";
+/// Znodes: path → [`NodeRecord`].
+const CF_NODES: &str = "nodes";
+/// Child index: `parent \0 name` → empty.
+const CF_CHILDREN: &str = "children";
+/// Leases: big-endian id → lease record.
+const CF_LEASES: &str = "leases";
+/// State-machine metadata: revision, last applied log id, membership.
+const CF_SM: &str = "sm_meta";
+
+/// Column families that make up the state machine (what a snapshot carries).
+const SM_CFS: [&str; 4] = [CF_NODES, CF_CHILDREN, CF_LEASES, CF_SM];
+
+const KEY_REVISION: &[u8] = b"revision";
+
+/// Durability of writes that must survive a crash before being acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// fsync the WAL before returning (the default; required for correctness).
+    Always,
+    /// Skip the fsync. Unsafe: for tests that do not kill processes, never for production.
+    Never,
+}
+
+/// Handle to the node's RocksDB database.
+pub struct Db {
+    db: DB,
+    sync: Sync,
+}
+
+/// Shared handle.
+pub type SharedDb = Arc<Db>;
+
+/// Serialized state machine, as shipped in a Raft snapshot.
+#[derive(Serialize, Deserialize)]
+struct SmDump {
+    format: u32,
+    /// (column family index in [`SM_CFS`], key, value).
+    entries: Vec<(u8, Vec<u8>, Vec<u8>)>,
+}
+
+const DUMP_FORMAT: u32 = 1;
+
+impl Db {
+    /// Opens (creating if needed) the database under `dir`.
+    pub fn open(dir: &Path, sync: Sync) -> Result<Db, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        // Small, hot coordination data: keep the WAL lean and let group commit batch fsyncs.
+        opts.set_max_total_wal_size(256 << 20);
+        opts.increase_parallelism(2);
+        let cfs = [CF_LOG, CF_RAFT, CF_NODES, CF_CHILDREN, CF_LEASES, CF_SM]
+            .into_iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
+        let this = Db { db, sync };
+        this.ensure_root()?;
+        Ok(this)
+    }
+
+    /// The root znode exists from the start, at revision 0.
+    fn ensure_root(&self) -> Result<(), StoreError> {
+        if self.db.get_cf(self.cf(CF_NODES)?, b"/")?.is_none() {
+            let mut batch = WriteBatch::default();
+            batch.put_cf(self.cf(CF_NODES)?, b"/", encode(&NodeRecord::default())?);
+            self.write(batch, true)?;
+        }
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StoreError::Corrupt(format!("column family {name} missing")))
+    }
+
+    fn write(&self, batch: WriteBatch, durable: bool) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(durable && self.sync == Sync::Always);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    // ---- Raft log ----------------------------------------------------------------
+
+    /// Appends serialized log entries `(index, bytes)` and fsyncs before returning.
+    pub fn log_append(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let cf = self.cf(CF_LOG)?;
+        let mut batch = WriteBatch::default();
+        for (index, bytes) in entries {
+            batch.put_cf(cf, index.to_be_bytes(), bytes);
+        }
+        self.write(batch, true)
+    }
+
+    /// Serialized entries with index in `[start, end)`, in order.
+    pub fn log_range(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let cf = self.cf(CF_LOG)?;
+        let mut out = Vec::new();
+        let start_key = start.to_be_bytes();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&start_key, Direction::Forward))
+        {
+            let (k, v) = item?;
+            let index = decode_u64(&k)?;
+            if index >= end {
+                break;
+            }
+            out.push((index, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The entry with the highest index, if any.
+    pub fn log_last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let cf = self.cf(CF_LOG)?;
+        match self.db.iterator_cf(cf, IteratorMode::End).next() {
+            Some(item) => {
+                let (k, v) = item?;
+                Ok(Some((decode_u64(&k)?, v.to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes entries with index ≥ `from` (conflicting suffix), synced.
+    pub fn log_truncate(&self, from: u64) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(self.cf(CF_LOG)?, from.to_be_bytes(), u64::MAX.to_be_bytes());
+        batch.delete_cf(self.cf(CF_LOG)?, u64::MAX.to_be_bytes());
+        self.write(batch, true)
+    }
+
+    /// Deletes entries with index ≤ `upto` and records `meta` (the purged log id) in the
+    /// same synced batch.
+    pub fn log_purge(&self, upto: u64, meta_key: &str, meta: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(
+            self.cf(CF_LOG)?,
+            0u64.to_be_bytes(),
+            upto.saturating_add(1).to_be_bytes(),
+        );
+        batch.put_cf(self.cf(CF_RAFT)?, meta_key.as_bytes(), meta);
+        self.write(batch, true)
+    }
+
+    /// Reads a Raft metadata value.
+    pub fn raft_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_RAFT)?, key.as_bytes())?)
+    }
+
+    /// Writes a Raft metadata value; `durable` fsyncs (required for the vote).
+    pub fn set_raft_meta(&self, key: &str, value: &[u8], durable: bool) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_RAFT)?, key.as_bytes(), value);
+        self.write(batch, durable)
+    }
+
+    // ---- State machine -------------------------------------------------------------
+
+    /// Reads a state-machine metadata value (e.g. last applied log id).
+    pub fn sm_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_SM)?, key.as_bytes())?)
+    }
+
+    /// A consistent point-in-time view of the tree.
+    pub fn reader(&self) -> DbReader<'_> {
+        DbReader {
+            db: self,
+            snap: self.db.snapshot(),
+        }
+    }
+
+    /// Writes an applied batch's znode changes and metadata in one atomic `WriteBatch`.
+    /// Not fsynced on its own: the log entries it came from are durable, and the next
+    /// synced log write (or purge) syncs this too, since both share one WAL.
+    pub fn commit_applied(&self, layer: Layer, meta: &[(&str, Vec<u8>)]) -> Result<(), StoreError> {
+        let nodes = self.cf(CF_NODES)?;
+        let children = self.cf(CF_CHILDREN)?;
+        let sm = self.cf(CF_SM)?;
+        let mut batch = WriteBatch::default();
+        for (path, rec) in layer.nodes {
+            match rec {
+                Some(rec) => batch.put_cf(nodes, path.as_bytes(), encode(&rec)?),
+                None => batch.delete_cf(nodes, path.as_bytes()),
+            }
+        }
+        for (key, present) in layer.children {
+            if present {
+                batch.put_cf(children, key.as_bytes(), b"");
+            } else {
+                batch.delete_cf(children, key.as_bytes());
+            }
+        }
+        if let Some(rev) = layer.revision {
+            batch.put_cf(sm, KEY_REVISION, rev.to_be_bytes());
+        }
+        for (k, v) in meta {
+            batch.put_cf(sm, k.as_bytes(), v);
+        }
+        self.write(batch, false)
+    }
+
+    /// Serializes the whole state machine from one consistent RocksDB snapshot, and
+    /// returns the `sm_meta` values of `meta_keys` as seen by that same snapshot.
+    #[allow(clippy::type_complexity)]
+    pub fn export_state(
+        &self,
+        meta_keys: &[&str],
+    ) -> Result<(Vec<u8>, Vec<Option<Vec<u8>>>), StoreError> {
+        let snap = self.db.snapshot();
+        let mut entries = Vec::new();
+        for (i, name) in SM_CFS.iter().enumerate() {
+            for item in snap.iterator_cf(self.cf(name)?, IteratorMode::Start) {
+                let (k, v) = item?;
+                entries.push((i as u8, k.to_vec(), v.to_vec()));
+            }
+        }
+        let mut meta = Vec::with_capacity(meta_keys.len());
+        for k in meta_keys {
+            meta.push(snap.get_cf(self.cf(CF_SM)?, k.as_bytes())?);
+        }
+        let bytes = bincode::serialize(&SmDump {
+            format: DUMP_FORMAT,
+            entries,
+        })?;
+        Ok((bytes, meta))
+    }
+
+    /// Replaces the whole state machine with a serialized one plus `meta` overrides,
+    /// atomically and durably.
+    pub fn import_state(&self, bytes: &[u8], meta: &[(&str, Vec<u8>)]) -> Result<(), StoreError> {
+        let dump: SmDump = bincode::deserialize(bytes)?;
+        if dump.format != DUMP_FORMAT {
+            return Err(StoreError::Corrupt(format!(
+                "snapshot format {} is not supported (expected {DUMP_FORMAT})",
+                dump.format
+            )));
+        }
+        let mut batch = WriteBatch::default();
+        for name in SM_CFS {
+            let cf = self.cf(name)?;
+            // Keys of every CF here are non-empty and shorter than this bound.
+            batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 8192].as_slice());
+        }
+        for (i, k, v) in dump.entries {
+            let name = SM_CFS.get(i as usize).ok_or_else(|| {
+                StoreError::Corrupt(format!("snapshot names unknown column family #{i}"))
+            })?;
+            batch.put_cf(self.cf(name)?, k, v);
+        }
+        for (k, v) in meta {
+            batch.put_cf(self.cf(CF_SM)?, k.as_bytes(), v);
+        }
+        self.write(batch, true)
+    }
+
+    /// Approximate on-disk size in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        self.db
+            .property_int_value("rocksdb.total-sst-files-size")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+}
+
+/// A point-in-time view of the tree backed by a RocksDB snapshot.
+pub struct DbReader<'a> {
+    db: &'a Db,
+    snap: rocksdb::Snapshot<'a>,
+}
+
+impl Backing for DbReader<'_> {
+    fn node(&self, path: &str) -> Result<Option<NodeRecord>, StoreError> {
+        match self.snap.get_cf(self.db.cf(CF_NODES)?, path.as_bytes())? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn scan_nodes<'s>(
+        &'s self,
+        prefix: &str,
+        after: &str,
+    ) -> Box<dyn Iterator<Item = Result<(String, NodeRecord), StoreError>> + 's> {
+        let cf = match self.db.cf(CF_NODES) {
+            Ok(cf) => cf,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let start = after.max(prefix).to_string();
+        let prefix = prefix.to_string();
+        let iter = self
+            .snap
+            .iterator_cf(cf, IteratorMode::From(start.as_bytes(), Direction::Forward))
+            .map(|item| -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+                let (k, v) = item?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
+            .skip_while(move |item| matches!(item, Ok((k, _)) if k.as_slice() == start.as_bytes()))
+            .take_while(move |item| match item {
+                Ok((k, _)) => k.starts_with(prefix.as_bytes()),
+                Err(_) => true,
+            })
+            .map(|item| {
+                let (k, v) = item?;
+                let path = String::from_utf8(k)
+                    .map_err(|_| StoreError::Corrupt("znode key is not UTF-8".into()))?;
+                Ok((path, decode(&v)?))
+            });
+        Box::new(iter)
+    }
+
+    fn scan_children<'s>(
+        &'s self,
+        parent: &str,
+        after_name: &str,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
+        let cf = match self.db.cf(CF_CHILDREN) {
+            Ok(cf) => cf,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let prefix = child_key(parent, "");
+        let start = child_key(parent, after_name);
+        let skip_first = !after_name.is_empty();
+        let iter = self
+            .snap
+            .iterator_cf(cf, IteratorMode::From(start.as_bytes(), Direction::Forward))
+            .map(|item| -> Result<Vec<u8>, StoreError> { Ok(item?.0.to_vec()) })
+            .skip_while(move |item| {
+                skip_first && matches!(item, Ok(k) if k.as_slice() == start.as_bytes())
+            })
+            .take_while({
+                let prefix = prefix.clone();
+                move |item| match item {
+                    Ok(k) => k.starts_with(prefix.as_bytes()),
+                    Err(_) => true,
+                }
+            })
+            .map(move |item| {
+                let k = item?;
+                String::from_utf8(k[prefix.len()..].to_vec())
+                    .map_err(|_| StoreError::Corrupt("child key is not UTF-8".into()))
+            });
+        Box::new(iter)
+    }
+
+    fn revision(&self) -> Result<i64, StoreError> {
+        match self.snap.get_cf(self.db.cf(CF_SM)?, KEY_REVISION)? {
+            Some(bytes) => Ok(decode_u64(&bytes)? as i64),
+            None => Ok(0),
+        }
+    }
+
+    fn lease_exists(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .snap
+            .get_cf(self.db.cf(CF_LEASES)?, id.to_be_bytes())?
+            .is_some())
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    Ok(bincode::serialize(value)?)
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(bincode::deserialize(bytes)?)
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("expected an 8-byte key, got {} bytes", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}

@@ -1,0 +1,33 @@
+//! The znode state machine: a pure, deterministic `apply` of committed commands over the
+//! znode tree kept in RocksDB, and the reads served from it. Nothing here knows about
+//! Raft networking or gRPC.
+
+pub mod apply;
+pub mod command;
+pub mod db;
+pub mod node;
+pub mod overlay;
+pub mod path;
+pub mod read;
+
+#[cfg(test)]
+mod model_tests;
+
+use thiserror::Error;
+
+/// Failures of the storage itself (disk, corruption) — never caused by a request.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// RocksDB reported an error.
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// A stored value could not be (de)serialized.
+    #[error("encoding: {0}")]
+    Codec(#[from] bincode::Error),
+    /// A filesystem operation failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data breaks an invariant.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,66 @@
+//! The stored form of a znode: its data and stat, as kept in the `nodes` column family.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of znode it is; fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum NodeKind {
+    /// Lives until deleted.
+    #[default]
+    Persistent,
+    /// Bound to a lease; cannot have children.
+    Ephemeral,
+    /// Deleted by the server once its last child goes.
+    Container,
+    /// Deleted once not modified for `ttl_ms`.
+    Ttl,
+}
+
+/// Metadata of a znode (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Stat {
+    /// Revision of the create.
+    pub create_revision: i64,
+    /// Revision of the last data change (the create's until then).
+    pub mod_revision: i64,
+    /// Data changes since creation.
+    pub version: i64,
+    /// Changes to the child list.
+    pub children_version: i64,
+    /// Changes to the ACL.
+    pub acl_version: i64,
+    /// Revision of the last change to the child list.
+    pub children_revision: i64,
+    /// Lease of an ephemeral znode; 0 otherwise.
+    pub lease_id: i64,
+    /// Length of the data in bytes (kept so stat-only reads need not load data).
+    pub data_length: i64,
+    /// Direct children.
+    pub num_children: i64,
+    /// Creation time stamped by the leader, ms since the epoch.
+    pub ctime_ms: i64,
+    /// Last data change time stamped by the leader, ms since the epoch.
+    pub mtime_ms: i64,
+    /// Kind of znode.
+    pub kind: NodeKind,
+    /// TTL of a TTL znode, else 0.
+    pub ttl_ms: i64,
+}
+
+/// A znode as stored: data plus stat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NodeRecord {
+    /// The znode's data.
+    pub data: Vec<u8>,
+    /// The znode's stat.
+    pub stat: Stat,
+}
+
+/// A znode with its path, as returned by reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Absolute path.
+    pub path: String,
+    /// The stored record. Data is empty when the caller asked for stats only.
+    pub record: NodeRecord,
+}

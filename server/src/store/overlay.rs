@@ -1,0 +1,277 @@
+//! A layered write overlay over a read-only view of the znode tree.
+//!
+//! Apply runs every command of a log entry against an [`Overlay`]: reads see the writes
+//! of earlier commands (read-your-writes inside a batch), and a command that fails is
+//! rolled back by dropping its layer, so commands — Txns included — are all or nothing.
+//! The bottom layer becomes one RocksDB `WriteBatch` together with `last_applied`.
+
+use std::collections::BTreeMap;
+
+use super::node::NodeRecord;
+use super::path;
+use super::StoreError;
+
+/// A read-only, point-in-time view of the stored tree.
+pub trait Backing {
+    /// The znode at `path`, if any.
+    fn node(&self, path: &str) -> Result<Option<NodeRecord>, StoreError>;
+    /// Znodes whose path starts with `prefix` and sorts strictly after both `after` and
+    /// `prefix` itself, in byte order.
+    fn scan_nodes<'s>(
+        &'s self,
+        prefix: &str,
+        after: &str,
+    ) -> Box<dyn Iterator<Item = Result<(String, NodeRecord), StoreError>> + 's>;
+    /// Names of `parent`'s children sorting strictly after `after_name`, in byte order.
+    fn scan_children<'s>(
+        &'s self,
+        parent: &str,
+        after_name: &str,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's>;
+    /// The cluster revision (0 before the first write).
+    fn revision(&self) -> Result<i64, StoreError>;
+    /// Whether lease `id` exists.
+    fn lease_exists(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+/// Writes buffered by one layer.
+#[derive(Debug, Default, Clone)]
+pub struct Layer {
+    /// Path → new record, or `None` for a delete.
+    pub nodes: BTreeMap<String, Option<NodeRecord>>,
+    /// Child index key (`parent \0 name`) → present?
+    pub children: BTreeMap<String, bool>,
+    /// New revision, if changed.
+    pub revision: Option<i64>,
+}
+
+impl Layer {
+    fn absorb(&mut self, upper: Layer) {
+        self.nodes.extend(upper.nodes);
+        self.children.extend(upper.children);
+        if upper.revision.is_some() {
+            self.revision = upper.revision;
+        }
+    }
+
+    /// Whether the layer holds no writes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.children.is_empty() && self.revision.is_none()
+    }
+}
+
+/// Key of `child` in the child index: `parent \0 name`. Paths never contain NUL, so a
+/// prefix scan over `parent \0` finds exactly the children.
+pub fn child_key(parent: &str, name: &str) -> String {
+    format!("{parent}\0{name}")
+}
+
+/// The tree as seen through stacked layers of uncommitted writes.
+pub struct Overlay<'a, B: Backing + ?Sized> {
+    base: &'a B,
+    layers: Vec<Layer>,
+}
+
+impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
+    /// An overlay with one (empty) bottom layer over `base`.
+    pub fn new(base: &'a B) -> Self {
+        Self {
+            base,
+            layers: vec![Layer::default()],
+        }
+    }
+
+    /// Starts a nested layer (a command's writes).
+    pub fn begin(&mut self) {
+        self.layers.push(Layer::default());
+    }
+
+    /// Folds the top layer into the one below.
+    pub fn commit(&mut self) {
+        if self.layers.len() > 1 {
+            if let Some(top) = self.layers.pop() {
+                if let Some(below) = self.layers.last_mut() {
+                    below.absorb(top);
+                }
+            }
+        }
+    }
+
+    /// Drops the top layer's writes.
+    pub fn rollback(&mut self) {
+        if self.layers.len() > 1 {
+            self.layers.pop();
+        }
+    }
+
+    /// Everything written, flattened into one layer.
+    pub fn into_layer(mut self) -> Layer {
+        while self.layers.len() > 1 {
+            self.commit();
+        }
+        self.layers.pop().unwrap_or_default()
+    }
+
+    fn top(&mut self) -> &mut Layer {
+        if self.layers.is_empty() {
+            self.layers.push(Layer::default());
+        }
+        let last = self.layers.len() - 1;
+        &mut self.layers[last]
+    }
+
+    /// The znode at `path`, if any.
+    pub fn node(&self, path: &str) -> Result<Option<NodeRecord>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.nodes.get(path) {
+                return Ok(v.clone());
+            }
+        }
+        self.base.node(path)
+    }
+
+    /// The current revision.
+    pub fn revision(&self) -> Result<i64, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(r) = layer.revision {
+                return Ok(r);
+            }
+        }
+        self.base.revision()
+    }
+
+    /// Sets the revision.
+    pub fn set_revision(&mut self, rev: i64) {
+        self.top().revision = Some(rev);
+    }
+
+    /// Whether lease `id` exists.
+    pub fn lease_exists(&self, id: i64) -> Result<bool, StoreError> {
+        self.base.lease_exists(id)
+    }
+
+    /// Stores a new znode and links it under its parent in the child index.
+    pub fn insert_node(&mut self, node_path: &str, rec: NodeRecord) {
+        if let Some(parent) = path::parent(node_path) {
+            let key = child_key(parent, path::name(node_path));
+            self.top().children.insert(key, true);
+        }
+        self.top().nodes.insert(node_path.to_string(), Some(rec));
+    }
+
+    /// Replaces an existing znode's record.
+    pub fn update_node(&mut self, node_path: &str, rec: NodeRecord) {
+        self.top().nodes.insert(node_path.to_string(), Some(rec));
+    }
+
+    /// Deletes a znode and unlinks it from its parent.
+    pub fn remove_node(&mut self, node_path: &str) {
+        if let Some(parent) = path::parent(node_path) {
+            let key = child_key(parent, path::name(node_path));
+            self.top().children.insert(key, false);
+        }
+        self.top().nodes.insert(node_path.to_string(), None);
+    }
+
+    /// Overlay writes to nodes with `prefix`, sorting after both `after` and `prefix`
+    /// itself (so a subtree scan never includes its root), top layer winning.
+    fn pending_nodes(&self, prefix: &str, after: &str) -> BTreeMap<String, Option<NodeRecord>> {
+        let mut out = BTreeMap::new();
+        for layer in &self.layers {
+            for (k, v) in layer.nodes.range::<str, _>((
+                std::ops::Bound::Excluded(after.max(prefix)),
+                std::ops::Bound::Unbounded,
+            )) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+
+    /// Up to `limit` znodes whose path starts with `prefix` and sorts after `after`, in order.
+    pub fn scan_nodes(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, NodeRecord)>, StoreError> {
+        let pending = self.pending_nodes(prefix, after);
+        merge(self.base.scan_nodes(prefix, after), pending, limit)
+    }
+
+    /// Up to `limit` child names of `parent` sorting after `after_name`, in order.
+    pub fn children(
+        &self,
+        parent: &str,
+        after_name: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = child_key(parent, "");
+        let after = child_key(parent, after_name);
+        let mut pending: BTreeMap<String, Option<()>> = BTreeMap::new();
+        for layer in &self.layers {
+            for (k, present) in layer.children.range::<str, _>((
+                std::ops::Bound::Excluded(if after_name.is_empty() { prefix.as_str() } else { after.as_str() }),
+                std::ops::Bound::Unbounded,
+            )) {
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                pending.insert(k[prefix.len()..].to_string(), present.then_some(()));
+            }
+        }
+        let base = self
+            .base
+            .scan_children(parent, after_name)
+            .map(|r| r.map(|name| (name, ())));
+        Ok(merge(base, pending, limit)?
+            .into_iter()
+            .map(|(name, ())| name)
+            .collect())
+    }
+}
+
+/// Merges a sorted base stream with sorted pending writes (`None` = deleted), keeping at
+/// most `limit` live entries.
+fn merge<V>(
+    base: impl Iterator<Item = Result<(String, V), StoreError>>,
+    pending: BTreeMap<String, Option<V>>,
+    limit: usize,
+) -> Result<Vec<(String, V)>, StoreError> {
+    let mut out = Vec::new();
+    let mut base = base.peekable();
+    let mut pending = pending.into_iter().peekable();
+    while out.len() < limit {
+        let take_pending = match (base.peek(), pending.peek()) {
+            (None, None) => break,
+            (Some(Err(_)), _) => {
+                if let Some(Err(e)) = base.next() {
+                    return Err(e);
+                }
+                continue;
+            }
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (Some(Ok((bk, _))), Some((pk, _))) => {
+                if pk == bk {
+                    // The pending write shadows the stored value.
+                    base.next();
+                    true
+                } else {
+                    pk < bk
+                }
+            }
+        };
+        if take_pending {
+            if let Some((k, Some(v))) = pending.next() {
+                out.push((k, v));
+            }
+        } else if let Some(Ok(kv)) = base.next() {
+            out.push(kv);
+        }
+    }
+    Ok(out)
+}
