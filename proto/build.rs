@@ -10,9 +10,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let groups: [(&str, &[&str]); 2] = [
         (
             "corral_v1_descriptor.bin",
-            &["corral/v1/common.proto", "corral/v1/kv.proto"],
+            &[
+                "corral/v1/common.proto",
+                "corral/v1/kv.proto",
+                "corral/v1/cluster.proto",
+            ],
         ),
-        ("corral_raft_v1_descriptor.bin", &["corral/raft/v1/raft.proto"]),
+        (
+            "corral_raft_v1_descriptor.bin",
+            &["corral/raft/v1/raft.proto"],
+        ),
     ];
     for (descriptor, files) in groups {
         let mut config = tonic_prost_build::Config::new();

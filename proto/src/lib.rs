@@ -14,7 +14,8 @@ pub mod raft {
 }
 
 /// Encoded `FileDescriptorSet` of the public API, for gRPC server reflection.
-pub const V1_FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("corral_v1_descriptor");
+pub const V1_FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("corral_v1_descriptor");
 
 /// Encoded `FileDescriptorSet` of the peer protocol.
 pub const RAFT_FILE_DESCRIPTOR_SET: &[u8] =

@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// Initial members: id=peer-address,...
     #[arg(long, env = "CORRAL_INITIAL_CLUSTER")]
     pub initial_cluster: Option<String>,
+    /// Join a running cluster (added later with MemberAdd) instead of bootstrapping one.
+    #[arg(long, env = "CORRAL_JOIN")]
+    pub join: bool,
     /// Largest znode data in bytes.
     #[arg(long, env = "CORRAL_MAX_DATA_BYTES")]
     pub max_data_bytes: Option<u64>,
@@ -102,6 +105,9 @@ impl ServeArgs {
             max_batch,
             log_filter
         );
+        if self.join {
+            cfg.join = true;
+        }
         if self.unsafe_no_fsync {
             cfg.unsafe_no_fsync = true;
         }

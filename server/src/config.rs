@@ -28,6 +28,8 @@ pub struct Config {
     pub http_addr: String,
     /// Initial members as `id=peer-address,...`; empty means just this member.
     pub initial_cluster: String,
+    /// Join an existing cluster: do not bootstrap; wait to be added with MemberAdd.
+    pub join: bool,
     /// Largest znode data, in bytes.
     pub max_data_bytes: u64,
     /// Leader heartbeat interval, ms.
@@ -57,6 +59,7 @@ impl Default for Config {
             peer_addr: "127.0.0.1:2480".into(),
             http_addr: "127.0.0.1:2481".into(),
             initial_cluster: String::new(),
+            join: false,
             max_data_bytes: 1 << 20,
             heartbeat_interval_ms: 150,
             election_timeout_min_ms: 750,
@@ -128,17 +131,29 @@ impl Config {
         for part in self.initial_cluster.split(',') {
             let part = part.trim();
             let (id, addr) = part.split_once('=').ok_or_else(|| {
-                invalid("initial-cluster", part, "each member must be written id=host:port")
+                invalid(
+                    "initial-cluster",
+                    part,
+                    "each member must be written id=host:port",
+                )
             })?;
             let id: u64 = id.trim().parse().map_err(|_| {
-                invalid("initial-cluster", part, "member id must be a positive integer")
+                invalid(
+                    "initial-cluster",
+                    part,
+                    "member id must be a positive integer",
+                )
             })?;
             if id == 0 {
                 return Err(invalid("initial-cluster", part, "member id must be ≥ 1"));
             }
             let addr = addr.trim();
             addr.parse::<SocketAddr>().map_err(|_| {
-                invalid("initial-cluster", part, "peer address must be ip:port, e.g. 127.0.0.1:2480")
+                invalid(
+                    "initial-cluster",
+                    part,
+                    "peer address must be ip:port, e.g. 127.0.0.1:2480",
+                )
             })?;
             if members.insert(id, addr.to_string()).is_some() {
                 return Err(invalid("initial-cluster", part, "member id listed twice"));
@@ -157,9 +172,9 @@ impl Config {
             ("peer-addr", &self.peer_addr),
             ("http-addr", &self.http_addr),
         ] {
-            value.parse::<SocketAddr>().map_err(|_| {
-                invalid(field, value, "must be ip:port, e.g. 127.0.0.1:2479")
-            })?;
+            value
+                .parse::<SocketAddr>()
+                .map_err(|_| invalid(field, value, "must be ip:port, e.g. 127.0.0.1:2479"))?;
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data-dir", "\"\"", "must not be empty"));
@@ -181,7 +196,9 @@ impl Config {
                 ),
             ));
         }
-        if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= self.election_timeout_min_ms {
+        if self.heartbeat_interval_ms == 0
+            || self.heartbeat_interval_ms >= self.election_timeout_min_ms
+        {
             return Err(invalid(
                 "heartbeat-interval-ms",
                 self.heartbeat_interval_ms,
@@ -259,18 +276,30 @@ mod tests {
             initial_cluster: "1=127.0.0.1:2480,2=nothere".into(),
             ..Config::default()
         };
-        assert!(cfg.validate().unwrap_err().to_string().starts_with("initial-cluster (2=nothere)"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("initial-cluster (2=nothere)"));
         let cfg = Config {
             node_id: 3,
             initial_cluster: "1=127.0.0.1:2480,2=127.0.0.1:2490".into(),
             ..Config::default()
         };
-        assert!(cfg.validate().unwrap_err().to_string().contains("must list this member"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("must list this member"));
         let cfg = Config {
             client_addr: "localhost".into(),
             ..Config::default()
         };
-        assert!(cfg.validate().unwrap_err().to_string().starts_with("client-addr (localhost)"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("client-addr (localhost)"));
     }
 
     #[test]

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use corral_proto::raft::raft_server::RaftServer;
+use corral_proto::v1::cluster_server::ClusterServer;
 use corral_proto::v1::kv_server::KvServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::api::cluster::ClusterService;
 use crate::api::kv::KvService;
 use crate::api::ApiContext;
 use crate::config::Config;
@@ -63,6 +65,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let settings = RaftSettings {
         node_id: cfg.node_id,
         initial_members: cfg.initial_members()?,
+        join: cfg.join,
         heartbeat_interval: Duration::from_millis(cfg.heartbeat_interval_ms),
         election_timeout_min: Duration::from_millis(cfg.election_timeout_min_ms),
         election_timeout_max: Duration::from_millis(cfg.election_timeout_max_ms),
@@ -77,18 +80,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
-    reporter
-        .set_not_serving::<KvServer<KvService>>()
-        .await;
+    reporter.set_not_serving::<KvServer<KvService>>().await;
     tokio::spawn(track_health(node.clone(), reporter));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(corral_proto::V1_FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // Lets grpcurl decode the google.rpc.ErrorInfo carried by every error.
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(corral_proto::V1_FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
     let cx = ApiContext {
@@ -96,6 +100,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         max_data_bytes: cfg.max_data_bytes as usize,
     };
     let max_msg = max_client_message(&cfg);
+    let cluster = ClusterServer::new(ClusterService::new(cx.clone()));
     let kv = KvServer::new(KvService::new(cx))
         .max_decoding_message_size(max_msg)
         .max_encoding_message_size(max_msg.max(16 << 20));
@@ -111,6 +116,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(kv)
+        .add_service(cluster)
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(client_listener),
             stopped(stop_rx.clone()),
@@ -118,7 +124,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let peer = Server::builder()
         .tcp_nodelay(true)
         .add_service(
-            RaftServer::new(PeerService::new(node.raft().clone()))
+            RaftServer::new(PeerService::new(node.clone()))
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
         )
@@ -170,9 +176,7 @@ async fn track_health(node: Arc<RaftNode>, reporter: tonic_health::server::Healt
                 ServingStatus::NotServing
             };
             reporter.set_service_status("", status).await;
-            reporter
-                .set_service_status("corral.v1.KV", status)
-                .await;
+            reporter.set_service_status("corral.v1.KV", status).await;
             last = Some(has_leader);
         }
         if metrics.changed().await.is_err() {

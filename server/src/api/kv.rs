@@ -68,7 +68,9 @@ impl Kv for KvService {
                 path,
                 stat: Some(convert::stat(&stat)),
             })),
-            _ => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+            _ => {
+                Err(ApiError::Internal("command returned the output of another kind".into()).into())
+            }
         }
     }
 
@@ -81,14 +83,17 @@ impl Kv for KvService {
                 stat: Some(convert::stat(&stat)),
                 prev_node: prev.map(convert::node),
             })),
-            _ => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+            _ => {
+                Err(ApiError::Internal("command returned the output of another kind".into()).into())
+            }
         }
     }
 
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
         let r = req.get_ref();
         let q = validate::get(r)?;
-        self.read_point(validate::consistency(r.consistency)?).await?;
+        self.read_point(validate::consistency(r.consistency)?)
+            .await?;
         let db = self.cx.node.db();
         let reader = db.reader();
         let tree = Overlay::new(&reader);
@@ -112,7 +117,8 @@ impl Kv for KvService {
     ) -> Result<Response<pb::ListResponse>, Status> {
         let r = req.get_ref();
         let q = validate::list(r)?;
-        self.read_point(validate::consistency(r.consistency)?).await?;
+        self.read_point(validate::consistency(r.consistency)?)
+            .await?;
         let db = self.cx.node.db().clone();
         // A large page is a scan: keep it off the async workers.
         let (revision, page) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
@@ -138,7 +144,9 @@ impl Kv for KvService {
                 header: self.cx.header(revision),
                 deleted,
             })),
-            _ => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+            _ => {
+                Err(ApiError::Internal("command returned the output of another kind".into()).into())
+            }
         }
     }
 
@@ -151,7 +159,9 @@ impl Kv for KvService {
                 succeeded,
                 results: results.into_iter().map(convert::op_result).collect(),
             })),
-            Output::Op(_) => Err(ApiError::InvalidArgument("internal: unexpected output".into()).into()),
+            Output::Op(_) => {
+                Err(ApiError::Internal("command returned the output of another kind".into()).into())
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The gRPC API. Handlers are thin: validate, build a command or a read, call one
 //! function of the Raft node or the store, map the error, fill the header.
 
+pub mod cluster;
 pub mod convert;
 pub mod kv;
 pub mod status;

@@ -22,7 +22,7 @@ pub const LEADER_HEADER: &str = "corral-leader-id";
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A path field broke a path rule.
-    #[error("{field}: {source}")]
+    #[error("{field} {source}")]
     InvalidPath {
         /// Request field holding the path.
         field: String,
@@ -53,6 +53,9 @@ pub enum ApiError {
     /// Local storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A broken invariant inside this server (a bug, never the caller's fault).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<ListError> for ApiError {
@@ -71,8 +74,10 @@ impl From<ApiError> for Status {
 }
 
 fn status(code: Code, reason: &str, message: String, meta: &[(&str, String)]) -> Status {
-    let metadata: HashMap<String, String> =
-        meta.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let metadata: HashMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     Status::with_error_details(
         code,
         message,
@@ -84,15 +89,24 @@ fn status(code: Code, reason: &str, message: String, meta: &[(&str, String)]) ->
 pub fn to_status(e: ApiError) -> Status {
     let message = e.to_string();
     match e {
-        ApiError::InvalidPath { path, .. } => {
-            status(Code::InvalidArgument, "INVALID_PATH", message, &[("path", path)])
+        ApiError::InvalidPath { path, .. } => status(
+            Code::InvalidArgument,
+            "INVALID_PATH",
+            message,
+            &[("path", path)],
+        ),
+        ApiError::InvalidArgument(_) => {
+            status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[])
         }
-        ApiError::InvalidArgument(_) => status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[]),
         ApiError::DataTooLarge { path, size, limit } => status(
             Code::InvalidArgument,
             "DATA_TOO_LARGE",
             message,
-            &[("path", path), ("size", size.to_string()), ("limit", limit.to_string())],
+            &[
+                ("path", path),
+                ("size", size.to_string()),
+                ("limit", limit.to_string()),
+            ],
         ),
         ApiError::Kv(kv) => match kv {
             KvError::NodeNotFound { path } => {
@@ -104,9 +118,12 @@ pub fn to_status(e: ApiError) -> Status {
                 message,
                 &[("path", path), ("parent", parent)],
             ),
-            KvError::NodeExists { path } => {
-                status(Code::AlreadyExists, "NODE_EXISTS", message, &[("path", path)])
-            }
+            KvError::NodeExists { path } => status(
+                Code::AlreadyExists,
+                "NODE_EXISTS",
+                message,
+                &[("path", path)],
+            ),
             KvError::VersionMismatch {
                 path,
                 expected,
@@ -163,7 +180,18 @@ pub fn to_status(e: ApiError) -> Status {
             }
             RaftNodeError::Unavailable(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
             RaftNodeError::Stopped(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
+            RaftNodeError::Membership(_) => {
+                status(Code::FailedPrecondition, "MEMBERSHIP", message, &[])
+            }
+            RaftNodeError::MemberNotFound(id) => status(
+                Code::NotFound,
+                "MEMBER_NOT_FOUND",
+                message,
+                &[("member_id", id.to_string())],
+            ),
+            RaftNodeError::Timeout(_) => status(Code::DeadlineExceeded, "TIMEOUT", message, &[]),
         },
+        ApiError::Internal(_) => status(Code::Internal, "INTERNAL", message, &[]),
         ApiError::Store(_) => status(
             Code::Internal,
             "INTERNAL",
@@ -188,8 +216,15 @@ mod tests {
         let info = s.get_details_error_info().expect("error info");
         assert_eq!(info.reason, "VERSION_MISMATCH");
         assert_eq!(info.domain, ERROR_DOMAIN);
-        assert_eq!(info.metadata.get("current_version").map(String::as_str), Some("4"));
-        assert!(s.message().contains("expected 1, current 4"), "{}", s.message());
+        assert_eq!(
+            info.metadata.get("current_version").map(String::as_str),
+            Some("4")
+        );
+        assert!(
+            s.message().contains("expected 1, current 4"),
+            "{}",
+            s.message()
+        );
     }
 
     #[test]
@@ -201,6 +236,6 @@ mod tests {
         });
         assert_eq!(s.code(), Code::InvalidArgument);
         assert_eq!(s.get_details_error_info().unwrap().reason, "INVALID_PATH");
-        assert_eq!(s.message(), "path: path \"/a/\" must not end with '/'");
+        assert_eq!(s.message(), "path \"/a/\" must not end with '/'");
     }
 }

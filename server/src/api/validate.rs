@@ -279,9 +279,10 @@ fn compare(i: usize, c: &pb::Compare) -> Result<Compare, ApiError> {
     })
 }
 
-fn ops(branch: &str, list: &[pb::Op], limits: Limits) -> Result<Vec<TxnOp>, ApiError> {
+fn ops(branch: &str, branch_ops: &[pb::Op], limits: Limits) -> Result<Vec<TxnOp>, ApiError> {
     use pb::op::Op as O;
-    list.iter()
+    branch_ops
+        .iter()
         .enumerate()
         .map(|(i, op)| {
             let at = |e: ApiError| prefix_error(&format!("{branch}[{i}]"), e);
@@ -299,15 +300,11 @@ fn ops(branch: &str, list: &[pb::Op], limits: Limits) -> Result<Vec<TxnOp>, ApiE
                             "{branch}[{i}]: list inside a Txn returns the first page only; page_token is not allowed"
                         )));
                     }
-                    list_op(r).map(TxnOp::List).map_err(at)
+                    list(r).map(TxnOp::List).map_err(at)
                 }
             }
         })
         .collect()
-}
-
-fn list_op(r: &pb::ListRequest) -> Result<ListQuery, ApiError> {
-    list(r)
 }
 
 /// Says which op of a Txn an error belongs to.

@@ -1,16 +1,18 @@
-//! Errors of the Raft layer as the API sees them.
+//! Errors of the Raft layer as the API sees them. Serializable: a follower forwards a
+//! request to the leader and gets these back over the peer protocol.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Why a proposal or a linearizable read could not be served.
-#[derive(Debug, Clone, Error)]
+/// Why a proposal, read or cluster operation could not be served.
+#[derive(Debug, Clone, Error, Serialize, Deserialize, PartialEq, Eq)]
 pub enum RaftNodeError {
     /// This member is not the leader; `leader_id`/`leader_addr` say who is, if known.
     #[error("this member is not the leader{}", leader_hint(.leader_id, .leader_addr))]
     NotLeader {
         /// Current leader, if known.
         leader_id: Option<u64>,
-        /// Its client address, if known.
+        /// Its peer address, if known.
         leader_addr: Option<String>,
     },
     /// No quorum or no leader: the cluster cannot serve this now.
@@ -19,11 +21,20 @@ pub enum RaftNodeError {
     /// The Raft node stopped (shutdown or fatal storage error).
     #[error("raft node stopped: {0}")]
     Stopped(String),
+    /// A membership change that the current configuration does not allow.
+    #[error("{0}")]
+    Membership(String),
+    /// No member with this id.
+    #[error("member {0} is not in the cluster")]
+    MemberNotFound(u64),
+    /// The operation did not finish in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
 }
 
 fn leader_hint(id: &Option<u64>, addr: &Option<String>) -> String {
     match (id, addr) {
-        (Some(id), Some(addr)) => format!("; the leader is member {id} at {addr}"),
+        (Some(id), Some(addr)) => format!("; the leader is member {id} (peer {addr})"),
         (Some(id), None) => format!("; the leader is member {id}"),
         _ => "; no leader is known yet, retry shortly".to_string(),
     }

@@ -3,13 +3,16 @@
 //! fsynced before openraft is told it is done: losing a vote or an acknowledged entry
 //! breaks Raft's safety.
 
+// openraft's `StorageError` is large, but these signatures are openraft's own.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
-    Entry, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageError,
-    StorageIOError, Vote,
+    Entry, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageError, StorageIOError,
+    Vote,
 };
 
 use super::TypeConfig;
@@ -18,6 +21,17 @@ use crate::store::db::SharedDb;
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
 const KEY_LAST_PURGED: &str = "last_purged";
+
+/// Index of the last entry known committed, as last saved by openraft (0 if none).
+pub fn committed_index(db: &crate::store::db::Db) -> Result<u64, crate::store::StoreError> {
+    match db.raft_meta(KEY_COMMITTED)? {
+        Some(bytes) => {
+            let committed: Option<LogId<u64>> = bincode::deserialize(&bytes)?;
+            Ok(committed.map(|l| l.index).unwrap_or(0))
+        }
+        None => Ok(0),
+    }
+}
 
 /// The Raft log, in the `log` and `raft_meta` column families.
 #[derive(Clone)]
@@ -35,7 +49,10 @@ impl LogStore {
         &self,
         key: &str,
     ) -> Result<Option<T>, StorageError<u64>> {
-        let bytes = self.db.raft_meta(key).map_err(|e| StorageIOError::read(&e))?;
+        let bytes = self
+            .db
+            .raft_meta(key)
+            .map_err(|e| StorageIOError::read(&e))?;
         bytes
             .map(|b| bincode::deserialize(&b).map_err(|e| StorageIOError::read(&e).into()))
             .transpose()
@@ -80,8 +97,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(|e| StorageIOError::read_logs(&e))?;
         let last_log_id = match last {
             Some((_, bytes)) => {
-                let entry: Entry<TypeConfig> = bincode::deserialize(&bytes)
-                    .map_err(|e| StorageIOError::read_logs(&e))?;
+                let entry: Entry<TypeConfig> =
+                    bincode::deserialize(&bytes).map_err(|e| StorageIOError::read_logs(&e))?;
                 Some(*entry.get_log_id())
             }
             None => last_purged_log_id,

@@ -3,6 +3,7 @@
 //! read barrier that batches linearizable reads into shared ReadIndex rounds.
 
 mod error;
+pub mod forward;
 pub mod log_store;
 pub mod network;
 mod node;
@@ -13,7 +14,7 @@ pub mod state_machine;
 use std::io::Cursor;
 
 pub use error::RaftNodeError;
-pub use node::{RaftNode, RaftSettings};
+pub use node::{MemberInfo, NodeStatus, RaftNode, RaftSettings};
 
 use crate::store::command::{Batch, BatchResult};
 

@@ -23,6 +23,8 @@ use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
+use super::forward::{ForwardRequest, ForwardResult};
+use super::node::RaftNode;
 use super::TypeConfig;
 
 /// Creates (and caches) gRPC clients to peers.
@@ -90,7 +92,8 @@ impl PeerClient {
             Ok(ch) => ch.clone(),
             Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
         };
-        let payload = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let payload =
+            bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = Request::new(RaftMessage { payload });
         request.set_timeout(option.hard_ttl());
         let mut client = RaftClient::new(channel)
@@ -111,8 +114,54 @@ impl PeerClient {
             bincode::deserialize(&response.into_inner().payload)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| {
-            RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e))
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
         })
+    }
+}
+
+/// Why a forwarded request got no answer.
+#[derive(Debug, Clone)]
+pub enum ForwardFailure {
+    /// The connection could not be made: the request was certainly not delivered.
+    NotDelivered(String),
+    /// The request may or may not have been carried out.
+    Unknown(String),
+}
+
+impl PeerNetwork {
+    /// Sends `req` to member `target` at `addr` and waits up to `timeout` for its answer.
+    pub async fn forward(
+        &self,
+        target: u64,
+        addr: &str,
+        req: &ForwardRequest,
+        timeout: std::time::Duration,
+    ) -> Result<ForwardResult, ForwardFailure> {
+        let channel = self
+            .channel(target, addr)
+            .map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
+        let payload =
+            bincode::serialize(req).map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
+        let mut request = Request::new(RaftMessage { payload });
+        request.set_timeout(timeout);
+        let mut client = RaftClient::new(channel)
+            .max_decoding_message_size(MAX_PEER_MESSAGE)
+            .max_encoding_message_size(MAX_PEER_MESSAGE);
+        let response = client.forward(request).await.map_err(|status| {
+            // A refused connection means nothing was sent; anything else is ambiguous.
+            let text = format!("{status}");
+            if text.contains("tcp connect error") || text.contains("Connection refused") {
+                ForwardFailure::NotDelivered(text)
+            } else {
+                ForwardFailure::Unknown(text)
+            }
+        })?;
+        bincode::deserialize(&response.into_inner().payload)
+            .map_err(|e| ForwardFailure::Unknown(format!("undecodable reply: {e}")))
     }
 }
 
@@ -154,15 +203,19 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
-/// Server side of the peer protocol: hands each message to the local openraft node.
+/// Server side of the peer protocol: hands each message to the local node.
 pub struct PeerService {
     raft: Raft<TypeConfig>,
+    node: Arc<RaftNode>,
 }
 
 impl PeerService {
-    /// Service for `raft`.
-    pub fn new(raft: Raft<TypeConfig>) -> Self {
-        Self { raft }
+    /// Service for `node`.
+    pub fn new(node: Arc<RaftNode>) -> Self {
+        Self {
+            raft: node.raft().clone(),
+            node,
+        }
     }
 }
 
@@ -172,8 +225,8 @@ fn decode<T: DeserializeOwned>(msg: RaftMessage) -> Result<T, Status> {
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Response<RaftMessage>, Status> {
-    let payload =
-        bincode::serialize(value).map_err(|e| Status::internal(format!("encode peer reply: {e}")))?;
+    let payload = bincode::serialize(value)
+        .map_err(|e| Status::internal(format!("encode peer reply: {e}")))?;
     Ok(Response::new(RaftMessage { payload }))
 }
 
@@ -200,4 +253,9 @@ impl RaftService for PeerService {
         encode(&self.raft.install_snapshot(rpc).await)
     }
 
+    async fn forward(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let rpc: ForwardRequest = decode(req.into_inner())?;
+        let result: ForwardResult = self.node.serve_forwarded(rpc).await;
+        encode(&result)
+    }
 }

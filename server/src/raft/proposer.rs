@@ -46,11 +46,7 @@ impl Proposer {
     }
 }
 
-async fn run(
-    raft: Raft<TypeConfig>,
-    mut rx: mpsc::Receiver<(Command, Reply)>,
-    max_batch: usize,
-) {
+async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<(Command, Reply)>, max_batch: usize) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for room first, so commands arriving meanwhile join this batch.

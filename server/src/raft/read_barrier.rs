@@ -1,15 +1,16 @@
-//! Linearizable reads: a ReadIndex round (openraft `ensure_linearizable`) shared by every
-//! reader that arrived before the round started.
+//! Linearizable reads: one ReadIndex round shared by every reader that arrived before
+//! the round started.
 //!
 //! A reader may only be released by a round that began after it arrived — otherwise it
 //! could miss a write acknowledged just before its read — so waiters are collected, then
 //! one round runs for all of them, and later arrivals wait for the next round.
 
-use openraft::error::{CheckIsLeaderError, RaftError};
-use openraft::Raft;
+use std::future::Future;
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
-use super::{RaftNodeError, TypeConfig};
+use super::RaftNodeError;
 
 type Waiter = oneshot::Sender<Result<(), RaftNodeError>>;
 
@@ -20,9 +21,14 @@ pub(super) struct ReadBarrier {
 }
 
 impl ReadBarrier {
-    pub(super) fn spawn(raft: Raft<TypeConfig>) -> Self {
+    /// Starts the task; `round` performs one ReadIndex round and waits for local apply.
+    pub(super) fn spawn<F, Fut>(round: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), RaftNodeError>> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run(raft, rx));
+        tokio::spawn(run(Arc::new(round), rx));
         Self { tx }
     }
 
@@ -38,28 +44,19 @@ impl ReadBarrier {
     }
 }
 
-async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<Waiter>) {
+async fn run<F, Fut>(round: Arc<F>, mut rx: mpsc::Receiver<Waiter>)
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), RaftNodeError>> + Send + 'static,
+{
     while let Some(first) = rx.recv().await {
         let mut waiters = vec![first];
         while let Ok(w) = rx.try_recv() {
             waiters.push(w);
         }
-        let result = raft.ensure_linearizable().await.map(|_| ()).map_err(map_error);
+        let result = round().await;
         for w in waiters {
             let _ = w.send(result.clone());
         }
-    }
-}
-
-fn map_error(e: RaftError<u64, CheckIsLeaderError<u64, openraft::BasicNode>>) -> RaftNodeError {
-    match e {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => RaftNodeError::NotLeader {
-            leader_id: f.leader_id,
-            leader_addr: f.leader_node.map(|n| n.addr),
-        },
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
-            RaftNodeError::Unavailable(format!("could not confirm leadership with a quorum: {q}"))
-        }
-        RaftError::Fatal(f) => RaftNodeError::Stopped(f.to_string()),
     }
 }

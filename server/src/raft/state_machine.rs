@@ -2,6 +2,9 @@
 //! overlay and commits each applied batch in one `WriteBatch` together with
 //! `last_applied` and the membership, so the tree and the applied index never disagree.
 
+// openraft's `StorageError` is large, but these signatures are openraft's own.
+#![allow(clippy::result_large_err)]
+
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,9 +24,37 @@ use crate::store::db::SharedDb;
 use crate::store::overlay::Overlay;
 use crate::store::StoreError;
 
+/// Last applied log id and the membership as of it.
+type AppliedState = (Option<LogId<u64>>, StoredMembership<u64, BasicNode>);
+
 const KEY_LAST_APPLIED: &str = "last_applied";
 const KEY_MEMBERSHIP: &str = "membership";
 const SNAPSHOT_FILE: &str = "current.snap";
+const KEY_CLUSTER_ID: &str = "cluster_id";
+
+/// The cluster id, once the bootstrap membership has been applied here.
+pub fn cluster_id(db: &crate::store::db::Db) -> Result<Option<u64>, StoreError> {
+    match db.sm_meta(KEY_CLUSTER_ID)? {
+        Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// A stable id for a cluster: FNV-1a over its first membership's `id=addr` list, so
+/// every member (and every later joiner, via the log or a snapshot) derives the same one.
+fn derive_cluster_id(m: &openraft::Membership<u64, BasicNode>) -> u64 {
+    let canonical = m
+        .nodes()
+        .map(|(id, n)| format!("{id}={}", n.addr))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
 
 /// The replicated state machine.
 pub struct StateMachine {
@@ -60,9 +91,7 @@ impl StateMachine {
         self.revision_tx.subscribe()
     }
 
-    fn applied_meta(
-        &self,
-    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StoreError> {
+    fn applied_meta(&self) -> Result<AppliedState, StoreError> {
         let last_applied = match self.db.sm_meta(KEY_LAST_APPLIED)? {
             Some(b) => bincode::deserialize(&b)?,
             None => None,
@@ -76,17 +105,27 @@ impl StateMachine {
 
     /// Applies entries synchronously; kept out of the async fn so no RocksDB snapshot
     /// lives across an await.
-    fn apply_sync(&mut self, entries: Vec<Entry<TypeConfig>>) -> Result<Vec<BatchResult>, StorageError<u64>> {
+    fn apply_sync(
+        &mut self,
+        entries: Vec<Entry<TypeConfig>>,
+    ) -> Result<Vec<BatchResult>, StorageError<u64>> {
         let reader = self.db.reader();
         let mut tree = Overlay::new(&reader);
         let mut responses = Vec::with_capacity(entries.len());
         let mut last_applied = None;
         let mut membership = None;
+        let mut new_cluster_id = None;
+        let has_cluster_id = cluster_id(&self.db)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?
+            .is_some();
         for entry in entries {
             last_applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => responses.push(BatchResult::default()),
                 EntryPayload::Membership(m) => {
+                    if !has_cluster_id && new_cluster_id.is_none() {
+                        new_cluster_id = Some(derive_cluster_id(&m));
+                    }
                     membership = Some(StoredMembership::new(Some(entry.log_id), m));
                     responses.push(BatchResult::default());
                 }
@@ -101,20 +140,29 @@ impl StateMachine {
                 }
             }
         }
-        let revision = tree.revision().map_err(|e| StorageIOError::write_state_machine(&e))?;
+        let revision = tree
+            .revision()
+            .map_err(|e| StorageIOError::write_state_machine(&e))?;
         let layer = tree.into_layer();
         drop(reader);
         let mut meta = Vec::new();
         if let Some(id) = last_applied {
             meta.push((
                 KEY_LAST_APPLIED,
-                bincode::serialize(&Some(id)).map_err(|e| StorageIOError::write_state_machine(&e))?,
+                bincode::serialize(&Some(id))
+                    .map_err(|e| StorageIOError::write_state_machine(&e))?,
             ));
         }
         if let Some(m) = &membership {
             meta.push((
                 KEY_MEMBERSHIP,
                 bincode::serialize(m).map_err(|e| StorageIOError::write_state_machine(&e))?,
+            ));
+        }
+        if let Some(id) = new_cluster_id {
+            meta.push((
+                KEY_CLUSTER_ID,
+                bincode::serialize(&id).map_err(|e| StorageIOError::write_state_machine(&e))?,
             ));
         }
         self.db
@@ -210,9 +258,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>> {
+    async fn applied_state(&mut self) -> Result<AppliedState, StorageError<u64>> {
         self.applied_meta()
             .map_err(|e| StorageIOError::read_state_machine(&e).into())
     }
@@ -246,7 +292,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<u64>> {
         let err = |e: &dyn std::error::Error| {
-            StorageIOError::write_snapshot(Some(meta.signature()), &openraft::AnyError::error(e.to_string()))
+            StorageIOError::write_snapshot(
+                Some(meta.signature()),
+                openraft::AnyError::error(e.to_string()),
+            )
         };
         let data = snapshot.into_inner();
         let last_applied = bincode::serialize(&meta.last_log_id).map_err(|e| err(&e))?;
@@ -254,7 +303,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.db
             .import_state(
                 &data,
-                &[(KEY_LAST_APPLIED, last_applied), (KEY_MEMBERSHIP, membership)],
+                &[
+                    (KEY_LAST_APPLIED, last_applied),
+                    (KEY_MEMBERSHIP, membership),
+                ],
             )
             .map_err(|e| err(&e))?;
         let stored = StoredSnapshot {
@@ -269,7 +321,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
         let stored = self
             .load_snapshot()
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;

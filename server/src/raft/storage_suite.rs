@@ -1,6 +1,9 @@
 //! openraft's own storage conformance suite, run against the RocksDB log store and
 //! state machine exactly as the server builds them.
 
+// openraft's `StorageError` is large, but these signatures are openraft's own.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use openraft::testing::{StoreBuilder, Suite};
@@ -17,7 +20,9 @@ struct RocksBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for RocksBuilder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError<u64>> {
         let io = |e: &dyn std::error::Error| {
-            StorageError::from(openraft::StorageIOError::<u64>::write(&openraft::AnyError::error(e.to_string())))
+            StorageError::from(openraft::StorageIOError::<u64>::write(
+                openraft::AnyError::error(e.to_string()),
+            ))
         };
         let dir = tempfile::tempdir().map_err(|e| io(&e))?;
         let db = Arc::new(Db::open(&dir.path().join("db"), Sync::Always).map_err(|e| io(&e))?);

@@ -23,7 +23,9 @@ pub async fn serve(
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(node);
-    axum::serve(listener, app).with_graceful_shutdown(stop).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
 }
 
 /// Ready when this member knows a leader.
@@ -42,9 +44,16 @@ async fn metrics(State(node): State<Arc<RaftNode>>) -> String {
     let m = node.raft().metrics().borrow().clone();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, value: f64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
     };
-    gauge("corral_raft_term", "Current Raft term.", m.current_term as f64);
+    gauge(
+        "corral_raft_term",
+        "Current Raft term.",
+        m.current_term as f64,
+    );
     gauge(
         "corral_raft_is_leader",
         "1 if this member is the leader.",

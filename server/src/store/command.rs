@@ -201,7 +201,9 @@ pub enum OpOutput {
     List(ListPage),
 }
 
-/// Successful result of a command.
+/// Successful result of a command. Short-lived (built by apply, converted at once by the
+/// API), so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Output {
     /// A create/put/delete result.
@@ -226,7 +228,9 @@ pub enum KvError {
         path: String,
     },
     /// The parent of the znode to create does not exist.
-    #[error("cannot create {path}: parent {parent} does not exist (set create_parents to create it)")]
+    #[error(
+        "cannot create {path}: parent {parent} does not exist (set create_parents to create it)"
+    )]
     ParentNotFound {
         /// Path to create.
         path: String,

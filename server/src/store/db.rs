@@ -6,8 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rocksdb::{
-    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 
@@ -391,8 +390,8 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
 }
 
 fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
-    let arr: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("expected an 8-byte key, got {} bytes", bytes.len())))?;
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
+        StoreError::Corrupt(format!("expected an 8-byte key, got {} bytes", bytes.len()))
+    })?;
     Ok(u64::from_be_bytes(arr))
 }

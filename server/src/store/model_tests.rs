@@ -26,7 +26,11 @@ fn parent_of(p: &str) -> Option<String> {
         return None;
     }
     let i = p.rfind('/')?;
-    Some(if i == 0 { "/".into() } else { p[..i].to_string() })
+    Some(if i == 0 {
+        "/".into()
+    } else {
+        p[..i].to_string()
+    })
 }
 
 impl Model {
@@ -36,7 +40,15 @@ impl Model {
         m
     }
 
-    fn add(&mut self, p: &str, data: Vec<u8>, kind: NodeKind, ttl: i64, rev: i64, now: i64) -> Stat {
+    fn add(
+        &mut self,
+        p: &str,
+        data: Vec<u8>,
+        kind: NodeKind,
+        ttl: i64,
+        rev: i64,
+        now: i64,
+    ) -> Stat {
         let stat = Stat {
             create_revision: rev,
             mod_revision: rev,
@@ -58,7 +70,11 @@ impl Model {
     }
 
     fn create(&mut self, c: &CreateCmd, rev: i64, now: i64) -> Result<OpOutput, KvError> {
-        let probe = if c.sequential { format!("{}0000000000", c.path) } else { c.path.clone() };
+        let probe = if c.sequential {
+            format!("{}0000000000", c.path)
+        } else {
+            c.path.clone()
+        };
         let parent = parent_of(&probe).unwrap();
         if c.create_parents {
             let mut missing = Vec::new();
@@ -69,7 +85,10 @@ impl Model {
                 }
                 if let Some(r) = self.nodes.get(&a) {
                     if r.stat.kind == NodeKind::Ephemeral {
-                        return Err(KvError::EphemeralParent { path: probe, parent: a });
+                        return Err(KvError::EphemeralParent {
+                            path: probe,
+                            parent: a,
+                        });
                     }
                 } else {
                     missing.push(a.clone());
@@ -81,10 +100,16 @@ impl Model {
             }
         }
         let Some(prec) = self.nodes.get(&parent) else {
-            return Err(KvError::ParentNotFound { path: probe, parent });
+            return Err(KvError::ParentNotFound {
+                path: probe,
+                parent,
+            });
         };
         if prec.stat.kind == NodeKind::Ephemeral {
-            return Err(KvError::EphemeralParent { path: probe, parent });
+            return Err(KvError::EphemeralParent {
+                path: probe,
+                parent,
+            });
         }
         let actual = if c.sequential {
             format!("{}{:010}", c.path, prec.stat.children_version)
@@ -95,7 +120,9 @@ impl Model {
             return Err(KvError::NodeExists { path: actual });
         }
         if c.kind == NodeKind::Ephemeral {
-            return Err(KvError::LeaseNotFound { lease_id: c.lease_id });
+            return Err(KvError::LeaseNotFound {
+                lease_id: c.lease_id,
+            });
         }
         let stat = self.add(&actual, c.data.clone(), c.kind, c.ttl_ms, rev, now);
         Ok(OpOutput::Create { path: actual, stat })
@@ -106,19 +133,31 @@ impl Model {
             if c.create_if_missing && c.expected_version.is_none() {
                 let parent = parent_of(&c.path).unwrap();
                 if !self.nodes.contains_key(&parent) {
-                    return Err(KvError::ParentNotFound { path: c.path.clone(), parent });
+                    return Err(KvError::ParentNotFound {
+                        path: c.path.clone(),
+                        parent,
+                    });
                 }
                 if self.nodes[&parent].stat.kind == NodeKind::Ephemeral {
-                    return Err(KvError::EphemeralParent { path: c.path.clone(), parent });
+                    return Err(KvError::EphemeralParent {
+                        path: c.path.clone(),
+                        parent,
+                    });
                 }
                 let stat = self.add(&c.path, c.data.clone(), NodeKind::Persistent, 0, rev, now);
                 return Ok(OpOutput::Put { stat, prev: None });
             }
-            return Err(KvError::NodeNotFound { path: c.path.clone() });
+            return Err(KvError::NodeNotFound {
+                path: c.path.clone(),
+            });
         };
         if let Some(e) = c.expected_version {
             if e != rec.stat.version {
-                return Err(KvError::VersionMismatch { path: c.path.clone(), expected: e, current: rec.stat.version });
+                return Err(KvError::VersionMismatch {
+                    path: c.path.clone(),
+                    expected: e,
+                    current: rec.stat.version,
+                });
             }
         }
         let mut new = rec.clone();
@@ -129,21 +168,33 @@ impl Model {
         new.stat.mtime_ms = now;
         let stat = new.stat;
         self.nodes.insert(c.path.clone(), new);
-        let prev = c.prev_node.then(|| Node { path: c.path.clone(), record: rec });
+        let prev = c.prev_node.then(|| Node {
+            path: c.path.clone(),
+            record: rec,
+        });
         Ok(OpOutput::Put { stat, prev })
     }
 
     fn delete(&mut self, c: &DeleteCmd, rev: i64) -> Result<OpOutput, KvError> {
         let Some(rec) = self.nodes.get(&c.path).cloned() else {
-            return Err(KvError::NodeNotFound { path: c.path.clone() });
+            return Err(KvError::NodeNotFound {
+                path: c.path.clone(),
+            });
         };
         if let Some(e) = c.expected_version {
             if e != rec.stat.version {
-                return Err(KvError::VersionMismatch { path: c.path.clone(), expected: e, current: rec.stat.version });
+                return Err(KvError::VersionMismatch {
+                    path: c.path.clone(),
+                    expected: e,
+                    current: rec.stat.version,
+                });
             }
         }
         if rec.stat.num_children > 0 && !c.recursive {
-            return Err(KvError::NotEmpty { path: c.path.clone(), num_children: rec.stat.num_children });
+            return Err(KvError::NotEmpty {
+                path: c.path.clone(),
+                num_children: rec.stat.num_children,
+            });
         }
         let prefix = format!("{}/", c.path);
         let doomed: Vec<String> = self
@@ -160,7 +211,9 @@ impl Model {
         pr.stat.children_version += 1;
         pr.stat.num_children -= 1;
         pr.stat.children_revision = rev;
-        Ok(OpOutput::Delete { deleted: doomed.len() as i64 })
+        Ok(OpOutput::Delete {
+            deleted: doomed.len() as i64,
+        })
     }
 
     fn get(&self, q: &GetQuery) -> Option<Node> {
@@ -169,7 +222,10 @@ impl Model {
             if q.stat_only {
                 r.data.clear();
             }
-            Node { path: q.path.clone(), record: r }
+            Node {
+                path: q.path.clone(),
+                record: r,
+            }
         })
     }
 
@@ -212,14 +268,29 @@ impl Model {
                 let mut wrote = false;
                 for op in if ok { &t.success } else { &t.failure } {
                     results.push(match op {
-                        TxnOp::Create(c) => { wrote = true; self.create(c, rev, now)? }
-                        TxnOp::Put(c) => { wrote = true; self.put(c, rev, now)? }
-                        TxnOp::Delete(c) => { wrote = true; self.delete(c, rev)? }
+                        TxnOp::Create(c) => {
+                            wrote = true;
+                            self.create(c, rev, now)?
+                        }
+                        TxnOp::Put(c) => {
+                            wrote = true;
+                            self.put(c, rev, now)?
+                        }
+                        TxnOp::Delete(c) => {
+                            wrote = true;
+                            self.delete(c, rev)?
+                        }
                         TxnOp::Get(q) => OpOutput::Get(self.get(q)),
                         TxnOp::List(_) => unreachable!("not generated"),
                     });
                 }
-                Ok((Output::Txn { succeeded: ok, results }, wrote))
+                Ok((
+                    Output::Txn {
+                        succeeded: ok,
+                        results,
+                    },
+                    wrote,
+                ))
             })(),
         };
         match res {
@@ -227,11 +298,17 @@ impl Model {
                 if wrote {
                     self.rev = rev;
                 }
-                CommandResult { revision: self.rev, result: Ok(out) }
+                CommandResult {
+                    revision: self.rev,
+                    result: Ok(out),
+                }
             }
             Err(e) => {
                 *self = before;
-                CommandResult { revision: self.rev, result: Err(e) }
+                CommandResult {
+                    revision: self.rev,
+                    result: Err(e),
+                }
             }
         }
     }
@@ -248,35 +325,62 @@ fn arb_data() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn arb_create() -> impl Strategy<Value = CreateCmd> {
-    (prop::sample::select(PATHS), arb_data(), any::<bool>(), any::<bool>(), 0..4u8).prop_map(
-        |(p, data, sequential, create_parents, kind)| {
+    (
+        prop::sample::select(PATHS),
+        arb_data(),
+        any::<bool>(),
+        any::<bool>(),
+        0..4u8,
+    )
+        .prop_map(|(p, data, sequential, create_parents, kind)| {
             let (kind, lease_id, ttl_ms) = match kind {
                 0 => (NodeKind::Ephemeral, 7, 0),
                 1 => (NodeKind::Container, 0, 0),
                 2 => (NodeKind::Ttl, 0, 500),
                 _ => (NodeKind::Persistent, 0, 0),
             };
-            let path = if p.ends_with('/') && !sequential { p.trim_end_matches('/').to_string() } else { p.to_string() };
-            CreateCmd { path, data, kind, lease_id, sequential, ttl_ms, create_parents }
-        },
-    )
+            let path = if p.ends_with('/') && !sequential {
+                p.trim_end_matches('/').to_string()
+            } else {
+                p.to_string()
+            };
+            CreateCmd {
+                path,
+                data,
+                kind,
+                lease_id,
+                sequential,
+                ttl_ms,
+                create_parents,
+            }
+        })
 }
 
 fn arb_put() -> impl Strategy<Value = PutCmd> {
-    (arb_path(), arb_data(), prop::option::of(0..3i64), any::<bool>(), any::<bool>()).prop_map(
-        |(path, data, expected_version, cim, prev_node)| PutCmd {
+    (
+        arb_path(),
+        arb_data(),
+        prop::option::of(0..3i64),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(path, data, expected_version, cim, prev_node)| PutCmd {
             path,
             data,
             create_if_missing: cim && expected_version.is_none(),
             expected_version,
             prev_node,
-        },
-    )
+        })
 }
 
 fn arb_delete() -> impl Strategy<Value = DeleteCmd> {
-    (arb_path(), prop::option::of(0..3i64), any::<bool>())
-        .prop_map(|(path, expected_version, recursive)| DeleteCmd { path, expected_version, recursive })
+    (arb_path(), prop::option::of(0..3i64), any::<bool>()).prop_map(
+        |(path, expected_version, recursive)| DeleteCmd {
+            path,
+            expected_version,
+            recursive,
+        },
+    )
 }
 
 fn arb_op() -> impl Strategy<Value = TxnOp> {
@@ -284,7 +388,8 @@ fn arb_op() -> impl Strategy<Value = TxnOp> {
         arb_create().prop_map(TxnOp::Create),
         arb_put().prop_map(TxnOp::Put),
         arb_delete().prop_map(TxnOp::Delete),
-        (arb_path(), any::<bool>()).prop_map(|(path, stat_only)| TxnOp::Get(GetQuery { path, stat_only })),
+        (arb_path(), any::<bool>())
+            .prop_map(|(path, stat_only)| TxnOp::Get(GetQuery { path, stat_only })),
     ]
 }
 
@@ -296,9 +401,20 @@ fn arb_compare() -> impl Strategy<Value = Compare> {
         (0..3i64).prop_map(CmpTarget::NumChildren),
         arb_data().prop_map(CmpTarget::Data),
     ];
-    let op = prop::sample::select(vec![CmpOp::Equal, CmpOp::NotEqual, CmpOp::Greater, CmpOp::Less]);
+    let op = prop::sample::select(vec![
+        CmpOp::Equal,
+        CmpOp::NotEqual,
+        CmpOp::Greater,
+        CmpOp::Less,
+    ]);
     (arb_path(), op, target).prop_map(|(path, op, target)| {
-        let op = if matches!(target, CmpTarget::Exists(_)) && matches!(op, CmpOp::Greater | CmpOp::Less) { CmpOp::Equal } else { op };
+        let op = if matches!(target, CmpTarget::Exists(_))
+            && matches!(op, CmpOp::Greater | CmpOp::Less)
+        {
+            CmpOp::Equal
+        } else {
+            op
+        };
         Compare { path, op, target }
     })
 }
@@ -374,11 +490,23 @@ fn failed_txn_op_applies_nothing() {
     let db = Db::open(dir.path(), Sync::Never).unwrap();
     let reader = db.reader();
     let mut tree = Overlay::new(&reader);
-    let mk = |p: &str| CreateCmd { path: p.into(), data: vec![], kind: NodeKind::Persistent, lease_id: 0, sequential: false, ttl_ms: 0, create_parents: false };
+    let mk = |p: &str| CreateCmd {
+        path: p.into(),
+        data: vec![],
+        kind: NodeKind::Persistent,
+        lease_id: 0,
+        sequential: false,
+        ttl_ms: 0,
+        create_parents: false,
+    };
     let r = apply_command(&mut tree, 1, &Command::Create(mk("/a"))).unwrap();
     assert_eq!(r.revision, 1);
     // Second op fails (exists): the first must be rolled back, revision unchanged.
-    let txn = TxnCmd { compares: vec![], success: vec![TxnOp::Create(mk("/b")), TxnOp::Create(mk("/a"))], failure: vec![] };
+    let txn = TxnCmd {
+        compares: vec![],
+        success: vec![TxnOp::Create(mk("/b")), TxnOp::Create(mk("/a"))],
+        failure: vec![],
+    };
     let r = apply_command(&mut tree, 2, &Command::Txn(txn)).unwrap();
     assert_eq!(r.result, Err(KvError::NodeExists { path: "/a".into() }));
     assert_eq!(r.revision, 1);

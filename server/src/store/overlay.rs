@@ -214,7 +214,11 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
         let mut pending: BTreeMap<String, Option<()>> = BTreeMap::new();
         for layer in &self.layers {
             for (k, present) in layer.children.range::<str, _>((
-                std::ops::Bound::Excluded(if after_name.is_empty() { prefix.as_str() } else { after.as_str() }),
+                std::ops::Bound::Excluded(if after_name.is_empty() {
+                    prefix.as_str()
+                } else {
+                    after.as_str()
+                }),
                 std::ops::Bound::Unbounded,
             )) {
                 if !k.starts_with(&prefix) {

@@ -14,28 +14,28 @@ pub const MAX_SEGMENT_BYTES: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PathError {
     /// The path is the empty string.
-    #[error("path is empty; paths are absolute, like \"/app/config\"")]
+    #[error("is empty; paths are absolute, like \"/app/config\"")]
     Empty,
     /// The path does not begin with `/`.
-    #[error("path {0:?} must start with '/'")]
+    #[error("{0:?} must start with '/'")]
     NotAbsolute(String),
     /// The path ends with `/` and is not the root.
-    #[error("path {0:?} must not end with '/'")]
+    #[error("{0:?} must not end with '/'")]
     TrailingSlash(String),
     /// Two consecutive slashes.
-    #[error("path {0:?} has an empty segment (\"//\")")]
+    #[error("{0:?} has an empty segment (\"//\")")]
     EmptySegment(String),
     /// A `.` or `..` segment.
-    #[error("path {0:?} has a relative segment {1:?}; '.' and '..' are not allowed")]
+    #[error("{0:?} has a relative segment {1:?}; '.' and '..' are not allowed")]
     RelativeSegment(String, String),
     /// NUL or another control character.
-    #[error("path {0:?} contains control character U+{1:04X} at byte {2}")]
+    #[error("{0:?} contains control character U+{1:04X} at byte {2}")]
     ControlCharacter(String, u32, usize),
     /// A segment longer than [`MAX_SEGMENT_BYTES`].
-    #[error("path segment starting {0:?} is {1} bytes; the limit is {MAX_SEGMENT_BYTES}")]
+    #[error("segment starting {0:?} is {1} bytes; the limit is {MAX_SEGMENT_BYTES} per segment")]
     SegmentTooLong(String, usize),
     /// The whole path is longer than [`MAX_PATH_BYTES`].
-    #[error("path is {0} bytes; the limit is {MAX_PATH_BYTES}")]
+    #[error("is {0} bytes long; the limit is {MAX_PATH_BYTES} bytes")]
     TooLong(usize),
 }
 
@@ -48,11 +48,7 @@ pub fn validate(path: &str) -> Result<(), PathError> {
         return Err(PathError::TooLong(path.len()));
     }
     if let Some((i, c)) = path.char_indices().find(|(_, c)| c.is_control()) {
-        return Err(PathError::ControlCharacter(
-            shorten(path),
-            c as u32,
-            i,
-        ));
+        return Err(PathError::ControlCharacter(shorten(path), c as u32, i));
     }
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute(shorten(path)));
@@ -150,7 +146,14 @@ mod tests {
 
     #[test]
     fn accepts_valid_paths() {
-        for p in ["/", "/a", "/a/b", "/services/api/host-0000000007", "/ünï/çødé", "/a b"] {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/services/api/host-0000000007",
+            "/ünï/çødé",
+            "/a b",
+        ] {
             assert_eq!(validate(p), Ok(()), "{p}");
         }
     }
@@ -161,14 +164,32 @@ mod tests {
         assert!(matches!(validate("a/b"), Err(PathError::NotAbsolute(_))));
         assert!(matches!(validate("/a/"), Err(PathError::TrailingSlash(_))));
         assert!(matches!(validate("/a//b"), Err(PathError::EmptySegment(_))));
-        assert!(matches!(validate("/a/../b"), Err(PathError::RelativeSegment(_, _))));
-        assert!(matches!(validate("/a/./b"), Err(PathError::RelativeSegment(_, _))));
-        assert!(matches!(validate("/a\0b"), Err(PathError::ControlCharacter(_, 0, 2))));
-        assert!(matches!(validate("/a\nb"), Err(PathError::ControlCharacter(_, 10, 2))));
+        assert!(matches!(
+            validate("/a/../b"),
+            Err(PathError::RelativeSegment(_, _))
+        ));
+        assert!(matches!(
+            validate("/a/./b"),
+            Err(PathError::RelativeSegment(_, _))
+        ));
+        assert!(matches!(
+            validate("/a\0b"),
+            Err(PathError::ControlCharacter(_, 0, 2))
+        ));
+        assert!(matches!(
+            validate("/a\nb"),
+            Err(PathError::ControlCharacter(_, 10, 2))
+        ));
         let long_segment = format!("/{}", "x".repeat(256));
-        assert!(matches!(validate(&long_segment), Err(PathError::SegmentTooLong(_, 256))));
+        assert!(matches!(
+            validate(&long_segment),
+            Err(PathError::SegmentTooLong(_, 256))
+        ));
         let long_path = "/abcdefgh".repeat(600);
-        assert!(matches!(validate(&long_path), Err(PathError::TooLong(5400))));
+        assert!(matches!(
+            validate(&long_path),
+            Err(PathError::TooLong(5400))
+        ));
         assert_eq!(validate(&format!("/{}", "x".repeat(255))), Ok(()));
     }
 

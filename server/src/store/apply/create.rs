@@ -77,7 +77,11 @@ pub(crate) fn create<B: Backing + ?Sized>(
         }
         .into());
     }
-    let lease_id = if c.kind == NodeKind::Ephemeral { c.lease_id } else { 0 };
+    let lease_id = if c.kind == NodeKind::Ephemeral {
+        c.lease_id
+    } else {
+        0
+    };
     let ttl_ms = if c.kind == NodeKind::Ttl { c.ttl_ms } else { 0 };
     let rec = new_record(cx, c.data.clone(), c.kind, lease_id, ttl_ms);
     let stat = rec.stat;

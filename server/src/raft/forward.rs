@@ -1,0 +1,68 @@
+//! Requests a member hands to the leader over the peer protocol, so clients can talk to
+//! any member: writes, ReadIndex, membership changes, and the election nudge used by a
+//! leadership transfer.
+
+use serde::{Deserialize, Serialize};
+
+use super::RaftNodeError;
+use crate::store::command::{Command, CommandResult};
+
+/// A membership or leadership operation, carried out by the leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminOp {
+    /// Add a learner.
+    AddLearner {
+        /// New member id.
+        id: u64,
+        /// Its peer address.
+        addr: String,
+    },
+    /// Promote a learner to voter.
+    Promote {
+        /// Learner id.
+        id: u64,
+    },
+    /// Remove a voter or learner.
+    Remove {
+        /// Member id.
+        id: u64,
+    },
+    /// Move leadership to a voter.
+    TransferLeader {
+        /// Target voter.
+        to: u64,
+    },
+}
+
+/// What a member asks of another.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ForwardRequest {
+    /// Propose a client command (to the leader).
+    Propose(Command),
+    /// Confirm leadership and return the index a linearizable read must wait for.
+    ReadIndex,
+    /// Carry out a membership operation (on the leader).
+    Admin(AdminOp),
+    /// Start an election now (sent by the leader to the transfer target).
+    StartElection,
+}
+
+/// The answer. Short-lived (decoded and consumed at once), so variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ForwardResponse {
+    /// The command's applied result.
+    Proposed(CommandResult),
+    /// Log index to wait for before reading.
+    ReadIndex(u64),
+    /// The leader after an admin operation.
+    Admin {
+        /// Leader id after the operation.
+        leader_id: u64,
+    },
+    /// The election was started.
+    ElectionStarted,
+}
+
+/// Result of a forwarded request, as sent back.
+pub type ForwardResult = Result<ForwardResponse, RaftNodeError>;
