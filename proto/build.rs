@@ -14,6 +14,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "corral/v1/common.proto",
                 "corral/v1/kv.proto",
                 "corral/v1/cluster.proto",
+                "corral/v1/watch.proto",
+                "corral/v1/lease.proto",
+                "corral/v1/maintenance.proto",
             ],
         ),
         (

@@ -22,16 +22,17 @@ fi
 features='"snappy", "bindgen-runtime"'
 libdir="$cache/rocksdb/$version"
 
-if [[ ! -f "$libdir/librocksdb.a" || ! -f "$libdir/libsnappy.a" ]]; then
-  if ! command -v clang >/dev/null && ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
-    echo "rocksdb-cache: installing libclang-dev (needed by librocksdb-sys bindgen)" >&2
-    if command -v apt-get >/dev/null; then
-      (apt-get update -qq && apt-get install -y -qq libclang-dev) >&2
-    else
-      echo "rocksdb-cache: please install libclang (apt: libclang-dev)" >&2
-      exit 1
-    fi
+# librocksdb-sys runs bindgen on every build, cached archive or not: it needs libclang.
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* 2>/dev/null | grep -q .; then
+  echo "rocksdb-cache: installing libclang-dev (needed by librocksdb-sys bindgen)" >&2
+  if command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev) >&2
+  else
+    echo "rocksdb-cache: please install libclang (apt: libclang-dev)" >&2
+    exit 1
   fi
+fi
+if [[ ! -f "$libdir/librocksdb.a" || ! -f "$libdir/libsnappy.a" ]]; then
   echo "rocksdb-cache: building RocksDB $version once (about 30 minutes on 2 cores)" >&2
   build="$cache/rocksdb-build/$version"
   mkdir -p "$build/src"

@@ -8,3 +8,5 @@ pub mod config;
 pub mod raft;
 pub mod server;
 pub mod store;
+pub mod watch;
+pub mod znode;

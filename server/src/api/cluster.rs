@@ -143,6 +143,8 @@ impl Cluster for ClusterService {
             version: env!("CARGO_PKG_VERSION").to_string(),
             last_log_index: s.last_log_index,
             is_learner: s.is_learner,
+            snapshot_index: s.snapshot_index,
+            snapshot_installs: s.snapshot_installs,
         }))
     }
 }

@@ -3,7 +3,7 @@
 use corral_proto::v1 as pb;
 
 use crate::store::command::{ListPage, OpOutput};
-use crate::store::node::{Node, NodeKind, Stat};
+use crate::znode::{Node, NodeKind, Stat};
 
 /// Stat → proto.
 pub fn stat(s: &Stat) -> pb::Stat {

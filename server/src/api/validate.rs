@@ -8,8 +8,8 @@ use crate::store::apply::SEQUENCE_DIGITS;
 use crate::store::command::{
     CmpOp, CmpTarget, Compare, CreateCmd, DeleteCmd, GetQuery, ListQuery, PutCmd, TxnCmd, TxnOp,
 };
-use crate::store::node::NodeKind;
 use crate::store::path;
+use crate::znode::NodeKind;
 
 /// Default and largest `List` page sizes.
 pub const DEFAULT_LIST_LIMIT: usize = 1000;

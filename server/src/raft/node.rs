@@ -89,6 +89,10 @@ pub struct NodeStatus {
     pub db_size_bytes: u64,
     /// Whether this member is a learner.
     pub is_learner: bool,
+    /// Last log index covered by this member's latest snapshot.
+    pub snapshot_index: u64,
+    /// Snapshots received from a leader and installed since this process started.
+    pub snapshot_installs: u64,
 }
 
 /// The parts shared with background tasks (proposer, read barrier).
@@ -109,6 +113,7 @@ pub struct RaftNode {
     reads: ReadBarrier,
     revision: watch::Receiver<i64>,
     cluster_id: OnceLock<u64>,
+    snapshot_installs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Errors starting the node.
@@ -259,6 +264,7 @@ impl RaftNode {
         let log_store = LogStore::new(db.clone());
         let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone())?;
         let revision = sm.revision_watch();
+        let snapshot_installs = sm.install_counter();
         let network = PeerNetwork::default();
         let raft = Raft::new(
             settings.node_id,
@@ -308,6 +314,7 @@ impl RaftNode {
             reads,
             revision,
             cluster_id: OnceLock::new(),
+            snapshot_installs,
         }))
     }
 
@@ -701,6 +708,10 @@ impl RaftNode {
             revision: self.applied_revision(),
             db_size_bytes: self.db.size_bytes(),
             is_learner,
+            snapshot_index: m.snapshot.map(|l| l.index).unwrap_or(0),
+            snapshot_installs: self
+                .snapshot_installs
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

@@ -62,6 +62,8 @@ pub struct StateMachine {
     snapshot_dir: PathBuf,
     /// Revision after the last applied batch, for readers waiting on progress.
     revision_tx: Arc<watch::Sender<i64>>,
+    /// Snapshots received from a leader and installed here since start.
+    installs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A snapshot as stored on disk: its metadata and the serialized state.
@@ -83,7 +85,13 @@ impl StateMachine {
             db,
             snapshot_dir,
             revision_tx: Arc::new(tx),
+            installs: Arc::default(),
         })
+    }
+
+    /// Counter of snapshots installed from a leader since start.
+    pub fn install_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.installs.clone()
     }
 
     /// Receives the revision after each applied batch.
@@ -241,6 +249,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             db: self.db.clone(),
             snapshot_dir: self.snapshot_dir.clone(),
             revision_tx: self.revision_tx.clone(),
+            installs: Arc::default(),
         };
         let stored = StoredSnapshot {
             meta: meta.clone(),
@@ -318,6 +327,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
         drop(reader);
         self.revision_tx.send_replace(revision);
+        self.installs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(snapshot = %meta.snapshot_id, revision, "installed snapshot from the leader");
         Ok(())
     }
 

@@ -74,6 +74,17 @@ async fn metrics(State(node): State<Arc<RaftNode>>) -> String {
         "Cluster revision after the last applied write.",
         node.applied_revision() as f64,
     );
+    let status = node.status();
+    gauge(
+        "corral_snapshot_index",
+        "Last log index covered by this member's latest snapshot.",
+        status.snapshot_index as f64,
+    );
+    gauge(
+        "corral_snapshot_installs",
+        "Snapshots received from a leader and installed since start.",
+        status.snapshot_installs as f64,
+    );
     gauge(
         "corral_db_size_bytes",
         "Approximate size of the RocksDB files.",

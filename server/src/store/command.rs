@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::node::{Node, NodeKind, Stat};
+use crate::znode::{Node, NodeKind, Stat};
 
 /// One Raft log entry's payload: client commands applied in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

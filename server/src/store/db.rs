@@ -10,9 +10,9 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::node::NodeRecord;
 use super::overlay::{child_key, Backing, Layer};
 use super::StoreError;
+use crate::znode::NodeRecord;
 
 /// Raft log entries: big-endian index → serialized entry.
 const CF_LOG: &str = "log";

@@ -5,7 +5,6 @@
 pub mod apply;
 pub mod command;
 pub mod db;
-pub mod node;
 pub mod overlay;
 pub mod path;
 pub mod read;

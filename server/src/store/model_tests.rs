@@ -9,9 +9,9 @@ use proptest::prelude::*;
 use super::apply::apply_command;
 use super::command::*;
 use super::db::{Db, Sync};
-use super::node::{Node, NodeKind, NodeRecord, Stat};
 use super::overlay::{Backing, Overlay};
 use super::read;
+use crate::znode::{Node, NodeKind, NodeRecord, Stat};
 
 /// The model: a map from path to record, and a revision counter. Written independently
 /// of `apply` — straight-line code with whole-map rollback for Txns.

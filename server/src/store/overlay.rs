@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use super::node::NodeRecord;
 use super::path;
 use super::StoreError;
+use crate::znode::NodeRecord;
 
 /// A read-only, point-in-time view of the stored tree.
 pub trait Backing {

@@ -1,10 +1,10 @@
 //! Reads of the tree (Get and List), shared by the API's direct reads and Txn ops.
 
 use super::command::{KvError, ListPage, ListQuery};
-use super::node::Node;
 use super::overlay::{Backing, Overlay};
 use super::path;
 use super::StoreError;
+use crate::znode::Node;
 
 /// The znode at `path`, without data if `stat_only`.
 pub fn get<B: Backing + ?Sized>(

@@ -2,9 +2,9 @@
 
 use super::{ApplyError, Cx};
 use crate::store::command::{CreateCmd, KvError, OpOutput};
-use crate::store::node::{NodeKind, NodeRecord, Stat};
 use crate::store::overlay::Backing;
 use crate::store::path;
+use crate::znode::{NodeKind, NodeRecord, Stat};
 
 /// Width of the sequential suffix, as in ZooKeeper.
 pub const SEQUENCE_DIGITS: usize = 10;

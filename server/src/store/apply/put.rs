@@ -3,8 +3,8 @@
 use super::create::{link_child, new_record};
 use super::{ApplyError, Cx};
 use crate::store::command::{KvError, OpOutput, PutCmd};
-use crate::store::node::{Node, NodeKind};
 use crate::store::overlay::Backing;
+use crate::znode::{Node, NodeKind};
 
 pub(crate) fn put<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,

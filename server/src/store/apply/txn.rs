@@ -2,9 +2,9 @@
 
 use super::{create, delete, put, ApplyError, Cx};
 use crate::store::command::{CmpOp, CmpTarget, Compare, OpOutput, Output, TxnCmd, TxnOp};
-use crate::store::node::NodeRecord;
 use crate::store::overlay::Backing;
 use crate::store::read;
+use crate::znode::NodeRecord;
 
 pub(crate) fn txn<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,

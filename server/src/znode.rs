@@ -1,4 +1,5 @@
-//! The stored form of a znode: its data and stat, as kept in the `nodes` column family.
+//! The data model every layer shares: a znode's kind, stat and record, and the events
+//! that record changes to znodes. Imports nothing else from the crate.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,4 +64,31 @@ pub struct Node {
     pub path: String,
     /// The stored record. Data is empty when the caller asked for stats only.
     pub record: NodeRecord,
+}
+
+/// What happened to a znode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// The znode was created.
+    Created,
+    /// The znode's data was set.
+    Updated,
+    /// The znode was deleted.
+    Deleted,
+}
+
+/// A change to one znode at one revision, as recorded in the history and sent to
+/// watchers. Events of one revision keep their order; revisions strictly increase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Revision of the write that caused it.
+    pub revision: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// Path of the znode.
+    pub path: String,
+    /// The znode after the change (for a delete: as it was when deleted).
+    pub node: NodeRecord,
+    /// The znode before the change, for updates and deletes.
+    pub prev: Option<NodeRecord>,
 }

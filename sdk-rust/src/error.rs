@@ -1,0 +1,678 @@
+//! Typed errors of the client, and the one table that maps a gRPC status from the
+//! server (code + `google.rpc.ErrorInfo` in domain `corral.v1`) to them.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// Result of every client call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The `ErrorInfo.domain` the server puts on every error it raises.
+pub const ERROR_DOMAIN: &str = "corral.v1";
+
+/// Why a request was rejected as invalid (`INVALID_ARGUMENT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// The path breaks the path rules (`INVALID_PATH`): not absolute, trailing `/`,
+    /// empty, `.` or `..` segment, control character, segment over 255 bytes, path over 4 KiB.
+    InvalidPath,
+    /// The data is over the server's size limit (`DATA_TOO_LARGE`; 1 MiB by default).
+    DataTooLarge,
+    /// Any other invalid field or combination of fields (`INVALID_ARGUMENT`, or no reason given).
+    InvalidArgument,
+}
+
+/// An error from a Corral call. Match on the variant; never parse the message.
+///
+/// Every server-side variant carries the server's `message`, written for a person.
+/// `path` is the path the server named, or, when it named none, the path of the
+/// request (empty for a [`Txn`](crate::Txn), whose failing op the server must name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is invalid; nothing was changed.
+    #[error("{message}")]
+    InvalidArgument {
+        /// What was wrong.
+        reason: InvalidReason,
+        /// The path concerned, if the server named one.
+        path: Option<String>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The znode does not exist (`NODE_NOT_FOUND`).
+    #[error("{message}")]
+    NotFound {
+        /// Path of the missing znode.
+        path: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The parent of the znode to create does not exist (`PARENT_NOT_FOUND`).
+    #[error("{message}")]
+    ParentNotFound {
+        /// The path the server named (the znode being created or its missing parent).
+        path: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The lease does not exist or has ended (`LEASE_NOT_FOUND`).
+    #[error("{message}")]
+    LeaseNotFound {
+        /// The lease, if the server named it.
+        lease_id: Option<i64>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A znode already exists at the path (`NODE_EXISTS`).
+    #[error("{message}")]
+    AlreadyExists {
+        /// Path of the existing znode.
+        path: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// `expected_version` did not match the znode's version (`VERSION_MISMATCH`); nothing changed.
+    #[error("{message}")]
+    VersionMismatch {
+        /// Path of the znode.
+        path: String,
+        /// Version the request expected.
+        expected: i64,
+        /// Version the znode had.
+        current: i64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A non-recursive delete of a znode that has children (`NOT_EMPTY`).
+    #[error("{message}")]
+    NotEmpty {
+        /// Path of the znode.
+        path: String,
+        /// How many children it had.
+        num_children: i64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// Ephemeral znodes cannot have children (`EPHEMERAL_PARENT`).
+    #[error("{message}")]
+    EphemeralParent {
+        /// The path the server named.
+        path: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// Any other `FAILED_PRECONDITION`: the request was valid but the state did not allow it.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// The server's `ErrorInfo.reason`, if it gave one.
+        reason: Option<String>,
+        /// The path concerned, if known.
+        path: Option<String>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The member cannot serve the request now (no leader, not leader, shutting down).
+    /// Retrying later, possibly on another member, may succeed.
+    #[error("{message}")]
+    Unavailable {
+        /// Raft id of the current leader, if the member knows it (`NOT_LEADER`).
+        leader_id: Option<u64>,
+        /// Client address of the current leader, if the member knows it (`NOT_LEADER`).
+        leader_addr: Option<String>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The call did not complete within its timeout (client-side, or `DEADLINE_EXCEEDED`).
+    /// A write may or may not have been applied.
+    #[error("request timed out")]
+    Timeout,
+    /// The client could not reach a member, or the connection broke mid-call.
+    /// A write may or may not have been applied.
+    #[error("transport error: {message}")]
+    Transport {
+        /// What went wrong, including the underlying causes.
+        message: String,
+    },
+    /// An endpoint given to [`Client::connect`](crate::Client::connect) could not be used.
+    #[error("invalid endpoint {endpoint:?}: {message}")]
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// Why it was rejected.
+        message: String,
+    },
+    /// The server's answer lacked a field the API promises (a server bug).
+    #[error("invalid response from server: {message}")]
+    InvalidResponse {
+        /// What was missing or malformed.
+        message: String,
+    },
+    /// Any other status (`INTERNAL`, `PERMISSION_DENIED`, ...).
+    #[error("{code:?}: {message}")]
+    Other {
+        /// The gRPC status code.
+        code: Code,
+        /// The server's `ErrorInfo.reason`, if it gave one.
+        reason: Option<String>,
+        /// The server's explanation.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Maps a status from a call about `request_path` (empty when the call names no
+    /// single path) to a typed error: by `ErrorInfo.reason` when the server attached
+    /// one in domain [`ERROR_DOMAIN`], else by status code.
+    ///
+    /// A reason whose required metadata is missing or malformed is not trusted: the
+    /// error falls back to the status code, so typed fields are always real values.
+    pub(crate) fn from_status(status: &Status, request_path: &str) -> Error {
+        // Connection failures are raised by the client's own stack: tonic keeps the
+        // cause as the status's source, which a status decoded from the wire never has.
+        if let Some(source) = status.source() {
+            if matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled)
+                && chain_has::<tonic::TimeoutExpired>(source)
+            {
+                return Error::Timeout;
+            }
+            return Error::Transport {
+                message: with_causes(status.message(), source),
+            };
+        }
+        let details = status.get_error_details();
+        let info = details
+            .error_info()
+            .filter(|info| info.domain == ERROR_DOMAIN);
+        let message = status.message().to_string();
+        if let Some(info) = info {
+            if let Some(err) = from_error_info(&info.reason, &info.metadata, &message) {
+                return err;
+            }
+        }
+        let reason = info.map(|info| info.reason.clone());
+        let path = info
+            .and_then(|info| info.metadata.get("path").cloned())
+            .unwrap_or_else(|| request_path.to_string());
+        from_code(status.code(), reason, path, message)
+    }
+}
+
+/// The error for a known reason, or `None` when the reason is unknown or its
+/// metadata is incomplete.
+fn from_error_info(
+    reason: &str,
+    metadata: &HashMap<String, String>,
+    message: &str,
+) -> Option<Error> {
+    let message = message.to_string();
+    let text = |key: &str| metadata.get(key).cloned();
+    let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<i64>().ok());
+    let invalid = |reason| Error::InvalidArgument {
+        reason,
+        path: text("path"),
+        message: message.clone(),
+    };
+    Some(match reason {
+        "INVALID_PATH" => invalid(InvalidReason::InvalidPath),
+        "DATA_TOO_LARGE" => invalid(InvalidReason::DataTooLarge),
+        "INVALID_ARGUMENT" => invalid(InvalidReason::InvalidArgument),
+        "NODE_NOT_FOUND" => Error::NotFound {
+            path: text("path")?,
+            message,
+        },
+        "PARENT_NOT_FOUND" => Error::ParentNotFound {
+            path: text("path")?,
+            message,
+        },
+        "LEASE_NOT_FOUND" => Error::LeaseNotFound {
+            lease_id: number("lease_id"),
+            message,
+        },
+        "NODE_EXISTS" => Error::AlreadyExists {
+            path: text("path")?,
+            message,
+        },
+        "VERSION_MISMATCH" => Error::VersionMismatch {
+            path: text("path")?,
+            expected: number("expected_version")?,
+            current: number("current_version")?,
+            message,
+        },
+        "NOT_EMPTY" => Error::NotEmpty {
+            path: text("path")?,
+            num_children: number("num_children")?,
+            message,
+        },
+        "EPHEMERAL_PARENT" => Error::EphemeralParent {
+            path: text("path")?,
+            message,
+        },
+        "UNAVAILABLE" | "NOT_LEADER" => Error::Unavailable {
+            leader_id: metadata.get("leader_id").and_then(|v| v.parse().ok()),
+            leader_addr: text("leader_addr").filter(|a| !a.is_empty()),
+            message,
+        },
+        _ => return None,
+    })
+}
+
+/// The error for a status without a usable `ErrorInfo`.
+fn from_code(code: Code, reason: Option<String>, path: String, message: String) -> Error {
+    let known_path = (!path.is_empty()).then(|| path.clone());
+    match code {
+        Code::InvalidArgument | Code::OutOfRange => Error::InvalidArgument {
+            reason: InvalidReason::InvalidArgument,
+            path: known_path,
+            message,
+        },
+        Code::NotFound => Error::NotFound { path, message },
+        Code::AlreadyExists => Error::AlreadyExists { path, message },
+        Code::FailedPrecondition | Code::Aborted => Error::FailedPrecondition {
+            reason,
+            path: known_path,
+            message,
+        },
+        Code::Unavailable => Error::Unavailable {
+            leader_id: None,
+            leader_addr: None,
+            message,
+        },
+        Code::DeadlineExceeded => Error::Timeout,
+        code => Error::Other {
+            code,
+            reason,
+            message,
+        },
+    }
+}
+
+/// Whether a failed call may be sent to another member: when its request never left
+/// the client (no connection could be made), or when it is a read and the connection
+/// failed. A write cut off mid-way may have been applied, so it is never resent.
+pub(crate) fn retry_elsewhere(status: &Status, read_only: bool) -> bool {
+    match status.source() {
+        Some(source) => read_only || chain_has::<tonic::ConnectError>(source),
+        None => false,
+    }
+}
+
+/// Whether `E` appears anywhere in the cause chain starting at `err`.
+fn chain_has<E: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err.is::<E>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// `message: cause: cause...`, without repeated text.
+fn with_causes(message: &str, source: &(dyn StdError + 'static)) -> String {
+    let causes = describe(source);
+    if message.is_empty() || message == GENERIC_TRANSPORT || causes.contains(message) {
+        causes
+    } else {
+        format!("{message}: {causes}")
+    }
+}
+
+/// What tonic's transport errors say of themselves; their causes say what happened.
+const GENERIC_TRANSPORT: &str = "transport error";
+
+/// An error and its causes on one line, `a: b: c`, leaving out tonic's generic
+/// "transport error" and any text already said or said again by a later cause.
+pub(crate) fn describe(err: &(dyn StdError + 'static)) -> String {
+    let mut texts = Vec::new();
+    let mut next = Some(err);
+    while let Some(err) = next {
+        texts.push(err.to_string());
+        next = err.source();
+    }
+    let mut out = String::new();
+    for (i, text) in texts.iter().enumerate() {
+        let repeated = out.contains(text.as_str())
+            || texts[i + 1..]
+                .iter()
+                .any(|later| later.contains(text.as_str()));
+        if text.is_empty() || text == GENERIC_TRANSPORT || repeated {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    if out.is_empty() {
+        out.push_str(GENERIC_TRANSPORT);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    fn status(code: Code, reason: &str, metadata: &[(&str, &str)]) -> Status {
+        let metadata: HashMap<String, String> = metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Status::with_error_details(
+            code,
+            format!("message for {reason}"),
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+        )
+    }
+
+    fn map(status: Status) -> Error {
+        Error::from_status(&status, "/request/path")
+    }
+
+    #[test]
+    fn invalid_reasons_map_to_invalid_argument_with_their_reason() {
+        for (reason, expected) in [
+            ("INVALID_PATH", InvalidReason::InvalidPath),
+            ("DATA_TOO_LARGE", InvalidReason::DataTooLarge),
+            ("INVALID_ARGUMENT", InvalidReason::InvalidArgument),
+        ] {
+            let err = map(status(Code::InvalidArgument, reason, &[("path", "/a/")]));
+            assert_eq!(
+                err,
+                Error::InvalidArgument {
+                    reason: expected,
+                    path: Some("/a/".into()),
+                    message: format!("message for {reason}"),
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn version_mismatch_carries_expected_and_current_versions() {
+        let err = map(status(
+            Code::FailedPrecondition,
+            "VERSION_MISMATCH",
+            &[
+                ("path", "/a"),
+                ("expected_version", "3"),
+                ("current_version", "5"),
+            ],
+        ));
+        assert_eq!(
+            err,
+            Error::VersionMismatch {
+                path: "/a".into(),
+                expected: 3,
+                current: 5,
+                message: "message for VERSION_MISMATCH".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn version_mismatch_without_versions_falls_back_to_failed_precondition() {
+        let err = map(status(
+            Code::FailedPrecondition,
+            "VERSION_MISMATCH",
+            &[("path", "/a"), ("current_version", "five")],
+        ));
+        assert_eq!(
+            err,
+            Error::FailedPrecondition {
+                reason: Some("VERSION_MISMATCH".into()),
+                path: Some("/a".into()),
+                message: "message for VERSION_MISMATCH".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn not_found_reasons_keep_the_path_the_server_named() {
+        let err = map(status(Code::NotFound, "NODE_NOT_FOUND", &[("path", "/x")]));
+        assert!(matches!(err, Error::NotFound { ref path, .. } if path == "/x"));
+        let err = map(status(
+            Code::NotFound,
+            "PARENT_NOT_FOUND",
+            &[("path", "/x/y")],
+        ));
+        assert!(matches!(err, Error::ParentNotFound { ref path, .. } if path == "/x/y"));
+        let err = map(status(
+            Code::NotFound,
+            "LEASE_NOT_FOUND",
+            &[("lease_id", "42")],
+        ));
+        assert!(matches!(
+            err,
+            Error::LeaseNotFound {
+                lease_id: Some(42),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn exists_not_empty_and_ephemeral_parent_are_typed() {
+        let err = map(status(
+            Code::AlreadyExists,
+            "NODE_EXISTS",
+            &[("path", "/e")],
+        ));
+        assert!(matches!(err, Error::AlreadyExists { ref path, .. } if path == "/e"));
+        let err = map(status(
+            Code::FailedPrecondition,
+            "NOT_EMPTY",
+            &[("path", "/n"), ("num_children", "7")],
+        ));
+        assert!(matches!(
+            err,
+            Error::NotEmpty { ref path, num_children: 7, .. } if path == "/n"
+        ));
+        let err = map(status(
+            Code::FailedPrecondition,
+            "EPHEMERAL_PARENT",
+            &[("path", "/eph")],
+        ));
+        assert!(matches!(err, Error::EphemeralParent { ref path, .. } if path == "/eph"));
+    }
+
+    #[test]
+    fn not_leader_carries_the_leader_hint_when_known() {
+        let err = map(status(
+            Code::Unavailable,
+            "NOT_LEADER",
+            &[("leader_id", "2"), ("leader_addr", "127.0.0.1:2489")],
+        ));
+        assert_eq!(
+            err,
+            Error::Unavailable {
+                leader_id: Some(2),
+                leader_addr: Some("127.0.0.1:2489".into()),
+                message: "message for NOT_LEADER".into(),
+            }
+        );
+        let err = map(status(Code::Unavailable, "NOT_LEADER", &[]));
+        assert!(matches!(
+            err,
+            Error::Unavailable {
+                leader_id: None,
+                leader_addr: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_reason_falls_back_on_the_code_and_keeps_the_reason() {
+        let err = map(status(
+            Code::FailedPrecondition,
+            "LEASE_EXPIRED_SOMEHOW",
+            &[("path", "/p")],
+        ));
+        assert_eq!(
+            err,
+            Error::FailedPrecondition {
+                reason: Some("LEASE_EXPIRED_SOMEHOW".into()),
+                path: Some("/p".into()),
+                message: "message for LEASE_EXPIRED_SOMEHOW".into(),
+            }
+        );
+        let err = map(status(Code::Internal, "INTERNAL", &[]));
+        assert_eq!(
+            err,
+            Error::Other {
+                code: Code::Internal,
+                reason: Some("INTERNAL".into()),
+                message: "message for INTERNAL".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn error_info_of_another_domain_is_ignored() {
+        let status = Status::with_error_details(
+            Code::NotFound,
+            "gone",
+            ErrorDetails::with_error_info("NODE_NOT_FOUND", "example.com", HashMap::new()),
+        );
+        assert_eq!(
+            map(status),
+            Error::NotFound {
+                path: "/request/path".into(),
+                message: "gone".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn status_without_error_info_maps_by_code_with_the_request_path() {
+        let cases = [
+            (
+                Status::not_found("no"),
+                Error::NotFound {
+                    path: "/request/path".into(),
+                    message: "no".into(),
+                },
+            ),
+            (
+                Status::already_exists("dup"),
+                Error::AlreadyExists {
+                    path: "/request/path".into(),
+                    message: "dup".into(),
+                },
+            ),
+            (
+                Status::invalid_argument("bad"),
+                Error::InvalidArgument {
+                    reason: InvalidReason::InvalidArgument,
+                    path: Some("/request/path".into()),
+                    message: "bad".into(),
+                },
+            ),
+            (
+                Status::unavailable("down"),
+                Error::Unavailable {
+                    leader_id: None,
+                    leader_addr: None,
+                    message: "down".into(),
+                },
+            ),
+            (Status::deadline_exceeded("slow"), Error::Timeout),
+            (
+                Status::permission_denied("nope"),
+                Error::Other {
+                    code: Code::PermissionDenied,
+                    reason: None,
+                    message: "nope".into(),
+                },
+            ),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(map(status), expected);
+        }
+    }
+
+    #[test]
+    fn status_raised_by_the_client_stack_is_a_transport_error() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let status = Status::from_error(Box::new(tonic::ConnectError(Box::new(io))));
+        assert_eq!(status.code(), Code::Unavailable);
+        match map(status) {
+            Error::Transport { message } => assert_eq!(message, "refused"),
+            other => panic!("expected a transport error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_reads_and_unsent_writes_are_retried_elsewhere() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let refused = Status::from_error(Box::new(tonic::ConnectError(Box::new(io))));
+        assert!(retry_elsewhere(&refused, false));
+        assert!(retry_elsewhere(&refused, true));
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "broken pipe",
+        )));
+        assert!(
+            !retry_elsewhere(&broken, false),
+            "the write may have been applied"
+        );
+        assert!(retry_elsewhere(&broken, true));
+        let from_server = Status::unavailable("no leader");
+        assert!(!retry_elsewhere(&from_server, false));
+        assert!(!retry_elsewhere(&from_server, true));
+    }
+
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<Box<Chain>>);
+
+    impl std::fmt::Display for Chain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Chain {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            self.1.as_deref().map(|c| c as _)
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Chain {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |inner, text| Some(Chain(text, inner.map(Box::new))))
+            .expect("at least one text")
+    }
+
+    #[test]
+    fn described_causes_say_each_thing_once() {
+        let err = chain(&[
+            "transport error",
+            "transport error: connection error: broken pipe",
+            "connection error: broken pipe",
+            "broken pipe",
+        ]);
+        assert_eq!(
+            describe(&err),
+            "transport error: connection error: broken pipe"
+        );
+        let err = chain(&["transport error", "tcp connect error", "Connection refused"]);
+        assert_eq!(describe(&err), "tcp connect error: Connection refused");
+        assert_eq!(describe(&chain(&["transport error"])), "transport error");
+    }
+
+    #[test]
+    fn client_side_timeout_is_a_timeout() {
+        let status = Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(map(status), Error::Timeout);
+    }
+}

@@ -1,0 +1,97 @@
+//! The hub: applied event batches fan out to watchers through a bounded ring, and a
+//! watcher that falls off the ring catches up from the stored history.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::znode::Event;
+
+/// Events of one applied batch, and the revision the state machine reached with it.
+#[derive(Debug)]
+pub struct EventBatch {
+    /// Events in revision order (possibly empty).
+    pub events: Vec<Event>,
+    /// Revision after the batch.
+    pub revision: i64,
+}
+
+/// Why history could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HistoryError {
+    /// The revision asked for is compacted away.
+    #[error(
+        "revision {requested} is compacted; the newest compacted revision is {compact_revision}"
+    )]
+    Compacted {
+        /// First revision asked for.
+        requested: i64,
+        /// Newest compacted revision.
+        compact_revision: i64,
+    },
+    /// Storage failed.
+    #[error("history storage: {0}")]
+    Storage(String),
+}
+
+/// Read access to the stored event history (implemented by the store).
+pub trait HistorySource: Send + Sync + 'static {
+    /// Events with revision ≥ `from`, whole revisions only, stopping once at least
+    /// `limit` events are collected; `Compacted` if `from` is not retained.
+    fn events_from(&self, from: i64, limit: usize) -> Result<Vec<Event>, HistoryError>;
+}
+
+/// Fan-out point between apply and watchers.
+pub struct Hub {
+    ring: broadcast::Sender<Arc<EventBatch>>,
+    applied: watch::Sender<i64>,
+    history: Arc<dyn HistorySource>,
+}
+
+impl Hub {
+    /// A hub whose ring keeps the last `ring_batches` batches for live watchers.
+    pub fn new(
+        history: Arc<dyn HistorySource>,
+        applied_revision: i64,
+        ring_batches: usize,
+    ) -> Self {
+        let (ring, _) = broadcast::channel(ring_batches.max(1));
+        let (applied, _) = watch::channel(applied_revision);
+        Self {
+            ring,
+            applied,
+            history,
+        }
+    }
+
+    /// Called after each applied batch is durable in the store. Never blocks: a slow
+    /// watcher loses its place in the ring and later replays from the history.
+    pub fn publish(&self, events: Vec<Event>, revision: i64) {
+        // The revision is raised before the batch is sent, so a watcher that subscribes
+        // and then reads the revision either gets the batch live or finds it in history.
+        self.applied.send_replace(revision);
+        if !events.is_empty() && self.ring.receiver_count() > 0 {
+            let _ = self.ring.send(Arc::new(EventBatch { events, revision }));
+        }
+    }
+
+    /// Subscribes to live batches.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventBatch>> {
+        self.ring.subscribe()
+    }
+
+    /// The revision the state machine has applied.
+    pub fn applied_revision(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Notified whenever the applied revision moves.
+    pub fn applied_watch(&self) -> watch::Receiver<i64> {
+        self.applied.subscribe()
+    }
+
+    /// The stored history.
+    pub fn history(&self) -> &Arc<dyn HistorySource> {
+        &self.history
+    }
+}

@@ -1,0 +1,427 @@
+//! The shared test harness: runs real `corral` processes on 127.0.0.1 with their own
+//! temporary data directory, log file and free ports, and injects process faults
+//! (kill -9, graceful stop, restart on the same data and ports).
+//!
+//! Every test gets its own [`Server`], so tests run in parallel. A single node is
+//! [`Server::start`]; a member of a larger cluster is [`Server::spawn`] with a
+//! [`NodeConfig`] naming the `--initial-cluster`, followed by [`Server::wait_ready`].
+//!
+//! The binary is `$CORRAL_BIN`, else `corral` next to the test executable
+//! (`<target>/debug/corral`, built by `cargo build --bin corral`).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use corral_client::Client;
+use tempfile::TempDir;
+
+/// How long a node may take from spawn to answering a linearizable read.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long [`Server::stop`] waits after SIGTERM before it kills.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Per-call timeout of clients from [`Server::client`].
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lines of the server log shown when a test fails.
+const LOG_TAIL_LINES: usize = 60;
+
+/// The three ports a member listens on, all on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// gRPC client API (`--client-addr`).
+    pub client: u16,
+    /// Raft peer protocol (`--peer-addr`).
+    pub peer: u16,
+    /// Metrics and health over HTTP (`--http-addr`).
+    pub http: u16,
+}
+
+/// Ports handed out by this process, never handed out twice: the OS may return a
+/// just-released port to the next `bind(0)`, and a test must not get another's port.
+static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+impl Ports {
+    /// Picks three distinct free ports on 127.0.0.1 (bind port 0, note it, release).
+    pub fn allocate() -> Result<Ports> {
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        let handed_out = handed_out.get_or_insert_with(HashSet::new);
+        // Hold every listener until all three are picked so they differ.
+        let mut held = Vec::new();
+        let mut picked = Vec::new();
+        while picked.len() < 3 {
+            let listener = TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+            let port = listener.local_addr()?.port();
+            if handed_out.insert(port) {
+                picked.push(port);
+            }
+            held.push(listener);
+        }
+        Ok(Ports {
+            client: picked[0],
+            peer: picked[1],
+            http: picked[2],
+        })
+    }
+}
+
+/// What one member is started with.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Raft node id (`--node-id`).
+    pub node_id: u64,
+    /// Its listening ports.
+    pub ports: Ports,
+    /// `--initial-cluster` (`1=127.0.0.1:P1,2=127.0.0.1:P2,...`); `None` for a single node.
+    pub initial_cluster: Option<String>,
+    /// Further `corral serve` flags.
+    pub extra_args: Vec<String>,
+}
+
+impl NodeConfig {
+    /// A single-node cluster with node id 1 on fresh ports.
+    pub fn single() -> Result<NodeConfig> {
+        Ok(NodeConfig {
+            node_id: 1,
+            ports: Ports::allocate()?,
+            initial_cluster: None,
+            extra_args: Vec::new(),
+        })
+    }
+
+    fn args(&self, data_dir: &Path) -> Vec<String> {
+        let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port)).to_string();
+        let mut args = vec![
+            "serve".to_string(),
+            "--node-id".into(),
+            self.node_id.to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--client-addr".into(),
+            addr(self.ports.client),
+            "--peer-addr".into(),
+            addr(self.ports.peer),
+            "--http-addr".into(),
+            addr(self.ports.http),
+        ];
+        if let Some(cluster) = &self.initial_cluster {
+            args.push("--initial-cluster".into());
+            args.push(cluster.clone());
+        }
+        args.extend(self.extra_args.iter().cloned());
+        args
+    }
+}
+
+/// One running (or stopped) `corral` process with its own data directory and log.
+///
+/// Dropping it kills the process and prints the log's tail (which the test runner
+/// shows only for a failed test); with `CORRAL_TEST_KEEP=1` the directory is kept.
+#[derive(Debug)]
+pub struct Server {
+    config: NodeConfig,
+    bin: PathBuf,
+    dir: Option<TempDir>,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts a single-node cluster and waits until it serves linearizable reads.
+    pub async fn start() -> Result<Server> {
+        // Another process may grab a port between allocation and the server's bind;
+        // only then is a retry on fresh ports right.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut server = Server::spawn(NodeConfig::single()?)?;
+            match server.wait_ready().await {
+                Ok(()) => return Ok(server),
+                Err(e) if attempt < 3 && server.lost_port_race() => {
+                    eprintln!("corral-tests: port taken, retrying on new ports: {e:#}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Spawns a member without waiting for it (a cluster's members must all be up
+    /// before any can elect a leader); follow with [`Server::wait_ready`].
+    pub fn spawn(config: NodeConfig) -> Result<Server> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("corral-node{}-", config.node_id))
+            .tempdir()
+            .context("creating the node's temp dir")?;
+        let mut server = Server {
+            config,
+            bin: corral_bin()?,
+            dir: Some(dir),
+            child: None,
+        };
+        server.launch()?;
+        Ok(server)
+    }
+
+    /// Waits until the member answers a linearizable `get("/")`, which needs an
+    /// elected leader. Fails early, with the log's tail, if the process exits.
+    pub async fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last_error = String::from("no attempt made");
+        while Instant::now() < deadline {
+            if let Some(status) = self.exit_status()? {
+                bail!(
+                    "corral node {} exited during startup ({status}){}",
+                    self.config.node_id,
+                    self.log_context()
+                );
+            }
+            match self.try_read_root().await {
+                Ok(()) => return Ok(()),
+                Err(e) => last_error = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!(
+            "corral node {} not ready within {READY_TIMEOUT:?}; last error: {last_error}{}",
+            self.config.node_id,
+            self.log_context()
+        )
+    }
+
+    async fn try_read_root(&self) -> corral_client::Result<()> {
+        let client = Client::builder([self.endpoint()])
+            .timeout(Duration::from_secs(2))
+            .connect_timeout(Duration::from_secs(1))
+            .connect()
+            .await?;
+        client.get("/", None).await.map(drop)
+    }
+
+    /// The member's node id.
+    pub fn node_id(&self) -> u64 {
+        self.config.node_id
+    }
+
+    /// Its listening ports.
+    pub fn ports(&self) -> Ports {
+        self.config.ports
+    }
+
+    /// `127.0.0.1:<client port>`.
+    pub fn client_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.config.ports.client)
+    }
+
+    /// `http://127.0.0.1:<client port>`, for [`Client::connect`].
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.client_addr())
+    }
+
+    /// The directory given as `--data-dir`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir().join("data")
+    }
+
+    /// The file the process's stdout and stderr go to (appended across restarts).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir().join("server.log")
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .expect("the temp dir lives as long as the server")
+            .path()
+    }
+
+    /// A new client of this member with [`CLIENT_TIMEOUT`] per call.
+    pub async fn client(&self) -> Result<Client> {
+        Client::builder([self.endpoint()])
+            .timeout(CLIENT_TIMEOUT)
+            .connect()
+            .await
+            .with_context(|| format!("connecting to corral node {}", self.config.node_id))
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.exit_status(), Ok(None))
+    }
+
+    /// Kills the process with SIGKILL, giving it no chance to flush anything, and
+    /// reaps it. Does nothing if it is not running.
+    pub fn kill9(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            // `Child::kill` is SIGKILL on unix; it fails only if the process was reaped.
+            let _ = child.kill();
+            child.wait().context("reaping the killed corral process")?;
+        }
+        Ok(())
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit; kills it and fails if
+    /// it has not exited after [`STOP_TIMEOUT`]. Returns its exit status.
+    pub async fn stop(&mut self) -> Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("corral node {} is not running", self.config.node_id);
+        };
+        let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
+        // SAFETY: kill(2) has no memory effects; `child` is not reaped yet, so `pid`
+        // still names our child and not a recycled process.
+        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("sending SIGTERM");
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "corral node {} ignored SIGTERM for {STOP_TIMEOUT:?}{}",
+                    self.config.node_id,
+                    self.log_context()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts the process again on the same data directory and ports (stopping it
+    /// gracefully first if it is running) and waits until it is ready.
+    pub async fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            self.stop().await?;
+        }
+        self.launch()?;
+        self.wait_ready().await
+    }
+
+    /// Starts the process, appending its output to the log.
+    fn launch(&mut self) -> Result<()> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .context("opening the server log")?;
+        let args = self.config.args(&self.data_dir());
+        let mut command = Command::new(&self.bin);
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // Flags decide the node's setup, not whatever CORRAL_* the test runner has
+        // (CORRAL_LOG_FILTER aside, to debug a test).
+        for (key, _) in std::env::vars_os() {
+            if let Some(key) = key.to_str() {
+                if key.starts_with("CORRAL_") && key != "CORRAL_LOG_FILTER" {
+                    command.env_remove(key);
+                }
+            }
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("spawning {} {}", self.bin.display(), args.join(" ")))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// The exit status if the process has exited (and is then reaped), else `None`.
+    fn exit_status(&mut self) -> Result<Option<ExitStatus>> {
+        let Some(child) = self.child.as_mut() else {
+            bail!("corral node {} is not running", self.config.node_id);
+        };
+        let status = child.try_wait()?;
+        if status.is_some() {
+            self.child = None;
+        }
+        Ok(status)
+    }
+
+    /// Whether startup failed because a port was taken by someone else.
+    fn lost_port_race(&self) -> bool {
+        let tail = self.log_tail(LOG_TAIL_LINES).to_lowercase();
+        tail.contains("address already in use") || tail.contains("addrinuse")
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        read_tail(&self.log_path(), lines)
+            .unwrap_or_else(|e| format!("<cannot read {}: {e}>", self.log_path().display()))
+    }
+
+    fn log_context(&self) -> String {
+        format!(
+            "\n--- last lines of {} ---\n{}",
+            self.log_path().display(),
+            self.log_tail(LOG_TAIL_LINES)
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.kill9();
+        // Always printed: the test runner captures it and shows it only when the test
+        // fails, which it cannot tell here (a test may fail by returning `Err`).
+        eprintln!(
+            "corral node {} (client {}):{}",
+            self.config.node_id,
+            self.client_addr(),
+            self.log_context()
+        );
+        if std::env::var_os("CORRAL_TEST_KEEP").is_some() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("kept {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// The `corral` binary: `$CORRAL_BIN`, else next to the test executable.
+pub fn corral_bin() -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("CORRAL_BIN") {
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            bail!("CORRAL_BIN={} is not a file", bin.display());
+        }
+        return Ok(bin);
+    }
+    // Test executables live in <target>/<profile>/deps/.
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let mut dir = exe.parent().context("test executable has no directory")?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().context("deps has no parent")?;
+    }
+    let bin = dir.join(format!("corral{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        bail!(
+            "{} not found: run `cargo build --bin corral` first, or set CORRAL_BIN",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// The last `lines` lines of a file, reading at most its last 64 KiB.
+fn read_tail(path: &Path, lines: usize) -> std::io::Result<String> {
+    const MAX: u64 = 64 * 1024;
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(MAX)))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    Ok(all[all.len().saturating_sub(lines)..].join("\n"))
+}
