@@ -71,6 +71,12 @@ pub struct ServeArgs {
     /// Most client commands per log entry.
     #[arg(long, env = "CORRAL_MAX_BATCH")]
     pub max_batch: Option<usize>,
+    /// Event history kept for watches, in revisions.
+    #[arg(long, env = "CORRAL_HISTORY_RETAIN_REVISIONS")]
+    pub history_retain_revisions: Option<i64>,
+    /// Event history kept for watches, in ms of age.
+    #[arg(long, env = "CORRAL_HISTORY_RETAIN_MS")]
+    pub history_retain_ms: Option<u64>,
     /// Skip fsync (UNSAFE, tests only).
     #[arg(long, env = "CORRAL_UNSAFE_NO_FSYNC")]
     pub unsafe_no_fsync: bool,
@@ -103,6 +109,8 @@ impl ServeArgs {
             snapshot_every_entries,
             logs_to_keep,
             max_batch,
+            history_retain_revisions,
+            history_retain_ms,
             log_filter
         );
         if self.join {

@@ -44,6 +44,10 @@ pub struct Config {
     pub logs_to_keep: u64,
     /// Most client commands batched into one log entry.
     pub max_batch: usize,
+    /// Event history kept for watches: at most this many revisions back.
+    pub history_retain_revisions: i64,
+    /// Event history kept for watches: at most this old, ms.
+    pub history_retain_ms: u64,
     /// Skip fsync. UNSAFE: acknowledged writes can be lost on a crash; tests only.
     pub unsafe_no_fsync: bool,
     /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "corral_server=debug".
@@ -67,6 +71,8 @@ impl Default for Config {
             snapshot_every_entries: 10_000,
             logs_to_keep: 1_000,
             max_batch: 1024,
+            history_retain_revisions: 100_000,
+            history_retain_ms: 3_600_000,
             unsafe_no_fsync: false,
             log_filter: "info,openraft=warn".into(),
         }
@@ -210,6 +216,20 @@ impl Config {
         }
         if self.snapshot_every_entries == 0 {
             return Err(invalid("snapshot-every-entries", 0, "must be ≥ 1"));
+        }
+        if self.history_retain_revisions < 1 {
+            return Err(invalid(
+                "history-retain-revisions",
+                self.history_retain_revisions,
+                "must be ≥ 1",
+            ));
+        }
+        if self.history_retain_ms < 1000 {
+            return Err(invalid(
+                "history-retain-ms",
+                self.history_retain_ms,
+                "must be ≥ 1000",
+            ));
         }
         if self.max_batch == 0 {
             return Err(invalid("max-batch", 0, "must be ≥ 1"));

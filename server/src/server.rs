@@ -8,6 +8,9 @@ use anyhow::Context;
 use corral_proto::raft::raft_server::RaftServer;
 use corral_proto::v1::cluster_server::ClusterServer;
 use corral_proto::v1::kv_server::KvServer;
+use corral_proto::v1::lease_server::LeaseServer;
+use corral_proto::v1::maintenance_server::MaintenanceServer;
+use corral_proto::v1::watch_server::WatchServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
@@ -15,6 +18,9 @@ use tonic_health::ServingStatus;
 
 use crate::api::cluster::ClusterService;
 use crate::api::kv::KvService;
+use crate::api::lease::LeaseService;
+use crate::api::maintenance::MaintenanceService;
+use crate::api::watch::WatchService;
 use crate::api::ApiContext;
 use crate::config::Config;
 use crate::raft::network::{PeerService, MAX_PEER_MESSAGE};
@@ -73,6 +79,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         logs_to_keep: cfg.logs_to_keep,
         max_batch: cfg.max_batch,
         snapshot_dir: cfg.data_dir.join("snapshots"),
+        watch_ring_batches: 256,
     };
     let node = RaftNode::start(settings, db).await.context("start raft")?;
 
@@ -82,6 +89,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await;
     reporter.set_not_serving::<KvServer<KvService>>().await;
     tokio::spawn(track_health(node.clone(), reporter));
+    tokio::spawn(crate::lease::keeper::run(
+        node.clone(),
+        crate::lease::keeper::KeeperConfig {
+            retain_revisions: cfg.history_retain_revisions,
+            retain_age: Duration::from_millis(cfg.history_retain_ms),
+            ..Default::default()
+        },
+    ));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(corral_proto::V1_FILE_DESCRIPTOR_SET)
@@ -101,6 +116,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let max_msg = max_client_message(&cfg);
     let cluster = ClusterServer::new(ClusterService::new(cx.clone()));
+    let lease = LeaseServer::new(LeaseService::new(cx.clone()));
+    let maintenance = MaintenanceServer::new(MaintenanceService::new(cx.clone()));
+    let watch = WatchServer::new(WatchService::new(cx.clone())).max_encoding_message_size(64 << 20);
     let kv = KvServer::new(KvService::new(cx))
         .max_decoding_message_size(max_msg)
         .max_encoding_message_size(max_msg.max(16 << 20));
@@ -117,6 +135,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1alpha)
         .add_service(kv)
         .add_service(cluster)
+        .add_service(lease)
+        .add_service(maintenance)
+        .add_service(watch)
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(client_listener),
             stopped(stop_rx.clone()),

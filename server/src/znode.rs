@@ -91,4 +91,6 @@ pub struct Event {
     pub node: NodeRecord,
     /// The znode before the change, for updates and deletes.
     pub prev: Option<NodeRecord>,
+    /// Leader clock stamp of the write (ms since the epoch), for age-based retention.
+    pub ts_ms: i64,
 }

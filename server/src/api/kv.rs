@@ -48,8 +48,8 @@ impl KvService {
 fn single(out: Output) -> Result<OpOutput, ApiError> {
     match out {
         Output::Op(op) => Ok(op),
-        Output::Txn { .. } => Err(ApiError::InvalidArgument(
-            "internal: unexpected Txn output".into(),
+        _ => Err(ApiError::Internal(
+            "a single-op command returned another kind of output".into(),
         )),
     }
 }
@@ -159,9 +159,7 @@ impl Kv for KvService {
                 succeeded,
                 results: results.into_iter().map(convert::op_result).collect(),
             })),
-            Output::Op(_) => {
-                Err(ApiError::Internal("command returned the output of another kind".into()).into())
-            }
+            _ => Err(ApiError::Internal("a Txn returned another kind of output".into()).into()),
         }
     }
 }

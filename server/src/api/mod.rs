@@ -4,8 +4,11 @@
 pub mod cluster;
 pub mod convert;
 pub mod kv;
+pub mod lease;
+pub mod maintenance;
 pub mod status;
 pub mod validate;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -156,6 +156,12 @@ pub fn to_status(e: ApiError) -> Status {
                 message,
                 &[("lease_id", lease_id.to_string())],
             ),
+            KvError::LeaseExists { lease_id } => status(
+                Code::AlreadyExists,
+                "LEASE_EXISTS",
+                message,
+                &[("lease_id", lease_id.to_string())],
+            ),
             KvError::Invalid(_) => status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[]),
         },
         ApiError::Raft(r) => match r {
@@ -188,6 +194,12 @@ pub fn to_status(e: ApiError) -> Status {
                 "MEMBER_NOT_FOUND",
                 message,
                 &[("member_id", id.to_string())],
+            ),
+            RaftNodeError::LeaseNotFound(id) => status(
+                Code::NotFound,
+                "LEASE_NOT_FOUND",
+                message,
+                &[("lease_id", id.to_string())],
             ),
             RaftNodeError::Timeout(_) => status(Code::DeadlineExceeded, "TIMEOUT", message, &[]),
         },

@@ -27,6 +27,9 @@ pub enum RaftNodeError {
     /// No member with this id.
     #[error("member {0} is not in the cluster")]
     MemberNotFound(u64),
+    /// The lease does not exist (never granted, revoked, or expired).
+    #[error("lease {0} does not exist (it expired, was revoked, or was never granted)")]
+    LeaseNotFound(i64),
     /// The operation did not finish in time.
     #[error("timed out: {0}")]
     Timeout(String),

@@ -45,6 +45,10 @@ pub enum ForwardRequest {
     Admin(AdminOp),
     /// Start an election now (sent by the leader to the transfer target).
     StartElection,
+    /// Refresh a lease's clock (on the leader, which times leases).
+    KeepAlive(i64),
+    /// A lease's remaining time, as the leader's clock has it.
+    LeaseRemaining(i64),
 }
 
 /// The answer. Short-lived (decoded and consumed at once), so variant sizes do not matter.
@@ -62,6 +66,10 @@ pub enum ForwardResponse {
     },
     /// The election was started.
     ElectionStarted,
+    /// The lease's TTL after a keepalive, ms.
+    KeptAlive(i64),
+    /// The lease's remaining time, ms.
+    Remaining(i64),
 }
 
 /// Result of a forwarded request, as sent back.

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod forward;
+pub mod lease_clock;
 pub mod log_store;
 pub mod network;
 mod node;

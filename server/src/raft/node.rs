@@ -15,6 +15,7 @@ use openraft::{BasicNode, ChangeMembers, Raft, SnapshotPolicy};
 use tokio::sync::watch;
 
 use super::forward::{AdminOp, ForwardRequest, ForwardResponse, ForwardResult};
+use super::lease_clock::LeaseClock;
 use super::log_store::{self, LogStore};
 use super::network::{ForwardFailure, PeerNetwork};
 use super::proposer::Proposer;
@@ -24,6 +25,7 @@ use super::{RaftNodeError, TypeConfig};
 use crate::store::command::{Command, CommandResult};
 use crate::store::db::SharedDb;
 use crate::store::StoreError;
+use crate::watch::Hub;
 
 /// How long a forwarded request may take before the forwarding member gives up.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(15);
@@ -55,6 +57,8 @@ pub struct RaftSettings {
     pub max_batch: usize,
     /// Where snapshot files live.
     pub snapshot_dir: PathBuf,
+    /// Applied batches kept in memory for live watchers (older ones replay from history).
+    pub watch_ring_batches: usize,
 }
 
 /// A member of the current configuration.
@@ -114,6 +118,8 @@ pub struct RaftNode {
     revision: watch::Receiver<i64>,
     cluster_id: OnceLock<u64>,
     snapshot_installs: Arc<std::sync::atomic::AtomicU64>,
+    hub: Arc<Hub>,
+    leases: LeaseClock,
 }
 
 /// Errors starting the node.
@@ -262,7 +268,12 @@ impl RaftNode {
         }
         .validate()?;
         let log_store = LogStore::new(db.clone());
-        let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone())?;
+        let applied = {
+            let reader = db.reader();
+            crate::store::overlay::Backing::revision(&reader)?
+        };
+        let hub = Arc::new(Hub::new(db.clone(), applied, settings.watch_ring_batches));
+        let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone(), hub.clone())?;
         let revision = sm.revision_watch();
         let snapshot_installs = sm.install_counter();
         let network = PeerNetwork::default();
@@ -315,6 +326,8 @@ impl RaftNode {
             revision,
             cluster_id: OnceLock::new(),
             snapshot_installs,
+            hub,
+            leases: LeaseClock::default(),
         }))
     }
 
@@ -348,6 +361,16 @@ impl RaftNode {
     /// The local store, for reads.
     pub fn db(&self) -> &SharedDb {
         &self.db
+    }
+
+    /// The watch hub fed by this member's state machine.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Whether this member is the leader right now.
+    pub fn is_leader(&self) -> bool {
+        self.leader() == Some(self.core.id)
     }
 
     /// The openraft handle.
@@ -405,6 +428,71 @@ impl RaftNode {
     /// Waits until a read of local state is linearizable (ReadIndex, batched).
     pub async fn read_barrier(&self) -> Result<(), RaftNodeError> {
         self.reads.wait().await
+    }
+
+    /// The leader's lease deadlines (empty on followers).
+    pub fn lease_clock(&self) -> &LeaseClock {
+        &self.leases
+    }
+
+    /// Longest election timeout: the grace a new leader gives every lease.
+    pub fn election_timeout_max(&self) -> Duration {
+        self.core.election_timeout_max
+    }
+
+    /// Refreshes lease `id` on the leader; returns its TTL in ms.
+    pub async fn lease_keepalive(&self, id: i64) -> Result<i64, RaftNodeError> {
+        match self.on_leader(ForwardRequest::KeepAlive(id)).await? {
+            ForwardResponse::KeptAlive(ttl) => Ok(ttl),
+            other => Err(RaftNodeError::Stopped(format!(
+                "unexpected reply {other:?}"
+            ))),
+        }
+    }
+
+    /// Lease `id`'s remaining time in ms, by the leader's clock.
+    pub async fn lease_remaining(&self, id: i64) -> Result<i64, RaftNodeError> {
+        match self.on_leader(ForwardRequest::LeaseRemaining(id)).await? {
+            ForwardResponse::Remaining(ms) => Ok(ms),
+            other => Err(RaftNodeError::Stopped(format!(
+                "unexpected reply {other:?}"
+            ))),
+        }
+    }
+
+    /// Runs a read-only leader request here if this member leads, else on the leader.
+    /// Safe to retry, so it is retried until the leader wait runs out.
+    async fn on_leader(&self, req: ForwardRequest) -> Result<ForwardResponse, RaftNodeError> {
+        let deadline = Instant::now() + self.core.leader_wait;
+        loop {
+            let (leader, addr) = self.core.wait_leader(deadline).await?;
+            let result = if leader == self.core.id {
+                self.serve_forwarded(req.clone()).await
+            } else {
+                match self.core.forward(leader, &addr, req.clone()).await {
+                    Attempt::Done(r) => r,
+                    Attempt::Retry(m) => Err(RaftNodeError::NotLeader {
+                        leader_id: None,
+                        leader_addr: Some(m),
+                    }),
+                }
+            };
+            match result {
+                Err(RaftNodeError::NotLeader { .. }) | Err(RaftNodeError::Unavailable(_))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn local_lease(&self, id: i64) -> Result<crate::store::lease::LeaseRecord, RaftNodeError> {
+        let reader = self.db.reader();
+        crate::store::overlay::Backing::lease(&reader, id)
+            .map_err(|e| RaftNodeError::Stopped(format!("storage: {e}")))?
+            .ok_or(RaftNodeError::LeaseNotFound(id))
     }
 
     /// Carries out a membership or leadership operation on the leader; returns the
@@ -652,15 +740,28 @@ impl RaftNode {
                 ))
             }
             ForwardRequest::Admin(op) => {
-                if self.leader() != Some(self.core.id) {
-                    return Err(RaftNodeError::NotLeader {
-                        leader_id: self.leader(),
-                        leader_addr: None,
-                    });
-                }
+                self.require_leader()?;
                 self.admin_local(op)
                     .await
                     .map(|leader_id| ForwardResponse::Admin { leader_id })
+            }
+            ForwardRequest::KeepAlive(id) => {
+                self.require_leader()?;
+                // The grant was applied here before it was acknowledged, so a lease
+                // unknown to the leader's store does not exist.
+                let lease = self.local_lease(id)?;
+                self.leases.keepalive(id, lease.ttl_ms);
+                Ok(ForwardResponse::KeptAlive(lease.ttl_ms))
+            }
+            ForwardRequest::LeaseRemaining(id) => {
+                self.require_leader()?;
+                let lease = self.local_lease(id)?;
+                let ms = self
+                    .leases
+                    .remaining(id)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(lease.remaining_ms);
+                Ok(ForwardResponse::Remaining(ms))
             }
             ForwardRequest::StartElection => {
                 self.core
@@ -671,6 +772,17 @@ impl RaftNode {
                     .map_err(|e| RaftNodeError::Stopped(e.to_string()))?;
                 Ok(ForwardResponse::ElectionStarted)
             }
+        }
+    }
+
+    fn require_leader(&self) -> Result<(), RaftNodeError> {
+        if self.is_leader() {
+            Ok(())
+        } else {
+            Err(RaftNodeError::NotLeader {
+                leader_id: self.leader(),
+                leader_addr: None,
+            })
         }
     }
 

@@ -23,6 +23,7 @@ use crate::store::command::BatchResult;
 use crate::store::db::SharedDb;
 use crate::store::overlay::Overlay;
 use crate::store::StoreError;
+use crate::watch::Hub;
 
 /// Last applied log id and the membership as of it.
 type AppliedState = (Option<LogId<u64>>, StoredMembership<u64, BasicNode>);
@@ -64,6 +65,8 @@ pub struct StateMachine {
     revision_tx: Arc<watch::Sender<i64>>,
     /// Snapshots received from a leader and installed here since start.
     installs: Arc<std::sync::atomic::AtomicU64>,
+    /// Where applied events go to watchers.
+    hub: Arc<Hub>,
 }
 
 /// A snapshot as stored on disk: its metadata and the serialized state.
@@ -75,7 +78,7 @@ struct StoredSnapshot {
 
 impl StateMachine {
     /// State machine over `db`, keeping its latest snapshot under `snapshot_dir`.
-    pub fn new(db: SharedDb, snapshot_dir: PathBuf) -> Result<Self, StoreError> {
+    pub fn new(db: SharedDb, snapshot_dir: PathBuf, hub: Arc<Hub>) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&snapshot_dir)?;
         let reader = db.reader();
         let revision = crate::store::overlay::Backing::revision(&reader)?;
@@ -86,6 +89,7 @@ impl StateMachine {
             snapshot_dir,
             revision_tx: Arc::new(tx),
             installs: Arc::default(),
+            hub,
         })
     }
 
@@ -152,6 +156,7 @@ impl StateMachine {
             .revision()
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
         let layer = tree.into_layer();
+        let events = layer.events.clone();
         drop(reader);
         let mut meta = Vec::new();
         if let Some(id) = last_applied {
@@ -177,6 +182,9 @@ impl StateMachine {
             .commit_applied(layer, &meta)
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.revision_tx.send_replace(revision);
+        // Only after the batch is in RocksDB: a watcher that misses it live finds it in
+        // the history.
+        self.hub.publish(events, revision);
         Ok(responses)
     }
 
@@ -211,6 +219,7 @@ pub struct SnapshotBuilder {
     db: SharedDb,
     snapshot_dir: PathBuf,
     revision_tx: Arc<watch::Sender<i64>>,
+    hub: Arc<Hub>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -250,6 +259,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot_dir: self.snapshot_dir.clone(),
             revision_tx: self.revision_tx.clone(),
             installs: Arc::default(),
+            hub: self.hub.clone(),
         };
         let stored = StoredSnapshot {
             meta: meta.clone(),
@@ -286,6 +296,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             db: self.db.clone(),
             snapshot_dir: self.snapshot_dir.clone(),
             revision_tx: self.revision_tx.clone(),
+            hub: self.hub.clone(),
         }
     }
 
@@ -327,6 +338,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
         drop(reader);
         self.revision_tx.send_replace(revision);
+        self.hub.resync(revision);
         self.installs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(snapshot = %meta.snapshot_id, revision, "installed snapshot from the leader");

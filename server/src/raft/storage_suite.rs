@@ -26,7 +26,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for RocksBuilder 
         };
         let dir = tempfile::tempdir().map_err(|e| io(&e))?;
         let db = Arc::new(Db::open(&dir.path().join("db"), Sync::Always).map_err(|e| io(&e))?);
-        let sm = StateMachine::new(db.clone(), dir.path().join("snapshots")).map_err(|e| io(&e))?;
+        let hub = Arc::new(crate::watch::Hub::new(db.clone(), 0, 16));
+        let sm =
+            StateMachine::new(db.clone(), dir.path().join("snapshots"), hub).map_err(|e| io(&e))?;
         Ok((dir, LogStore::new(db), sm))
     }
 }

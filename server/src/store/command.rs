@@ -26,6 +26,36 @@ pub enum Command {
     Delete(DeleteCmd),
     /// Atomic compare-then-ops.
     Txn(TxnCmd),
+    /// Grant a lease.
+    LeaseGrant {
+        /// Requested id; 0 lets apply choose the next free one.
+        id: i64,
+        /// Time to live, ms.
+        ttl_ms: i64,
+    },
+    /// Revoke (or expire) a lease, deleting its ephemeral znodes in one revision.
+    LeaseRevoke {
+        /// Lease id.
+        id: i64,
+    },
+    /// Record the leader's view of leases' remaining time, so a new leader resumes it.
+    LeaseCheckpoint {
+        /// (lease id, remaining ms).
+        remaining: Vec<(i64, i64)>,
+    },
+    /// Delete a TTL znode (if still unmodified since `mod_revision`) or an emptied
+    /// container znode. Proposed by the leader's reaper; a no-op if no longer due.
+    Reap {
+        /// Path of the znode.
+        path: String,
+        /// `stat.mod_revision` the reaper saw (TTL znodes).
+        mod_revision: i64,
+    },
+    /// Discard event history up to and including `revision`.
+    Compact {
+        /// Newest revision to discard.
+        revision: i64,
+    },
 }
 
 /// Create a znode.
@@ -215,6 +245,25 @@ pub enum Output {
         /// Results of that branch.
         results: Vec<OpOutput>,
     },
+    /// A granted lease.
+    Lease {
+        /// Its id.
+        id: i64,
+        /// Its TTL, ms.
+        ttl_ms: i64,
+    },
+    /// Znodes deleted by a revoke or reap.
+    Deleted {
+        /// Count.
+        deleted: i64,
+    },
+    /// History compacted through this revision.
+    Compacted {
+        /// Newest compacted revision.
+        compact_revision: i64,
+    },
+    /// Done; nothing to report.
+    Unit,
 }
 
 /// A command's failure as decided by apply; part of the replicated result, so it must be
@@ -272,6 +321,12 @@ pub enum KvError {
     /// The lease of an ephemeral create does not exist.
     #[error("lease {lease_id} does not exist (grant one with Lease/Grant)")]
     LeaseNotFound {
+        /// Lease id.
+        lease_id: i64,
+    },
+    /// A lease id asked for is taken.
+    #[error("lease {lease_id} already exists")]
+    LeaseExists {
         /// Lease id.
         lease_id: i64,
     },

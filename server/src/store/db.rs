@@ -10,9 +10,11 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::overlay::{child_key, Backing, Layer};
+use super::lease::LeaseRecord;
+use super::overlay::{child_key, counters, Backing, Layer, ReapKind};
 use super::StoreError;
-use crate::znode::NodeRecord;
+use crate::watch::{HistoryError, HistorySource};
+use crate::znode::{Event, NodeRecord};
 
 /// Raft log entries: big-endian index → serialized entry.
 const CF_LOG: &str = "log";
@@ -24,11 +26,25 @@ const CF_NODES: &str = "nodes";
 const CF_CHILDREN: &str = "children";
 /// Leases: big-endian id → lease record.
 const CF_LEASES: &str = "leases";
-/// State-machine metadata: revision, last applied log id, membership.
+/// State-machine metadata: revision, last applied log id, membership, counters.
 const CF_SM: &str = "sm_meta";
+/// Ephemeral znodes by lease: big-endian lease id + path → empty.
+const CF_LEASE_NODES: &str = "lease_nodes";
+/// TTL and container znodes, for the leader's reaper: path → kind byte.
+const CF_REAP: &str = "reap";
+/// Event history: big-endian revision + big-endian sequence → [`Event`].
+const CF_HISTORY: &str = "history";
 
 /// Column families that make up the state machine (what a snapshot carries).
-const SM_CFS: [&str; 4] = [CF_NODES, CF_CHILDREN, CF_LEASES, CF_SM];
+const SM_CFS: [&str; 7] = [
+    CF_NODES,
+    CF_CHILDREN,
+    CF_LEASES,
+    CF_SM,
+    CF_LEASE_NODES,
+    CF_REAP,
+    CF_HISTORY,
+];
 
 const KEY_REVISION: &[u8] = b"revision";
 
@@ -69,8 +85,9 @@ impl Db {
         // Small, hot coordination data: keep the WAL lean and let group commit batch fsyncs.
         opts.set_max_total_wal_size(256 << 20);
         opts.increase_parallelism(2);
-        let cfs = [CF_LOG, CF_RAFT, CF_NODES, CF_CHILDREN, CF_LEASES, CF_SM]
+        let cfs = [CF_LOG, CF_RAFT]
             .into_iter()
+            .chain(SM_CFS)
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
         let this = Db { db, sync };
@@ -215,6 +232,46 @@ impl Db {
         }
         if let Some(rev) = layer.revision {
             batch.put_cf(sm, KEY_REVISION, rev.to_be_bytes());
+        }
+        let leases = self.cf(CF_LEASES)?;
+        for (id, rec) in layer.leases {
+            match rec {
+                Some(rec) => batch.put_cf(leases, id.to_be_bytes(), encode(&rec)?),
+                None => batch.delete_cf(leases, id.to_be_bytes()),
+            }
+        }
+        let lease_nodes = self.cf(CF_LEASE_NODES)?;
+        for ((id, path), present) in layer.lease_nodes {
+            let key = lease_node_key(id, &path);
+            if present {
+                batch.put_cf(lease_nodes, key, b"");
+            } else {
+                batch.delete_cf(lease_nodes, key);
+            }
+        }
+        let reap = self.cf(CF_REAP)?;
+        for (path, kind) in layer.reap {
+            match kind {
+                Some(kind) => batch.put_cf(reap, path.as_bytes(), [reap_byte(kind)]),
+                None => batch.delete_cf(reap, path.as_bytes()),
+            }
+        }
+        let history = self.cf(CF_HISTORY)?;
+        for (key, value) in layer.counters {
+            batch.put_cf(sm, key.as_bytes(), value.to_be_bytes());
+            if key == counters::COMPACT_REVISION {
+                batch.delete_range_cf(history, history_key(0, 0), history_key(value + 1, 0));
+            }
+        }
+        let mut seq = 0u32;
+        let mut last_rev = None;
+        for event in &layer.events {
+            if last_rev != Some(event.revision) {
+                seq = 0;
+                last_rev = Some(event.revision);
+            }
+            batch.put_cf(history, history_key(event.revision, seq), encode(event)?);
+            seq += 1;
         }
         for (k, v) in meta {
             batch.put_cf(sm, k.as_bytes(), v);
@@ -373,11 +430,160 @@ impl Backing for DbReader<'_> {
         }
     }
 
-    fn lease_exists(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self
+    fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError> {
+        match self.snap.get_cf(self.db.cf(CF_LEASES)?, id.to_be_bytes())? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn lease_nodes<'s>(
+        &'s self,
+        id: i64,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
+        let cf = match self.db.cf(CF_LEASE_NODES) {
+            Ok(cf) => cf,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let prefix = id.to_be_bytes();
+        let iter = self
             .snap
-            .get_cf(self.db.cf(CF_LEASES)?, id.to_be_bytes())?
-            .is_some())
+            .iterator_cf(cf, IteratorMode::From(&prefix, Direction::Forward))
+            .map(|item| -> Result<Vec<u8>, StoreError> { Ok(item?.0.to_vec()) })
+            .take_while(move |item| match item {
+                Ok(k) => k.starts_with(&prefix),
+                Err(_) => true,
+            })
+            .map(|item| {
+                let k = item?;
+                String::from_utf8(k[8..].to_vec())
+                    .map_err(|_| StoreError::Corrupt("lease node key is not UTF-8".into()))
+            });
+        Box::new(iter)
+    }
+
+    fn counter(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        match self.snap.get_cf(self.db.cf(CF_SM)?, key.as_bytes())? {
+            Some(bytes) => Ok(Some(decode_u64(&bytes)? as i64)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn lease_node_key(id: i64, path: &str) -> Vec<u8> {
+    let mut key = id.to_be_bytes().to_vec();
+    key.extend_from_slice(path.as_bytes());
+    key
+}
+
+fn history_key(revision: i64, seq: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&revision.to_be_bytes());
+    key[8..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn reap_byte(kind: ReapKind) -> u8 {
+    match kind {
+        ReapKind::Ttl => 1,
+        ReapKind::Container => 2,
+    }
+}
+
+fn reap_kind(byte: u8) -> Option<ReapKind> {
+    match byte {
+        1 => Some(ReapKind::Ttl),
+        2 => Some(ReapKind::Container),
+        _ => None,
+    }
+}
+
+impl Db {
+    /// Every lease, by id.
+    pub fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_LEASES)?, IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// Every znode in the reap index, with its kind.
+    pub fn reap_candidates(&self) -> Result<Vec<(String, ReapKind)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_REAP)?, IteratorMode::Start) {
+            let (k, v) = item?;
+            let path = String::from_utf8(k.to_vec())
+                .map_err(|_| StoreError::Corrupt("reap key is not UTF-8".into()))?;
+            if let Some(kind) = v.first().copied().and_then(reap_kind) {
+                out.push((path, kind));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Newest compacted revision of the history (0 if never compacted).
+    pub fn compact_revision(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .reader()
+            .counter(counters::COMPACT_REVISION)?
+            .unwrap_or(0))
+    }
+
+    /// Revision of the oldest retained event stamped at or after `ms` (leader clock),
+    /// for age-based retention; `None` if every retained event is older. Reads only the
+    /// events older than `ms`, plus one.
+    pub fn first_revision_since(&self, ms: i64) -> Result<Option<i64>, StoreError> {
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_HISTORY)?, IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            let event: Event = decode(&v)?;
+            if event.ts_ms >= ms {
+                return Ok(Some(event.revision));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl HistorySource for Db {
+    fn events_from(&self, from: i64, limit: usize) -> Result<Vec<Event>, HistoryError> {
+        let storage = |e: StoreError| HistoryError::Storage(e.to_string());
+        let compacted = self.compact_revision().map_err(storage)?;
+        if from <= compacted {
+            return Err(HistoryError::Compacted {
+                requested: from,
+                compact_revision: compacted,
+            });
+        }
+        let snap = self.db.snapshot();
+        let cf = self.cf(CF_HISTORY).map_err(storage)?;
+        let start = history_key(from, 0);
+        let mut out: Vec<Event> = Vec::new();
+        for item in snap.iterator_cf(cf, IteratorMode::From(&start, Direction::Forward)) {
+            let (_, v) = item.map_err(|e| storage(e.into()))?;
+            let event: Event = decode(&v).map_err(storage)?;
+            // Whole revisions only: stop at a revision boundary once the limit is reached.
+            if out.len() >= limit && out.last().map(|e| e.revision) != Some(event.revision) {
+                break;
+            }
+            out.push(event);
+        }
+        // A compaction racing with this read could have removed the start of the range.
+        let compacted = self.compact_revision().map_err(storage)?;
+        if from <= compacted {
+            return Err(HistoryError::Compacted {
+                requested: from,
+                compact_revision: compacted,
+            });
+        }
+        Ok(out)
     }
 }
 

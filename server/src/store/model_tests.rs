@@ -11,7 +11,7 @@ use super::command::*;
 use super::db::{Db, Sync};
 use super::overlay::{Backing, Overlay};
 use super::read;
-use crate::znode::{Node, NodeKind, NodeRecord, Stat};
+use crate::znode::{Event, EventKind, Node, NodeKind, NodeRecord, Stat};
 
 /// The model: a map from path to record, and a revision counter. Written independently
 /// of `apply` — straight-line code with whole-map rollback for Txns.
@@ -19,6 +19,11 @@ use crate::znode::{Node, NodeKind, NodeRecord, Stat};
 struct Model {
     nodes: BTreeMap<String, NodeRecord>,
     rev: i64,
+    /// Lease id → TTL.
+    leases: BTreeMap<i64, i64>,
+    next_lease: i64,
+    /// Every event emitted, in order.
+    events: Vec<Event>,
 }
 
 fn parent_of(p: &str) -> Option<String> {
@@ -40,12 +45,14 @@ impl Model {
         m
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         p: &str,
         data: Vec<u8>,
         kind: NodeKind,
         ttl: i64,
+        lease: i64,
         rev: i64,
         now: i64,
     ) -> Stat {
@@ -58,6 +65,11 @@ impl Model {
             mtime_ms: now,
             kind,
             ttl_ms: if kind == NodeKind::Ttl { ttl } else { 0 },
+            lease_id: if kind == NodeKind::Ephemeral {
+                lease
+            } else {
+                0
+            },
             ..Stat::default()
         };
         let parent = parent_of(p).unwrap();
@@ -65,8 +77,46 @@ impl Model {
         pr.stat.children_version += 1;
         pr.stat.num_children += 1;
         pr.stat.children_revision = rev;
-        self.nodes.insert(p.to_string(), NodeRecord { data, stat });
+        let rec = NodeRecord { data, stat };
+        self.events.push(Event {
+            revision: rev,
+            kind: EventKind::Created,
+            path: p.to_string(),
+            node: rec.clone(),
+            prev: None,
+            ts_ms: now,
+        });
+        self.nodes.insert(p.to_string(), rec);
         stat
+    }
+
+    /// Removes `p` and its subtree, children first, like a delete.
+    fn remove(&mut self, p: &str, rev: i64, now: i64) -> i64 {
+        let prefix = format!("{p}/");
+        let mut doomed: Vec<String> = self
+            .nodes
+            .keys()
+            .filter(|k| k.as_str() == p || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        doomed.sort_by(|a, b| b.cmp(a));
+        for k in &doomed {
+            let rec = self.nodes.remove(k).unwrap();
+            self.events.push(Event {
+                revision: rev,
+                kind: EventKind::Deleted,
+                path: k.clone(),
+                node: rec.clone(),
+                prev: Some(rec),
+                ts_ms: now,
+            });
+        }
+        let parent = parent_of(p).unwrap();
+        let pr = self.nodes.get_mut(&parent).unwrap();
+        pr.stat.children_version += 1;
+        pr.stat.num_children -= 1;
+        pr.stat.children_revision = rev;
+        doomed.len() as i64
     }
 
     fn create(&mut self, c: &CreateCmd, rev: i64, now: i64) -> Result<OpOutput, KvError> {
@@ -96,7 +146,7 @@ impl Model {
                 cur = parent_of(&a);
             }
             for a in missing.into_iter().rev() {
-                self.add(&a, vec![], NodeKind::Persistent, 0, rev, now);
+                self.add(&a, vec![], NodeKind::Persistent, 0, 0, rev, now);
             }
         }
         let Some(prec) = self.nodes.get(&parent) else {
@@ -119,12 +169,20 @@ impl Model {
         if self.nodes.contains_key(&actual) {
             return Err(KvError::NodeExists { path: actual });
         }
-        if c.kind == NodeKind::Ephemeral {
+        if c.kind == NodeKind::Ephemeral && !self.leases.contains_key(&c.lease_id) {
             return Err(KvError::LeaseNotFound {
                 lease_id: c.lease_id,
             });
         }
-        let stat = self.add(&actual, c.data.clone(), c.kind, c.ttl_ms, rev, now);
+        let stat = self.add(
+            &actual,
+            c.data.clone(),
+            c.kind,
+            c.ttl_ms,
+            c.lease_id,
+            rev,
+            now,
+        );
         Ok(OpOutput::Create { path: actual, stat })
     }
 
@@ -144,7 +202,15 @@ impl Model {
                         parent,
                     });
                 }
-                let stat = self.add(&c.path, c.data.clone(), NodeKind::Persistent, 0, rev, now);
+                let stat = self.add(
+                    &c.path,
+                    c.data.clone(),
+                    NodeKind::Persistent,
+                    0,
+                    0,
+                    rev,
+                    now,
+                );
                 return Ok(OpOutput::Put { stat, prev: None });
             }
             return Err(KvError::NodeNotFound {
@@ -167,6 +233,14 @@ impl Model {
         new.stat.mod_revision = rev;
         new.stat.mtime_ms = now;
         let stat = new.stat;
+        self.events.push(Event {
+            revision: rev,
+            kind: EventKind::Updated,
+            path: c.path.clone(),
+            node: new.clone(),
+            prev: Some(rec.clone()),
+            ts_ms: now,
+        });
         self.nodes.insert(c.path.clone(), new);
         let prev = c.prev_node.then(|| Node {
             path: c.path.clone(),
@@ -175,7 +249,7 @@ impl Model {
         Ok(OpOutput::Put { stat, prev })
     }
 
-    fn delete(&mut self, c: &DeleteCmd, rev: i64) -> Result<OpOutput, KvError> {
+    fn delete(&mut self, c: &DeleteCmd, rev: i64, now: i64) -> Result<OpOutput, KvError> {
         let Some(rec) = self.nodes.get(&c.path).cloned() else {
             return Err(KvError::NodeNotFound {
                 path: c.path.clone(),
@@ -196,23 +270,8 @@ impl Model {
                 num_children: rec.stat.num_children,
             });
         }
-        let prefix = format!("{}/", c.path);
-        let doomed: Vec<String> = self
-            .nodes
-            .keys()
-            .filter(|k| **k == c.path || k.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for k in &doomed {
-            self.nodes.remove(k);
-        }
-        let parent = parent_of(&c.path).unwrap();
-        let pr = self.nodes.get_mut(&parent).unwrap();
-        pr.stat.children_version += 1;
-        pr.stat.num_children -= 1;
-        pr.stat.children_revision = rev;
         Ok(OpOutput::Delete {
-            deleted: doomed.len() as i64,
+            deleted: self.remove(&c.path, rev, now),
         })
     }
 
@@ -261,7 +320,7 @@ impl Model {
         let res: Result<(Output, bool), KvError> = match cmd {
             Command::Create(c) => self.create(c, rev, now).map(|o| (Output::Op(o), true)),
             Command::Put(c) => self.put(c, rev, now).map(|o| (Output::Op(o), true)),
-            Command::Delete(c) => self.delete(c, rev).map(|o| (Output::Op(o), true)),
+            Command::Delete(c) => self.delete(c, rev, now).map(|o| (Output::Op(o), true)),
             Command::Txn(t) => (|| {
                 let ok = t.compares.iter().all(|c| self.holds(c));
                 let mut results = Vec::new();
@@ -278,7 +337,7 @@ impl Model {
                         }
                         TxnOp::Delete(c) => {
                             wrote = true;
-                            self.delete(c, rev)?
+                            self.delete(c, rev, now)?
                         }
                         TxnOp::Get(q) => OpOutput::Get(self.get(q)),
                         TxnOp::List(_) => unreachable!("not generated"),
@@ -292,6 +351,56 @@ impl Model {
                     wrote,
                 ))
             })(),
+            Command::LeaseGrant { id, ttl_ms } => {
+                if *id > 0 {
+                    if self.leases.contains_key(id) {
+                        Err(KvError::LeaseExists { lease_id: *id })
+                    } else {
+                        self.leases.insert(*id, *ttl_ms);
+                        Ok((
+                            Output::Lease {
+                                id: *id,
+                                ttl_ms: *ttl_ms,
+                            },
+                            false,
+                        ))
+                    }
+                } else {
+                    let mut n = self.next_lease.max(1);
+                    while self.leases.contains_key(&n) {
+                        n += 1;
+                    }
+                    self.next_lease = n + 1;
+                    self.leases.insert(n, *ttl_ms);
+                    Ok((
+                        Output::Lease {
+                            id: n,
+                            ttl_ms: *ttl_ms,
+                        },
+                        false,
+                    ))
+                }
+            }
+            Command::LeaseRevoke { id } => {
+                if self.leases.remove(id).is_none() {
+                    Err(KvError::LeaseNotFound { lease_id: *id })
+                } else {
+                    let owned: Vec<String> = self
+                        .nodes
+                        .iter()
+                        .filter(|(_, r)| {
+                            r.stat.kind == NodeKind::Ephemeral && r.stat.lease_id == *id
+                        })
+                        .map(|(p, _)| p.clone())
+                        .collect();
+                    let mut deleted = 0;
+                    for p in &owned {
+                        deleted += self.remove(p, rev, now);
+                    }
+                    Ok((Output::Deleted { deleted }, deleted > 0))
+                }
+            }
+            other => unreachable!("not generated: {other:?}"),
         };
         match res {
             Ok((out, wrote)) => {
@@ -334,7 +443,7 @@ fn arb_create() -> impl Strategy<Value = CreateCmd> {
     )
         .prop_map(|(p, data, sequential, create_parents, kind)| {
             let (kind, lease_id, ttl_ms) = match kind {
-                0 => (NodeKind::Ephemeral, 7, 0),
+                0 => (NodeKind::Ephemeral, 1 + (data.len() as i64 % 3), 0),
                 1 => (NodeKind::Container, 0, 0),
                 2 => (NodeKind::Ttl, 0, 500),
                 _ => (NodeKind::Persistent, 0, 0),
@@ -424,6 +533,8 @@ fn arb_command() -> impl Strategy<Value = Command> {
         3 => arb_create().prop_map(Command::Create),
         3 => arb_put().prop_map(Command::Put),
         2 => arb_delete().prop_map(Command::Delete),
+        1 => (0..4i64).prop_map(|id| Command::LeaseGrant { id, ttl_ms: 5000 }),
+        1 => (1..4i64).prop_map(|id| Command::LeaseRevoke { id }),
         2 => (prop::collection::vec(arb_compare(), 0..3), prop::collection::vec(arb_op(), 0..4), prop::collection::vec(arb_op(), 0..3))
             .prop_map(|(compares, success, failure)| Command::Txn(TxnCmd { compares, success, failure })),
     ]
@@ -465,6 +576,11 @@ proptest! {
             db.commit_applied(layer, &[]).unwrap();
         }
         prop_assert_eq!(dump(&db), model.nodes.clone());
+        // The history holds exactly the model's events, in order.
+        let history = crate::watch::HistorySource::events_from(&db, 1, usize::MAX).unwrap();
+        prop_assert_eq!(history, model.events.clone());
+        let leases: BTreeMap<i64, i64> = db.leases().unwrap().into_iter().map(|l| (l.id, l.ttl_ms)).collect();
+        prop_assert_eq!(leases, model.leases.clone());
         let reader = db.reader();
         prop_assert_eq!(reader.revision().unwrap(), model.rev);
         // Child listings agree with the model's notion of parent, paged by 1.

@@ -7,9 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use super::lease::LeaseRecord;
 use super::path;
 use super::StoreError;
-use crate::znode::NodeRecord;
+use crate::znode::{Event, NodeRecord};
 
 /// A read-only, point-in-time view of the stored tree.
 pub trait Backing {
@@ -30,8 +31,32 @@ pub trait Backing {
     ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's>;
     /// The cluster revision (0 before the first write).
     fn revision(&self) -> Result<i64, StoreError>;
-    /// Whether lease `id` exists.
-    fn lease_exists(&self, id: i64) -> Result<bool, StoreError>;
+    /// Lease `id`, if it exists.
+    fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError>;
+    /// Paths of lease `id`'s ephemeral znodes, in byte order.
+    fn lease_nodes<'s>(
+        &'s self,
+        id: i64,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's>;
+    /// An integer state-machine counter (e.g. the next lease id), if set.
+    fn counter(&self, key: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// Counters kept in the state machine's metadata.
+pub mod counters {
+    /// Next lease id handed out when the client asks the server to choose.
+    pub const NEXT_LEASE_ID: &str = "next_lease_id";
+    /// Newest compacted revision of the event history.
+    pub const COMPACT_REVISION: &str = "compact_revision";
+}
+
+/// Kind of cleanup a znode is indexed for in the reap index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReapKind {
+    /// TTL znode.
+    Ttl,
+    /// Container znode.
+    Container,
 }
 
 /// Writes buffered by one layer.
@@ -43,6 +68,16 @@ pub struct Layer {
     pub children: BTreeMap<String, bool>,
     /// New revision, if changed.
     pub revision: Option<i64>,
+    /// Lease id → new record, or `None` for a revoke.
+    pub leases: BTreeMap<i64, Option<LeaseRecord>>,
+    /// (lease id, path) of ephemeral znodes → present?
+    pub lease_nodes: BTreeMap<(i64, String), bool>,
+    /// Reap index (TTL and container znodes): path → kind, or `None` to drop.
+    pub reap: BTreeMap<String, Option<ReapKind>>,
+    /// Counters set.
+    pub counters: BTreeMap<&'static str, i64>,
+    /// Events, in order.
+    pub events: Vec<Event>,
 }
 
 impl Layer {
@@ -52,11 +87,11 @@ impl Layer {
         if upper.revision.is_some() {
             self.revision = upper.revision;
         }
-    }
-
-    /// Whether the layer holds no writes.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty() && self.children.is_empty() && self.revision.is_none()
+        self.leases.extend(upper.leases);
+        self.lease_nodes.extend(upper.lease_nodes);
+        self.reap.extend(upper.reap);
+        self.counters.extend(upper.counters);
+        self.events.extend(upper.events);
     }
 }
 
@@ -145,9 +180,71 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
         self.top().revision = Some(rev);
     }
 
-    /// Whether lease `id` exists.
-    pub fn lease_exists(&self, id: i64) -> Result<bool, StoreError> {
-        self.base.lease_exists(id)
+    /// Lease `id`, if it exists.
+    pub fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.leases.get(&id) {
+                return Ok(*v);
+            }
+        }
+        self.base.lease(id)
+    }
+
+    /// Stores (or with `None`, deletes) lease `id`.
+    pub fn set_lease(&mut self, id: i64, rec: Option<LeaseRecord>) {
+        self.top().leases.insert(id, rec);
+    }
+
+    /// Paths of lease `id`'s ephemeral znodes, in byte order.
+    pub fn lease_nodes(&self, id: i64) -> Result<Vec<String>, StoreError> {
+        let mut pending: BTreeMap<String, Option<()>> = BTreeMap::new();
+        for layer in &self.layers {
+            for ((lid, path), present) in layer
+                .lease_nodes
+                .range((id, String::new())..)
+                .take_while(|((lid, _), _)| *lid == id)
+            {
+                debug_assert_eq!(*lid, id);
+                pending.insert(path.clone(), present.then_some(()));
+            }
+        }
+        let base = self.base.lease_nodes(id).map(|r| r.map(|p| (p, ())));
+        Ok(merge(base, pending, usize::MAX)?
+            .into_iter()
+            .map(|(p, ())| p)
+            .collect())
+    }
+
+    /// Records (or drops) `path` as an ephemeral znode of lease `id`.
+    pub fn set_lease_node(&mut self, id: i64, path: &str, present: bool) {
+        self.top()
+            .lease_nodes
+            .insert((id, path.to_string()), present);
+    }
+
+    /// Adds (or with `None`, drops) `path` in the reap index.
+    pub fn set_reap(&mut self, path: &str, kind: Option<ReapKind>) {
+        self.top().reap.insert(path.to_string(), kind);
+    }
+
+    /// A counter's value, if set.
+    pub fn counter(&self, key: &'static str) -> Result<Option<i64>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.counters.get(key) {
+                return Ok(Some(*v));
+            }
+        }
+        self.base.counter(key)
+    }
+
+    /// Sets a counter.
+    pub fn set_counter(&mut self, key: &'static str, value: i64) {
+        self.top().counters.insert(key, value);
+    }
+
+    /// Records an event of the current command (dropped with it if it fails).
+    pub fn emit(&mut self, event: Event) {
+        self.top().events.push(event);
     }
 
     /// Stores a new znode and links it under its parent in the child index.

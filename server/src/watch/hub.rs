@@ -14,6 +14,9 @@ pub struct EventBatch {
     pub events: Vec<Event>,
     /// Revision after the batch.
     pub revision: i64,
+    /// The state jumped (a snapshot was installed): watchers must re-read the history
+    /// from their position instead of trusting the ring.
+    pub resync: bool,
 }
 
 /// Why history could not be read.
@@ -71,8 +74,22 @@ impl Hub {
         // and then reads the revision either gets the batch live or finds it in history.
         self.applied.send_replace(revision);
         if !events.is_empty() && self.ring.receiver_count() > 0 {
-            let _ = self.ring.send(Arc::new(EventBatch { events, revision }));
+            let _ = self.ring.send(Arc::new(EventBatch {
+                events,
+                revision,
+                resync: false,
+            }));
         }
+    }
+
+    /// Called after a snapshot replaced the state: every watcher re-reads the history.
+    pub fn resync(&self, revision: i64) {
+        self.applied.send_replace(revision);
+        let _ = self.ring.send(Arc::new(EventBatch {
+            events: Vec::new(),
+            revision,
+            resync: true,
+        }));
     }
 
     /// Subscribes to live batches.

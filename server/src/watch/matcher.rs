@@ -67,6 +67,7 @@ mod tests {
             path: path.into(),
             node: NodeRecord::default(),
             prev: None,
+            ts_ms: 0,
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod hub;
 pub mod matcher;
+pub mod watcher;
 
 pub use hub::{EventBatch, HistoryError, HistorySource, Hub};
 pub use matcher::{Scope, WatchSpec};

@@ -2,9 +2,9 @@
 
 use super::{ApplyError, Cx};
 use crate::store::command::{CreateCmd, KvError, OpOutput};
-use crate::store::overlay::Backing;
+use crate::store::overlay::{Backing, ReapKind};
 use crate::store::path;
-use crate::znode::{NodeKind, NodeRecord, Stat};
+use crate::znode::{Event, EventKind, NodeKind, NodeRecord, Stat};
 
 /// Width of the sequential suffix, as in ZooKeeper.
 pub const SEQUENCE_DIGITS: usize = 10;
@@ -71,7 +71,7 @@ pub(crate) fn create<B: Backing + ?Sized>(
     if cx.tree.node(&actual)?.is_some() {
         return Err(KvError::NodeExists { path: actual }.into());
     }
-    if c.kind == NodeKind::Ephemeral && !cx.tree.lease_exists(c.lease_id)? {
+    if c.kind == NodeKind::Ephemeral && cx.tree.lease(c.lease_id)?.is_none() {
         return Err(KvError::LeaseNotFound {
             lease_id: c.lease_id,
         }
@@ -86,6 +86,12 @@ pub(crate) fn create<B: Backing + ?Sized>(
     let rec = new_record(cx, c.data.clone(), c.kind, lease_id, ttl_ms);
     let stat = rec.stat;
     link_child(cx, &actual, rec)?;
+    match c.kind {
+        NodeKind::Ephemeral => cx.tree.set_lease_node(lease_id, &actual, true),
+        NodeKind::Ttl => cx.tree.set_reap(&actual, Some(ReapKind::Ttl)),
+        NodeKind::Container => cx.tree.set_reap(&actual, Some(ReapKind::Container)),
+        NodeKind::Persistent => {}
+    }
     Ok(OpOutput::Create { path: actual, stat })
 }
 
@@ -136,6 +142,14 @@ pub(super) fn link_child<B: Backing + ?Sized>(
     parent.stat.num_children += 1;
     parent.stat.children_revision = cx.rev;
     cx.tree.update_node(parent_path, parent);
+    cx.tree.emit(Event {
+        revision: cx.rev,
+        kind: EventKind::Created,
+        path: node_path.to_string(),
+        node: rec.clone(),
+        prev: None,
+        ts_ms: cx.now_ms,
+    });
     cx.tree.insert_node(node_path, rec);
     cx.wrote = true;
     Ok(())

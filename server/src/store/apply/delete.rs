@@ -4,19 +4,21 @@ use super::{ApplyError, Cx};
 use crate::store::command::{DeleteCmd, KvError, OpOutput};
 use crate::store::overlay::Backing;
 use crate::store::path;
+use crate::znode::{Event, EventKind, NodeKind, NodeRecord};
 
 pub(crate) fn delete<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
     c: &DeleteCmd,
 ) -> Result<OpOutput, ApplyError> {
-    let parent_path = path::parent(&c.path)
-        .ok_or_else(|| KvError::Invalid("the root znode \"/\" cannot be deleted".into()))?;
     let rec = cx
         .tree
         .node(&c.path)?
         .ok_or_else(|| KvError::NodeNotFound {
             path: c.path.clone(),
         })?;
+    if path::parent(&c.path).is_none() {
+        return Err(KvError::Invalid("the root znode \"/\" cannot be deleted".into()).into());
+    }
     if let Some(expected) = c.expected_version {
         if expected != rec.stat.version {
             return Err(KvError::VersionMismatch {
@@ -34,27 +36,57 @@ pub(crate) fn delete<B: Backing + ?Sized>(
         }
         .into());
     }
-    let mut deleted = 1;
-    if rec.stat.num_children > 0 {
-        let descendants = cx
-            .tree
-            .scan_nodes(&path::descendant_prefix(&c.path), "", usize::MAX)?;
-        for (p, _) in descendants {
-            cx.tree.remove_node(&p);
-            deleted += 1;
+    let deleted = remove_subtree(cx, &c.path, rec)?;
+    Ok(OpOutput::Delete { deleted })
+}
+
+/// Deletes `node_path` (whose record is `rec`) and every descendant, children before
+/// parents, with one DELETED event each; updates the surviving parent's stat and the
+/// lease and reap indexes. Returns the number of znodes deleted.
+pub(crate) fn remove_subtree<B: Backing + ?Sized>(
+    cx: &mut Cx<'_, '_, B>,
+    node_path: &str,
+    rec: NodeRecord,
+) -> Result<i64, ApplyError> {
+    let parent_path = path::parent(node_path)
+        .ok_or_else(|| KvError::Invalid("the root znode \"/\" cannot be deleted".into()))?
+        .to_string();
+    let mut doomed = if rec.stat.num_children > 0 {
+        cx.tree
+            .scan_nodes(&path::descendant_prefix(node_path), "", usize::MAX)?
+    } else {
+        Vec::new()
+    };
+    doomed.push((node_path.to_string(), rec));
+    // Reverse byte order puts every descendant before its ancestors.
+    doomed.sort_by(|a, b| b.0.cmp(&a.0));
+    let deleted = doomed.len() as i64;
+    for (p, r) in doomed {
+        match r.stat.kind {
+            NodeKind::Ephemeral => cx.tree.set_lease_node(r.stat.lease_id, &p, false),
+            NodeKind::Ttl | NodeKind::Container => cx.tree.set_reap(&p, None),
+            NodeKind::Persistent => {}
         }
+        cx.tree.remove_node(&p);
+        cx.tree.emit(Event {
+            revision: cx.rev,
+            kind: EventKind::Deleted,
+            path: p,
+            node: r.clone(),
+            prev: Some(r),
+            ts_ms: cx.now_ms,
+        });
     }
-    cx.tree.remove_node(&c.path);
     let mut parent = cx
         .tree
-        .node(parent_path)?
+        .node(&parent_path)?
         .ok_or_else(|| KvError::NodeNotFound {
-            path: parent_path.to_string(),
+            path: parent_path.clone(),
         })?;
     parent.stat.children_version += 1;
     parent.stat.num_children -= 1;
     parent.stat.children_revision = cx.rev;
-    cx.tree.update_node(parent_path, parent);
+    cx.tree.update_node(&parent_path, parent);
     cx.wrote = true;
-    Ok(OpOutput::Delete { deleted })
+    Ok(deleted)
 }

@@ -5,10 +5,13 @@
 //! reading the tree and buffering writes in the overlay. Every member applying the same
 //! log therefore reaches the same state. One function per command kind, one file each.
 
+mod compact;
 mod create;
 pub use create::SEQUENCE_DIGITS;
 mod delete;
+mod lease;
 mod put;
+mod reap;
 mod txn;
 
 use super::command::{Command, CommandResult, KvError, Output};
@@ -72,6 +75,11 @@ pub fn apply_command<B: Backing + ?Sized>(
         Command::Put(c) => put::put(&mut cx, c).map(Output::Op),
         Command::Delete(c) => delete::delete(&mut cx, c).map(Output::Op),
         Command::Txn(c) => txn::txn(&mut cx, c),
+        Command::LeaseGrant { id, ttl_ms } => lease::grant(&mut cx, *id, *ttl_ms),
+        Command::LeaseRevoke { id } => lease::revoke(&mut cx, *id),
+        Command::LeaseCheckpoint { remaining } => lease::checkpoint(&mut cx, remaining),
+        Command::Reap { path, mod_revision } => reap::reap(&mut cx, path, *mod_revision),
+        Command::Compact { revision } => compact::compact(&mut cx, *revision),
     };
     let wrote = cx.wrote;
     match result {

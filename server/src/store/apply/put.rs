@@ -4,7 +4,7 @@ use super::create::{link_child, new_record};
 use super::{ApplyError, Cx};
 use crate::store::command::{KvError, OpOutput, PutCmd};
 use crate::store::overlay::Backing;
-use crate::znode::{Node, NodeKind};
+use crate::znode::{Event, EventKind, Node, NodeKind};
 
 pub(crate) fn put<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
@@ -32,6 +32,7 @@ pub(crate) fn put<B: Backing + ?Sized>(
             .into());
         }
     }
+    let before = rec.clone();
     let prev = c.prev_node.then(|| Node {
         path: c.path.clone(),
         record: rec.clone(),
@@ -42,6 +43,14 @@ pub(crate) fn put<B: Backing + ?Sized>(
     rec.stat.mod_revision = cx.rev;
     rec.stat.mtime_ms = cx.now_ms;
     let stat = rec.stat;
+    cx.tree.emit(Event {
+        revision: cx.rev,
+        kind: EventKind::Updated,
+        path: c.path.clone(),
+        node: rec.clone(),
+        prev: Some(before),
+        ts_ms: cx.now_ms,
+    });
     cx.tree.update_node(&c.path, rec);
     cx.wrote = true;
     Ok(OpOutput::Put { stat, prev })

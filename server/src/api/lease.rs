@@ -1,0 +1,188 @@
+//! `corral.v1.Lease`: grant and revoke go through Raft; keepalives and remaining time
+//! are answered by the leader's lease clock (forwarded there from any member).
+
+use std::pin::Pin;
+
+use corral_proto::v1 as pb;
+use corral_proto::v1::lease_server::Lease;
+use futures::Stream;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::status::ApiError;
+use super::ApiContext;
+use crate::store::command::{Command, KvError, Output};
+
+/// Shortest lease TTL: keepalives more frequent than this are not worth the traffic.
+pub const MIN_TTL_MS: i64 = 1000;
+/// Longest lease TTL.
+pub const MAX_TTL_MS: i64 = 86_400_000;
+
+/// The Lease service.
+pub struct LeaseService {
+    cx: ApiContext,
+}
+
+impl LeaseService {
+    /// Lease service over `cx`.
+    pub fn new(cx: ApiContext) -> Self {
+        Self { cx }
+    }
+}
+
+fn check_id(id: i64) -> Result<(), ApiError> {
+    if id <= 0 {
+        return Err(ApiError::InvalidArgument(format!(
+            "lease_id must be ≥ 1 (got {id})"
+        )));
+    }
+    Ok(())
+}
+
+type KeepAliveStream =
+    Pin<Box<dyn Stream<Item = Result<pb::LeaseKeepAliveResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Lease for LeaseService {
+    async fn grant(
+        &self,
+        req: Request<pb::LeaseGrantRequest>,
+    ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
+        let r = req.into_inner();
+        if !(MIN_TTL_MS..=MAX_TTL_MS).contains(&r.ttl_ms) {
+            return Err(ApiError::InvalidArgument(format!(
+                "ttl_ms must be between {MIN_TTL_MS} and {MAX_TTL_MS} (got {})",
+                r.ttl_ms
+            ))
+            .into());
+        }
+        if r.lease_id < 0 {
+            return Err(ApiError::InvalidArgument(format!(
+                "lease_id must be ≥ 0 (got {}); 0 lets the server choose",
+                r.lease_id
+            ))
+            .into());
+        }
+        let res = self
+            .cx
+            .node
+            .propose(Command::LeaseGrant {
+                id: r.lease_id,
+                ttl_ms: r.ttl_ms,
+            })
+            .await
+            .map_err(ApiError::from)?;
+        match res.result.map_err(ApiError::from)? {
+            Output::Lease { id, ttl_ms } => {
+                // Start the clock now rather than at the keeper's next tick.
+                let _ = self.cx.node.lease_keepalive(id).await;
+                Ok(Response::new(pb::LeaseGrantResponse {
+                    header: self.cx.header(res.revision),
+                    lease_id: id,
+                    ttl_ms,
+                }))
+            }
+            _ => Err(ApiError::Internal("grant returned another kind of output".into()).into()),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        req: Request<pb::LeaseRevokeRequest>,
+    ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
+        let id = req.into_inner().lease_id;
+        check_id(id)?;
+        let res = self
+            .cx
+            .node
+            .propose(Command::LeaseRevoke { id })
+            .await
+            .map_err(ApiError::from)?;
+        match res.result.map_err(ApiError::from)? {
+            Output::Deleted { deleted } => Ok(Response::new(pb::LeaseRevokeResponse {
+                header: self.cx.header(res.revision),
+                deleted,
+            })),
+            _ => Err(ApiError::Internal("revoke returned another kind of output".into()).into()),
+        }
+    }
+
+    type KeepAliveStream = KeepAliveStream;
+
+    async fn keep_alive(
+        &self,
+        req: Request<Streaming<pb::LeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::KeepAliveStream>, Status> {
+        let mut incoming = req.into_inner();
+        let cx = self.cx.clone();
+        let out = async_stream::try_stream! {
+            while let Some(msg) = incoming.next().await {
+                let id = msg?.lease_id;
+                check_id(id)?;
+                // An unknown lease ends the stream with NOT_FOUND: its owner has lost its
+                // session and must start a new one.
+                let ttl_ms = cx.node.lease_keepalive(id).await.map_err(ApiError::from)?;
+                yield pb::LeaseKeepAliveResponse {
+                    header: cx.header(cx.node.applied_revision()),
+                    lease_id: id,
+                    ttl_ms,
+                };
+            }
+        };
+        Ok(Response::new(Box::pin(out)))
+    }
+
+    async fn time_to_live(
+        &self,
+        req: Request<pb::LeaseTimeToLiveRequest>,
+    ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
+        let r = req.into_inner();
+        check_id(r.lease_id)?;
+        let remaining_ms = self
+            .cx
+            .node
+            .lease_remaining(r.lease_id)
+            .await
+            .map_err(ApiError::from)?;
+        // The leader knows the lease, so this member will after the read barrier.
+        self.cx.node.read_barrier().await.map_err(ApiError::from)?;
+        let reader = self.cx.node.db().reader();
+        let lease = crate::store::overlay::Backing::lease(&reader, r.lease_id)
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::Kv(KvError::LeaseNotFound {
+                lease_id: r.lease_id,
+            }))?;
+        let nodes = if r.with_nodes {
+            crate::store::overlay::Overlay::new(&reader)
+                .lease_nodes(r.lease_id)
+                .map_err(ApiError::from)?
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(pb::LeaseTimeToLiveResponse {
+            header: self.cx.header(self.cx.node.applied_revision()),
+            lease_id: r.lease_id,
+            ttl_ms: lease.ttl_ms,
+            remaining_ms,
+            nodes,
+        }))
+    }
+
+    async fn list(
+        &self,
+        _req: Request<pb::LeaseListRequest>,
+    ) -> Result<Response<pb::LeaseListResponse>, Status> {
+        self.cx.node.read_barrier().await.map_err(ApiError::from)?;
+        let leases = self.cx.node.db().leases().map_err(ApiError::from)?;
+        Ok(Response::new(pb::LeaseListResponse {
+            header: self.cx.header(self.cx.node.applied_revision()),
+            leases: leases
+                .into_iter()
+                .map(|l| pb::LeaseStatus {
+                    lease_id: l.id,
+                    ttl_ms: l.ttl_ms,
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,298 @@
+//! `corral.v1.Watch`: one bidirectional stream multiplexing many watches. The handler
+//! only parses requests and converts messages; each watch runs in `watch::watcher`.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use corral_proto::v1 as pb;
+use corral_proto::v1::watch_server::Watch;
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert;
+use super::status::ApiError;
+use super::ApiContext;
+use crate::store::path;
+use crate::watch::watcher::{self, WatchMessage, WatchOptions};
+use crate::watch::{Scope, WatchSpec};
+use crate::znode::{Event, EventKind, Node};
+
+/// Idle time after which a watch that asked for progress notices gets one.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// Messages buffered per stream before watchers wait (and, if it lasts, fall back to
+/// replaying from the history).
+const STREAM_BUFFER: usize = 64;
+/// Most watches on one stream.
+const MAX_WATCHES_PER_STREAM: usize = 10_000;
+
+/// The Watch service.
+pub struct WatchService {
+    cx: ApiContext,
+}
+
+impl WatchService {
+    /// Watch service over `cx`.
+    pub fn new(cx: ApiContext) -> Self {
+        Self { cx }
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> + Send + 'static>>;
+
+fn parse_create(c: &pb::WatchCreateRequest) -> Result<WatchOptions, ApiError> {
+    path::validate(&c.path).map_err(|source| ApiError::InvalidPath {
+        field: "create.path".into(),
+        source,
+        path: c.path.clone(),
+    })?;
+    let scope = match pb::watch_create_request::Scope::try_from(c.scope) {
+        Ok(pb::watch_create_request::Scope::Node) => Scope::Node,
+        Ok(pb::watch_create_request::Scope::Children) => Scope::Children,
+        Ok(pb::watch_create_request::Scope::Subtree) => Scope::Subtree,
+        Err(_) => {
+            return Err(ApiError::InvalidArgument(format!(
+                "create.scope {} is unknown; use NODE, CHILDREN or SUBTREE",
+                c.scope
+            )))
+        }
+    };
+    if c.start_revision < 0 {
+        return Err(ApiError::InvalidArgument(format!(
+            "create.start_revision must be ≥ 0 (got {}); 0 means from now",
+            c.start_revision
+        )));
+    }
+    if c.watch_id < 0 {
+        return Err(ApiError::InvalidArgument(format!(
+            "create.watch_id must be ≥ 0 (got {}); 0 lets the server choose",
+            c.watch_id
+        )));
+    }
+    let mut exclude = Vec::new();
+    for f in &c.filters {
+        exclude.push(match pb::EventType::try_from(*f) {
+            Ok(pb::EventType::Created) => EventKind::Created,
+            Ok(pb::EventType::Updated) => EventKind::Updated,
+            Ok(pb::EventType::Deleted) => EventKind::Deleted,
+            Err(_) => {
+                return Err(ApiError::InvalidArgument(format!(
+                    "create.filters has unknown event type {f}"
+                )))
+            }
+        });
+    }
+    Ok(WatchOptions {
+        spec: WatchSpec {
+            path: c.path.clone(),
+            scope,
+            exclude,
+        },
+        start_revision: c.start_revision,
+        progress_notify: c.progress_notify.then_some(PROGRESS_EVERY),
+    })
+}
+
+fn event(e: Event, with_prev: bool) -> pb::Event {
+    let kind = match e.kind {
+        EventKind::Created => pb::EventType::Created,
+        EventKind::Updated => pb::EventType::Updated,
+        EventKind::Deleted => pb::EventType::Deleted,
+    };
+    let prev_node = if with_prev {
+        e.prev.map(|record| {
+            convert::node(Node {
+                path: e.path.clone(),
+                record,
+            })
+        })
+    } else {
+        None
+    };
+    pb::Event {
+        r#type: kind as i32,
+        node: Some(convert::node(Node {
+            path: e.path,
+            record: e.node,
+        })),
+        prev_node,
+        revision: e.revision,
+    }
+}
+
+/// State of one stream, owned by its task.
+struct StreamState {
+    cx: ApiContext,
+    watches: HashMap<i64, (JoinHandle<()>, bool)>,
+    next_id: i64,
+    events: mpsc::Sender<(i64, WatchMessage)>,
+    progress_rx: watch::Receiver<u64>,
+}
+
+impl StreamState {
+    fn response(&self, watch_id: i64, revision: i64) -> pb::WatchResponse {
+        pb::WatchResponse {
+            header: self.cx.header(revision),
+            watch_id,
+            ..Default::default()
+        }
+    }
+
+    fn create(&mut self, c: pb::WatchCreateRequest) -> Result<pb::WatchResponse, ApiError> {
+        let opts = parse_create(&c)?;
+        if self.watches.len() >= MAX_WATCHES_PER_STREAM {
+            return Err(ApiError::InvalidArgument(format!(
+                "a stream carries at most {MAX_WATCHES_PER_STREAM} watches; open another stream"
+            )));
+        }
+        let id = if c.watch_id > 0 {
+            if self.watches.contains_key(&c.watch_id) {
+                return Err(ApiError::InvalidArgument(format!(
+                    "watch_id {} is already in use on this stream",
+                    c.watch_id
+                )));
+            }
+            c.watch_id
+        } else {
+            while self.watches.contains_key(&self.next_id) {
+                self.next_id += 1;
+            }
+            self.next_id
+        };
+        self.next_id = self.next_id.max(id + 1);
+        let hub = self.cx.node.hub().clone();
+        let revision = hub.applied_revision();
+        let task = tokio::spawn(watcher::run(
+            hub,
+            id,
+            opts,
+            self.events.clone(),
+            self.progress_rx.clone(),
+        ));
+        self.watches.insert(id, (task, c.prev_node));
+        let mut resp = self.response(id, revision);
+        resp.created = true;
+        Ok(resp)
+    }
+
+    fn cancel(&mut self, id: i64, reason: &str) -> pb::WatchResponse {
+        let known = match self.watches.remove(&id) {
+            Some((task, _)) => {
+                task.abort();
+                true
+            }
+            None => false,
+        };
+        let mut resp = self.response(id, self.cx.node.applied_revision());
+        resp.canceled = true;
+        resp.cancel_reason = if known {
+            reason.to_string()
+        } else {
+            format!("no watch {id} on this stream")
+        };
+        resp
+    }
+
+    fn message(&mut self, id: i64, msg: WatchMessage) -> Option<pb::WatchResponse> {
+        let with_prev = self.watches.get(&id)?.1;
+        let applied = self.cx.node.applied_revision();
+        Some(match msg {
+            WatchMessage::Events(events) => {
+                let mut resp = self.response(id, applied);
+                resp.events = events.into_iter().map(|e| event(e, with_prev)).collect();
+                resp
+            }
+            WatchMessage::Progress(rev) => {
+                let mut resp = self.response(id, rev);
+                resp.progress = true;
+                resp
+            }
+            WatchMessage::Canceled {
+                reason,
+                compact_revision,
+            } => {
+                self.watches.remove(&id);
+                let mut resp = self.response(id, applied);
+                resp.canceled = true;
+                resp.cancel_reason = reason;
+                resp.compact_revision = compact_revision;
+                resp
+            }
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<pb::WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let mut incoming = req.into_inner();
+        let (out_tx, out_rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(STREAM_BUFFER);
+        let (events_tx, mut events_rx) = mpsc::channel(STREAM_BUFFER);
+        let (progress_tx, progress_rx) = watch::channel(0u64);
+        let mut state = StreamState {
+            cx: self.cx.clone(),
+            watches: HashMap::new(),
+            next_id: 1,
+            events: events_tx,
+            progress_rx,
+        };
+        tokio::spawn(async move {
+            // A client may half-close its side after sending its requests (grpcurl -d
+            // does); its watches keep streaming until it cancels the call.
+            let mut input_open = true;
+            loop {
+                if !input_open && state.watches.is_empty() {
+                    break;
+                }
+                let reply = tokio::select! {
+                    req = incoming.next(), if input_open => match req {
+                        None => {
+                            input_open = false;
+                            continue;
+                        }
+                        Some(Err(_)) => break,
+                        Some(Ok(req)) => match req.request {
+                            Some(pb::watch_request::Request::Create(c)) => {
+                                state.create(c).map_err(Status::from)
+                            }
+                            Some(pb::watch_request::Request::Cancel(c)) => {
+                                Ok(state.cancel(c.watch_id, "canceled by the client"))
+                            }
+                            Some(pb::watch_request::Request::Progress(_)) => {
+                                progress_tx.send_modify(|n| *n += 1);
+                                continue;
+                            }
+                            None => Err(Status::from(ApiError::InvalidArgument(
+                                "WatchRequest sets none of create, cancel, progress".into(),
+                            ))),
+                        },
+                    },
+                    Some((id, msg)) = events_rx.recv() => match state.message(id, msg) {
+                        Some(resp) => Ok(resp),
+                        None => continue,
+                    },
+                    _ = out_tx.closed() => break,
+                };
+                // A malformed request ends the stream with its error; the client's
+                // other watches end with it and must be re-created.
+                let fatal = reply.is_err();
+                if out_tx.send(reply).await.is_err() || fatal {
+                    break;
+                }
+            }
+            for (_, (task, _)) in state.watches.drain() {
+                task.abort();
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+}
