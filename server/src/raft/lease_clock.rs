@@ -40,14 +40,20 @@ impl LeaseClock {
 
     /// On becoming leader: every lease gets its checkpointed remaining time, but never
     /// less than `grace` (at least one election timeout), so no lease expires because
-    /// its keepalives were going to the old leader.
+    /// its keepalives were going to the old leader. A keepalive that already reached
+    /// this new leader is kept if it gives a later deadline.
     pub fn take_over(&self, leases: &[LeaseRecord], grace: Duration) {
         let now = Instant::now();
         self.with(|d| {
-            d.clear();
-            for l in leases {
-                d.insert(l.id, now + ms(l.remaining_ms).max(grace));
-            }
+            let fresh: HashMap<i64, Instant> = leases
+                .iter()
+                .map(|l| {
+                    let resumed = now + ms(l.remaining_ms).max(grace);
+                    let deadline = d.get(&l.id).map_or(resumed, |kept| resumed.max(*kept));
+                    (l.id, deadline)
+                })
+                .collect();
+            *d = fresh;
         });
     }
 

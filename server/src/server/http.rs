@@ -39,56 +39,78 @@ async fn ready(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
     }
 }
 
-/// Prometheus text exposition of the member's Raft and store state.
+/// Prometheus text exposition of the member's Raft, store and watch state.
 async fn metrics(State(node): State<Arc<RaftNode>>) -> String {
     let m = node.raft().metrics().borrow().clone();
+    let status = node.status();
+    let samples: [(&str, &str, &str, f64); 10] = [
+        (
+            "corral_raft_term",
+            "gauge",
+            "Current Raft term.",
+            m.current_term as f64,
+        ),
+        (
+            "corral_raft_is_leader",
+            "gauge",
+            "1 if this member is the leader.",
+            f64::from(u8::from(m.current_leader == Some(node.id()))),
+        ),
+        (
+            "corral_raft_last_log_index",
+            "gauge",
+            "Index of the last log entry.",
+            m.last_log_index.unwrap_or(0) as f64,
+        ),
+        (
+            "corral_raft_applied_index",
+            "gauge",
+            "Index of the last applied log entry.",
+            m.last_applied.map(|l| l.index).unwrap_or(0) as f64,
+        ),
+        (
+            "corral_revision",
+            "gauge",
+            "Cluster revision after the last applied write.",
+            node.applied_revision() as f64,
+        ),
+        (
+            "corral_snapshot_index",
+            "gauge",
+            "Last log index covered by this member's latest snapshot.",
+            status.snapshot_index as f64,
+        ),
+        (
+            "corral_snapshot_installs_total",
+            "counter",
+            "Snapshots received from a leader and installed since start.",
+            status.snapshot_installs as f64,
+        ),
+        (
+            "corral_watchers",
+            "gauge",
+            "Watchers following the live event ring.",
+            node.hub().watchers() as f64,
+        ),
+        (
+            "corral_watch_fallbacks_total",
+            "counter",
+            "Times a slow watcher fell behind the live ring and replayed from the history.",
+            node.hub().fallbacks() as f64,
+        ),
+        (
+            "corral_db_size_bytes",
+            "gauge",
+            "Approximate size of the RocksDB files.",
+            node.db().size_bytes() as f64,
+        ),
+    ];
     let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, value: f64| {
+    for (name, kind, help, value) in samples {
         let _ = writeln!(
             out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
-    };
-    gauge(
-        "corral_raft_term",
-        "Current Raft term.",
-        m.current_term as f64,
-    );
-    gauge(
-        "corral_raft_is_leader",
-        "1 if this member is the leader.",
-        f64::from(u8::from(m.current_leader == Some(node.id()))),
-    );
-    gauge(
-        "corral_raft_last_log_index",
-        "Index of the last log entry.",
-        m.last_log_index.unwrap_or(0) as f64,
-    );
-    gauge(
-        "corral_raft_applied_index",
-        "Index of the last applied log entry.",
-        m.last_applied.map(|l| l.index).unwrap_or(0) as f64,
-    );
-    gauge(
-        "corral_revision",
-        "Cluster revision after the last applied write.",
-        node.applied_revision() as f64,
-    );
-    let status = node.status();
-    gauge(
-        "corral_snapshot_index",
-        "Last log index covered by this member's latest snapshot.",
-        status.snapshot_index as f64,
-    );
-    gauge(
-        "corral_snapshot_installs",
-        "Snapshots received from a leader and installed since start.",
-        status.snapshot_installs as f64,
-    );
-    gauge(
-        "corral_db_size_bytes",
-        "Approximate size of the RocksDB files.",
-        node.db().size_bytes() as f64,
-    );
+    }
     out
 }

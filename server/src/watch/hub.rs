@@ -49,6 +49,8 @@ pub struct Hub {
     ring: broadcast::Sender<Arc<EventBatch>>,
     applied: watch::Sender<i64>,
     history: Arc<dyn HistorySource>,
+    /// Times a watcher fell off the ring and went back to the history.
+    fallbacks: std::sync::atomic::AtomicU64,
 }
 
 impl Hub {
@@ -64,6 +66,7 @@ impl Hub {
             ring,
             applied,
             history,
+            fallbacks: Default::default(),
         }
     }
 
@@ -105,6 +108,22 @@ impl Hub {
     /// Notified whenever the applied revision moves.
     pub fn applied_watch(&self) -> watch::Receiver<i64> {
         self.applied.subscribe()
+    }
+
+    /// Records that a watcher fell behind the ring and replays from the history.
+    pub fn note_fallback(&self) {
+        self.fallbacks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many times watchers fell behind the ring since start.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Live watchers subscribed to the ring.
+    pub fn watchers(&self) -> usize {
+        self.ring.receiver_count()
     }
 
     /// The stored history.

@@ -138,7 +138,10 @@ pub async fn run(
                         next = next.max(batch.revision + 1);
                     }
                     // Fell off the ring: catch up from the history instead.
-                    Err(RecvError::Lagged(_)) => continue 'resync,
+                    Err(RecvError::Lagged(_)) => {
+                        hub.note_fallback();
+                        continue 'resync;
+                    }
                     Err(RecvError::Closed) => return,
                 },
                 changed = progress.changed() => {

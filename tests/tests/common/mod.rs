@@ -1,0 +1,3 @@
+//! Helpers shared by integration test files (each file includes this module).
+
+pub mod wire;
