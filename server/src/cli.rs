@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// Event history kept for watches, in ms of age.
     #[arg(long, env = "CORRAL_HISTORY_RETAIN_MS")]
     pub history_retain_ms: Option<u64>,
+    /// How long request-id results are kept after a client's last request, in ms.
+    #[arg(long, env = "CORRAL_REQUEST_ID_WINDOW_MS")]
+    pub request_id_window_ms: Option<u64>,
     /// Skip fsync (UNSAFE, tests only).
     #[arg(long, env = "CORRAL_UNSAFE_NO_FSYNC")]
     pub unsafe_no_fsync: bool,
@@ -111,6 +114,7 @@ impl ServeArgs {
             max_batch,
             history_retain_revisions,
             history_retain_ms,
+            request_id_window_ms,
             log_filter
         );
         if self.join {

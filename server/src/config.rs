@@ -48,6 +48,9 @@ pub struct Config {
     pub history_retain_revisions: i64,
     /// Event history kept for watches: at most this old, ms.
     pub history_retain_ms: u64,
+    /// Results of requests with a request id are kept this long after the client's
+    /// last request, ms (retries within it are answered, not re-applied).
+    pub request_id_window_ms: u64,
     /// Skip fsync. UNSAFE: acknowledged writes can be lost on a crash; tests only.
     pub unsafe_no_fsync: bool,
     /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "corral_server=debug".
@@ -73,6 +76,7 @@ impl Default for Config {
             max_batch: 1024,
             history_retain_revisions: 100_000,
             history_retain_ms: 3_600_000,
+            request_id_window_ms: 600_000,
             unsafe_no_fsync: false,
             log_filter: "info,openraft=warn".into(),
         }
@@ -228,6 +232,13 @@ impl Config {
             return Err(invalid(
                 "history-retain-ms",
                 self.history_retain_ms,
+                "must be ≥ 1000",
+            ));
+        }
+        if self.request_id_window_ms < 1000 {
+            return Err(invalid(
+                "request-id-window-ms",
+                self.request_id_window_ms,
                 "must be ≥ 1000",
             ));
         }

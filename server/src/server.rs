@@ -96,6 +96,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         crate::lease::keeper::KeeperConfig {
             retain_revisions: cfg.history_retain_revisions,
             retain_age: Duration::from_millis(cfg.history_retain_ms),
+            request_id_window: Duration::from_millis(cfg.request_id_window_ms),
             ..Default::default()
         },
     ));

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use super::status::ApiError;
 use super::validate::{self, Limits};
-use super::ApiContext;
+use super::{with_request_id, ApiContext};
 use crate::store::command::{Command, CommandResult, OpOutput, Output};
 use crate::store::overlay::Overlay;
 use crate::store::read;
@@ -61,7 +61,8 @@ impl Kv for KvService {
         req: Request<pb::CreateRequest>,
     ) -> Result<Response<pb::CreateResponse>, Status> {
         let cmd = validate::create(req.get_ref(), self.limits())?;
-        let (out, revision) = self.write(Command::Create(cmd)).await?;
+        let cmd = with_request_id(&req, Command::Create(cmd))?;
+        let (out, revision) = self.write(cmd).await?;
         match single(out)? {
             OpOutput::Create { path, stat } => Ok(Response::new(pb::CreateResponse {
                 header: self.cx.header(revision),
@@ -76,7 +77,8 @@ impl Kv for KvService {
 
     async fn put(&self, req: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
         let cmd = validate::put(req.get_ref(), self.limits())?;
-        let (out, revision) = self.write(Command::Put(cmd)).await?;
+        let cmd = with_request_id(&req, Command::Put(cmd))?;
+        let (out, revision) = self.write(cmd).await?;
         match single(out)? {
             OpOutput::Put { stat, prev } => Ok(Response::new(pb::PutResponse {
                 header: self.cx.header(revision),
@@ -138,7 +140,8 @@ impl Kv for KvService {
         req: Request<pb::DeleteRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         let cmd = validate::delete(req.get_ref())?;
-        let (out, revision) = self.write(Command::Delete(cmd)).await?;
+        let cmd = with_request_id(&req, Command::Delete(cmd))?;
+        let (out, revision) = self.write(cmd).await?;
         match single(out)? {
             OpOutput::Delete { deleted } => Ok(Response::new(pb::DeleteResponse {
                 header: self.cx.header(revision),
@@ -152,7 +155,8 @@ impl Kv for KvService {
 
     async fn txn(&self, req: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
         let cmd = validate::txn(req.get_ref(), self.limits())?;
-        let (out, revision) = self.write(Command::Txn(cmd)).await?;
+        let cmd = with_request_id(&req, Command::Txn(cmd))?;
+        let (out, revision) = self.write(cmd).await?;
         match out {
             Output::Txn { succeeded, results } => Ok(Response::new(pb::TxnResponse {
                 header: self.cx.header(revision),

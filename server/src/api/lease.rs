@@ -10,7 +10,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::status::ApiError;
-use super::ApiContext;
+use super::{with_request_id, ApiContext};
 use crate::store::command::{Command, KvError, Output};
 
 /// Shortest lease TTL: keepalives more frequent than this are not worth the traffic.
@@ -48,7 +48,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<pb::LeaseGrantRequest>,
     ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
-        let r = req.into_inner();
+        let r = *req.get_ref();
         if !(MIN_TTL_MS..=MAX_TTL_MS).contains(&r.ttl_ms) {
             return Err(ApiError::InvalidArgument(format!(
                 "ttl_ms must be between {MIN_TTL_MS} and {MAX_TTL_MS} (got {})",
@@ -63,15 +63,14 @@ impl Lease for LeaseService {
             ))
             .into());
         }
-        let res = self
-            .cx
-            .node
-            .propose(Command::LeaseGrant {
+        let cmd = with_request_id(
+            &req,
+            Command::LeaseGrant {
                 id: r.lease_id,
                 ttl_ms: r.ttl_ms,
-            })
-            .await
-            .map_err(ApiError::from)?;
+            },
+        )?;
+        let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
         match res.result.map_err(ApiError::from)? {
             Output::Lease { id, ttl_ms } => {
                 // Start the clock now rather than at the keeper's next tick.
@@ -90,14 +89,10 @@ impl Lease for LeaseService {
         &self,
         req: Request<pb::LeaseRevokeRequest>,
     ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
-        let id = req.into_inner().lease_id;
+        let id = req.get_ref().lease_id;
         check_id(id)?;
-        let res = self
-            .cx
-            .node
-            .propose(Command::LeaseRevoke { id })
-            .await
-            .map_err(ApiError::from)?;
+        let cmd = with_request_id(&req, Command::LeaseRevoke { id })?;
+        let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
         match res.result.map_err(ApiError::from)? {
             Output::Deleted { deleted } => Ok(Response::new(pb::LeaseRevokeResponse {
                 header: self.cx.header(res.revision),

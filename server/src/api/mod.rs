@@ -15,6 +15,46 @@ use std::sync::Arc;
 use corral_proto::v1::ResponseHeader;
 
 use crate::raft::RaftNode;
+use crate::store::command::Command;
+use status::ApiError;
+
+/// Metadata header carrying a write's request id, `<client-id>/<sequence>`: a write sent
+/// again with the same id is applied once and the retry gets the first result.
+pub const REQUEST_ID_HEADER: &str = "corral-request-id";
+
+/// Wraps `command` for exactly-once application when the request carries a request id.
+pub fn with_request_id<T>(req: &tonic::Request<T>, command: Command) -> Result<Command, ApiError> {
+    let Some(value) = req.metadata().get(REQUEST_ID_HEADER) else {
+        return Ok(command);
+    };
+    let bad = |why: &str| {
+        ApiError::InvalidArgument(format!(
+            "{REQUEST_ID_HEADER} must be <client-id>/<sequence>: {why}"
+        ))
+    };
+    let text = value.to_str().map_err(|_| bad("not ASCII"))?;
+    let (client, seq) = text.rsplit_once('/').ok_or_else(|| bad("no '/'"))?;
+    if client.is_empty() || client.len() > 128 {
+        return Err(bad("client id must be 1 to 128 characters"));
+    }
+    if !client
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(bad("client id may hold only letters, digits and - _ . :"));
+    }
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| bad("sequence must be a positive integer"))?;
+    if seq == 0 {
+        return Err(bad("sequence must be ≥ 1"));
+    }
+    Ok(Command::Once {
+        client_id: client.to_string(),
+        seq,
+        command: Box::new(command),
+    })
+}
 
 /// What every service needs: the Raft node and request limits.
 #[derive(Clone)]

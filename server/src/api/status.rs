@@ -162,6 +162,20 @@ pub fn to_status(e: ApiError) -> Status {
                 message,
                 &[("lease_id", lease_id.to_string())],
             ),
+            KvError::RequestTooOld {
+                client_id,
+                seq,
+                floor,
+            } => status(
+                Code::FailedPrecondition,
+                "REQUEST_TOO_OLD",
+                message,
+                &[
+                    ("client_id", client_id),
+                    ("seq", seq.to_string()),
+                    ("floor", floor.to_string()),
+                ],
+            ),
             KvError::Invalid(_) => status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[]),
         },
         ApiError::Raft(r) => match r {

@@ -22,6 +22,10 @@ pub struct KeeperConfig {
     pub retain_revisions: i64,
     /// Keep history at most this old.
     pub retain_age: Duration,
+    /// Forget a client's request results after this long without requests.
+    pub request_id_window: Duration,
+    /// How often idle clients' request results are forgotten.
+    pub sessions_every: Duration,
 }
 
 impl Default for KeeperConfig {
@@ -33,6 +37,8 @@ impl Default for KeeperConfig {
             retention_every: Duration::from_secs(5),
             retain_revisions: 100_000,
             retain_age: Duration::from_secs(3600),
+            request_id_window: Duration::from_secs(600),
+            sessions_every: Duration::from_secs(60),
         }
     }
 }
@@ -43,6 +49,7 @@ pub async fn run(node: Arc<RaftNode>, cfg: KeeperConfig) {
     let mut last_checkpoint = Instant::now();
     let mut last_reap = Instant::now();
     let mut last_retention = Instant::now();
+    let mut last_sessions = Instant::now();
     loop {
         tokio::time::sleep(cfg.tick).await;
         if !node.is_leader() {
@@ -76,6 +83,11 @@ pub async fn run(node: Arc<RaftNode>, cfg: KeeperConfig) {
         if last_reap.elapsed() >= cfg.reap_every {
             last_reap = Instant::now();
             reap(&node).await;
+        }
+        if last_sessions.elapsed() >= cfg.sessions_every {
+            last_sessions = Instant::now();
+            let before_ms = now_ms() - cfg.request_id_window.as_millis() as i64;
+            propose(&node, Command::ExpireSessions { before_ms }).await;
         }
         if last_retention.elapsed() >= cfg.retention_every {
             last_retention = Instant::now();

@@ -56,6 +56,21 @@ pub enum Command {
         /// Newest revision to discard.
         revision: i64,
     },
+    /// A client write carrying a request id: applied at most once; a retry returns the
+    /// first result.
+    Once {
+        /// Client id (stable across the client's retries and reconnects).
+        client_id: String,
+        /// Sequence of the request within the client, ≥ 1.
+        seq: u64,
+        /// The write (never itself a `Once`).
+        command: Box<Command>,
+    },
+    /// Forget the request results of clients idle since before `before_ms` (leader clock).
+    ExpireSessions {
+        /// Cut-off, ms since the epoch.
+        before_ms: i64,
+    },
 }
 
 /// Create a znode.
@@ -329,6 +344,16 @@ pub enum KvError {
     LeaseExists {
         /// Lease id.
         lease_id: i64,
+    },
+    /// A retried request whose result was already forgotten: its outcome is unknown.
+    #[error("request {seq} of client {client_id} is older than the {MAX} results kept (oldest kept: {floor}); its outcome can no longer be told", MAX = super::session::MAX_RESULTS_PER_CLIENT)]
+    RequestTooOld {
+        /// Client id.
+        client_id: String,
+        /// Sequence asked.
+        seq: u64,
+        /// Oldest sequence still known.
+        floor: u64,
     },
     /// A request that is valid in form but not in the current state (e.g. deleting `/`).
     #[error("{0}")]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lease::LeaseRecord;
 use super::overlay::{child_key, counters, Backing, Layer, ReapKind};
+use super::session::SessionRecord;
 use super::StoreError;
 use crate::watch::{HistoryError, HistorySource};
 use crate::znode::{Event, NodeRecord};
@@ -34,9 +35,11 @@ const CF_LEASE_NODES: &str = "lease_nodes";
 const CF_REAP: &str = "reap";
 /// Event history: big-endian revision + big-endian sequence → [`Event`].
 const CF_HISTORY: &str = "history";
+/// Client sessions for exactly-once writes: client id → [`SessionRecord`].
+const CF_SESSIONS: &str = "sessions";
 
 /// Column families that make up the state machine (what a snapshot carries).
-const SM_CFS: [&str; 7] = [
+const SM_CFS: [&str; 8] = [
     CF_NODES,
     CF_CHILDREN,
     CF_LEASES,
@@ -44,6 +47,7 @@ const SM_CFS: [&str; 7] = [
     CF_LEASE_NODES,
     CF_REAP,
     CF_HISTORY,
+    CF_SESSIONS,
 ];
 
 const KEY_REVISION: &[u8] = b"revision";
@@ -263,6 +267,13 @@ impl Db {
                 batch.delete_range_cf(history, history_key(0, 0), history_key(value + 1, 0));
             }
         }
+        let sessions = self.cf(CF_SESSIONS)?;
+        for (id, rec) in layer.sessions {
+            match rec {
+                Some(rec) => batch.put_cf(sessions, id.as_bytes(), encode(&rec)?),
+                None => batch.delete_cf(sessions, id.as_bytes()),
+            }
+        }
         let mut seq = 0u32;
         let mut last_rev = None;
         for event in &layer.events {
@@ -460,6 +471,27 @@ impl Backing for DbReader<'_> {
                     .map_err(|_| StoreError::Corrupt("lease node key is not UTF-8".into()))
             });
         Box::new(iter)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        match self.snap.get_cf(self.db.cf(CF_SESSIONS)?, id.as_bytes())? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn sessions(&self) -> Result<Vec<(String, SessionRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .snap
+            .iterator_cf(self.db.cf(CF_SESSIONS)?, IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let id = String::from_utf8(k.to_vec())
+                .map_err(|_| StoreError::Corrupt("session key is not UTF-8".into()))?;
+            out.push((id, decode(&v)?));
+        }
+        Ok(out)
     }
 
     fn counter(&self, key: &str) -> Result<Option<i64>, StoreError> {

@@ -9,6 +9,7 @@ pub mod lease;
 pub mod overlay;
 pub mod path;
 pub mod read;
+pub mod session;
 
 #[cfg(test)]
 mod model_tests;

@@ -628,3 +628,58 @@ fn failed_txn_op_applies_nothing() {
     assert_eq!(r.revision, 1);
     assert!(tree.node("/b").unwrap().is_none());
 }
+
+#[test]
+fn a_request_sent_twice_is_applied_once_and_answered_with_its_first_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Sync::Never).unwrap();
+    let mk = |p: &str| CreateCmd {
+        path: p.into(),
+        data: vec![],
+        kind: NodeKind::Persistent,
+        lease_id: 0,
+        sequential: true,
+        ttl_ms: 0,
+        create_parents: true,
+    };
+    let once = |seq: u64| Command::Once {
+        client_id: "c1".into(),
+        seq,
+        command: Box::new(Command::Create(mk("/q/n-"))),
+    };
+    let apply = |cmd: &Command| {
+        let reader = db.reader();
+        let mut tree = Overlay::new(&reader);
+        let r = apply_command(&mut tree, 1, cmd).unwrap();
+        let layer = tree.into_layer();
+        drop(reader);
+        db.commit_applied(layer, &[]).unwrap();
+        r
+    };
+    let first = apply(&once(1));
+    let again = apply(&once(1));
+    assert_eq!(first, again, "the retry gets the first result");
+    let Ok(Output::Op(OpOutput::Create { path, .. })) = &first.result else {
+        panic!("{first:?}")
+    };
+    assert_eq!(path, "/q/n-0000000000");
+    assert_eq!(db.reader().revision().unwrap(), 1, "applied once");
+    let second = apply(&once(2));
+    assert_eq!(second.revision, 2);
+    // Another client's seq 1 is its own request.
+    let other = Command::Once {
+        client_id: "c2".into(),
+        seq: 1,
+        command: Box::new(Command::Create(mk("/q/n-"))),
+    };
+    assert_eq!(apply(&other).revision, 3);
+    // Forgotten results are refused rather than guessed.
+    for seq in 3..(3 + super::session::MAX_RESULTS_PER_CLIENT as u64) {
+        apply(&once(seq));
+    }
+    let old = apply(&once(1));
+    assert!(
+        matches!(old.result, Err(KvError::RequestTooOld { .. })),
+        "{old:?}"
+    );
+}

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use super::lease::LeaseRecord;
 use super::path;
+use super::session::SessionRecord;
 use super::StoreError;
 use crate::znode::{Event, NodeRecord};
 
@@ -40,6 +41,10 @@ pub trait Backing {
     ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's>;
     /// An integer state-machine counter (e.g. the next lease id), if set.
     fn counter(&self, key: &str) -> Result<Option<i64>, StoreError>;
+    /// Client `id`'s session, if any.
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Every client session, by client id.
+    fn sessions(&self) -> Result<Vec<(String, SessionRecord)>, StoreError>;
 }
 
 /// Counters kept in the state machine's metadata.
@@ -78,6 +83,8 @@ pub struct Layer {
     pub counters: BTreeMap<&'static str, i64>,
     /// Events, in order.
     pub events: Vec<Event>,
+    /// Client id → session, or `None` to forget it.
+    pub sessions: BTreeMap<String, Option<SessionRecord>>,
 }
 
 impl Layer {
@@ -92,6 +99,7 @@ impl Layer {
         self.reap.extend(upper.reap);
         self.counters.extend(upper.counters);
         self.events.extend(upper.events);
+        self.sessions.extend(upper.sessions);
     }
 }
 
@@ -240,6 +248,40 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
     /// Sets a counter.
     pub fn set_counter(&mut self, key: &'static str, value: i64) {
         self.top().counters.insert(key, value);
+    }
+
+    /// Client `id`'s session, if any.
+    pub fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.sessions.get(id) {
+                return Ok(v.clone());
+            }
+        }
+        self.base.session(id)
+    }
+
+    /// Every client session (pending writes applied), by client id.
+    pub fn sessions(&self) -> Result<Vec<(String, SessionRecord)>, StoreError> {
+        let mut all: BTreeMap<String, Option<SessionRecord>> = self
+            .base
+            .sessions()?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        for layer in &self.layers {
+            for (k, v) in &layer.sessions {
+                all.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(all
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
+    /// Stores (or with `None`, forgets) client `id`'s session.
+    pub fn set_session(&mut self, id: &str, rec: Option<SessionRecord>) {
+        self.top().sessions.insert(id.to_string(), rec);
     }
 
     /// Records an event of the current command (dropped with it if it fails).

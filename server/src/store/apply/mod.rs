@@ -12,6 +12,7 @@ mod delete;
 mod lease;
 mod put;
 mod reap;
+mod session;
 mod txn;
 
 use super::command::{Command, CommandResult, KvError, Output};
@@ -62,6 +63,15 @@ pub fn apply_command<B: Backing + ?Sized>(
     now_ms: i64,
     command: &Command,
 ) -> Result<CommandResult, StoreError> {
+    match command {
+        Command::Once {
+            client_id,
+            seq,
+            command,
+        } => return session::once(tree, now_ms, client_id, *seq, command),
+        Command::ExpireSessions { before_ms } => return session::expire(tree, *before_ms),
+        _ => {}
+    }
     let current = tree.revision()?;
     tree.begin();
     let mut cx = Cx {
@@ -80,6 +90,9 @@ pub fn apply_command<B: Backing + ?Sized>(
         Command::LeaseCheckpoint { remaining } => lease::checkpoint(&mut cx, remaining),
         Command::Reap { path, mod_revision } => reap::reap(&mut cx, path, *mod_revision),
         Command::Compact { revision } => compact::compact(&mut cx, *revision),
+        Command::Once { .. } | Command::ExpireSessions { .. } => Err(ApplyError::Kv(
+            KvError::Invalid("request ids cannot be nested".into()),
+        )),
     };
     let wrote = cx.wrote;
     match result {
