@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "corral/v1/watch.proto",
                 "corral/v1/lease.proto",
                 "corral/v1/maintenance.proto",
+                "corral/v1/lock.proto",
+                "corral/v1/election.proto",
             ],
         ),
         (

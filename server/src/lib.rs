@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod coord;
 pub mod lease;
 pub mod raft;
 pub mod server;

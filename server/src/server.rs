@@ -7,8 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use corral_proto::raft::raft_server::RaftServer;
 use corral_proto::v1::cluster_server::ClusterServer;
+use corral_proto::v1::election_server::ElectionServer;
 use corral_proto::v1::kv_server::KvServer;
 use corral_proto::v1::lease_server::LeaseServer;
+use corral_proto::v1::lock_server::LockServer;
 use corral_proto::v1::maintenance_server::MaintenanceServer;
 use corral_proto::v1::watch_server::WatchServer;
 use tokio::net::TcpListener;
@@ -17,8 +19,10 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::api::cluster::ClusterService;
+use crate::api::election::ElectionService;
 use crate::api::kv::KvService;
 use crate::api::lease::LeaseService;
+use crate::api::lock::LockService;
 use crate::api::maintenance::MaintenanceService;
 use crate::api::watch::WatchService;
 use crate::api::ApiContext;
@@ -120,6 +124,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let max_msg = max_client_message(&cfg);
     let cluster = ClusterServer::new(ClusterService::new(cx.clone()));
     let lease = LeaseServer::new(LeaseService::new(cx.clone()));
+    let lock = LockServer::new(LockService::new(cx.clone()));
+    let election = ElectionServer::new(ElectionService::new(cx.clone()));
     let maintenance = MaintenanceServer::new(MaintenanceService::new(cx.clone()));
     let watch = WatchServer::new(WatchService::new(cx.clone())).max_encoding_message_size(64 << 20);
     let kv = KvServer::new(KvService::new(cx))
@@ -139,6 +145,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .add_service(kv)
         .add_service(cluster)
         .add_service(lease)
+        .add_service(lock)
+        .add_service(election)
         .add_service(maintenance)
         .add_service(watch)
         .serve_with_incoming_shutdown(

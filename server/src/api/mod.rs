@@ -3,8 +3,10 @@
 
 pub mod cluster;
 pub mod convert;
+pub mod election;
 pub mod kv;
 pub mod lease;
+pub mod lock;
 pub mod maintenance;
 pub mod status;
 pub mod validate;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::coord::CoordError;
 use crate::raft::RaftNodeError;
 use crate::store::command::KvError;
 use crate::store::path::PathError;
@@ -53,6 +54,9 @@ pub enum ApiError {
     /// Local storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A lock or election call failed.
+    #[error(transparent)]
+    Coord(CoordError),
     /// A broken invariant inside this server (a bug, never the caller's fault).
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,6 +67,17 @@ impl From<ListError> for ApiError {
         match e {
             ListError::Kv(e) => ApiError::Kv(e),
             ListError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<CoordError> for ApiError {
+    fn from(e: CoordError) -> Self {
+        match e {
+            CoordError::Kv(e) => ApiError::Kv(e),
+            CoordError::Raft(e) => ApiError::Raft(e),
+            CoordError::Store(e) => ApiError::Store(e),
+            other => ApiError::Coord(other),
         }
     }
 }
@@ -218,6 +233,30 @@ pub fn to_status(e: ApiError) -> Status {
             RaftNodeError::Timeout(_) => status(Code::DeadlineExceeded, "TIMEOUT", message, &[]),
         },
         ApiError::Internal(_) => status(Code::Internal, "INTERNAL", message, &[]),
+        ApiError::Coord(c) => match c {
+            CoordError::WaitTimeout(_) => {
+                status(Code::DeadlineExceeded, "WAIT_TIMEOUT", message, &[])
+            }
+            CoordError::EntryGone(key) => status(
+                Code::FailedPrecondition,
+                "ENTRY_GONE",
+                message,
+                &[("path", key)],
+            ),
+            CoordError::NotLeader { key, name } => status(
+                Code::FailedPrecondition,
+                "NOT_ELECTION_LEADER",
+                message,
+                &[("path", key), ("name", name)],
+            ),
+            CoordError::NoLeader(name) => {
+                status(Code::NotFound, "NO_LEADER", message, &[("name", name)])
+            }
+            CoordError::Watch(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
+            CoordError::Kv(_) | CoordError::Raft(_) | CoordError::Store(_) => {
+                status(Code::Internal, "INTERNAL", message, &[])
+            }
+        },
         ApiError::Store(_) => status(
             Code::Internal,
             "INTERNAL",

@@ -1,0 +1,43 @@
+//! Fair locks with fencing tokens.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::queue::{self, EntryGuard};
+use super::CoordError;
+use crate::raft::RaftNode;
+
+/// A held lock.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// The holder's znode.
+    pub key: String,
+    /// Its create revision: strictly increasing per lock.
+    pub fencing_token: i64,
+}
+
+/// Waits (up to `wait_ms`, 0 = no limit of its own) until the caller holds lock `name`.
+pub async fn lock(
+    node: Arc<RaftNode>,
+    name: &str,
+    lease_id: i64,
+    wait_ms: i64,
+) -> Result<Held, CoordError> {
+    let deadline = (wait_ms > 0).then(|| Instant::now() + Duration::from_millis(wait_ms as u64));
+    let (key, fencing_token) = queue::enqueue(&node, name, "lock-", lease_id, Vec::new()).await?;
+    // From here on, giving up (error, timeout, or the caller cancelling) removes the entry.
+    let guard = EntryGuard::new(node.clone(), key.clone());
+    match queue::wait_first(&node, name, &key, deadline).await {
+        Ok(()) => {
+            guard.disarm();
+            Ok(Held { key, fencing_token })
+        }
+        Err(CoordError::WaitTimeout(_)) => Err(CoordError::WaitTimeout(wait_ms)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Releases a lock (or a place in its queue).
+pub async fn unlock(node: &RaftNode, key: &str) -> Result<(), CoordError> {
+    queue::remove(node, key).await
+}
