@@ -1,3 +1,4 @@
 //! Helpers shared by integration test files (each file includes this module).
 
+pub mod proxy;
 pub mod wire;

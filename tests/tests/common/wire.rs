@@ -166,3 +166,29 @@ pub async fn metric(http_addr: &str, name: &str) -> Result<f64> {
     }
     bail!("metric {name} not found")
 }
+
+/// A lock client on a fresh channel.
+pub async fn lock_client(
+    endpoint: &str,
+) -> Result<corral_proto::v1::lock_client::LockClient<Channel>> {
+    Ok(corral_proto::v1::lock_client::LockClient::new(
+        channel(endpoint).await?,
+    ))
+}
+
+/// An election client on a fresh channel.
+pub async fn election_client(
+    endpoint: &str,
+) -> Result<corral_proto::v1::election_client::ElectionClient<Channel>> {
+    Ok(corral_proto::v1::election_client::ElectionClient::new(
+        channel(endpoint).await?,
+    ))
+}
+
+/// Revokes a lease.
+pub async fn revoke(endpoint: &str, lease_id: i64) -> Result<()> {
+    LeaseClient::new(channel(endpoint).await?)
+        .revoke(pb::LeaseRevokeRequest { lease_id })
+        .await?;
+    Ok(())
+}

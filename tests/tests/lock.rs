@@ -1,0 +1,241 @@
+//! Server-side locks against a real server: mutual exclusion checked with fencing
+//! tokens, FIFO order, strictly increasing tokens, hand-over when the holder's process
+//! is killed, abandoned waiters leave nothing behind, and bad input is refused.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use common::wire;
+use corral_client::ListOptions;
+use corral_proto::v1 as pb;
+use corral_tests::Server;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// What the protected resource saw: the current holder and the highest token.
+#[derive(Default)]
+struct Resource {
+    holder: Option<usize>,
+    highest_token: i64,
+    /// (contender, sequence of its key) in acquisition order.
+    order: Vec<(usize, u64)>,
+}
+
+fn key_sequence(key: &str) -> u64 {
+    key[key.len() - 10..].parse().expect("10-digit suffix")
+}
+
+#[tokio::test]
+async fn fifty_contenders_never_overlap_acquire_in_fifo_order_with_increasing_tokens() -> Result<()>
+{
+    const CONTENDERS: usize = 50;
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let resource = Arc::new(Mutex::new(Resource::default()));
+    let mut tasks = Vec::new();
+    for me in 0..CONTENDERS {
+        let endpoint = endpoint.clone();
+        let resource = resource.clone();
+        tasks.push(tokio::spawn(async move {
+            let lease = wire::grant(&endpoint, 60_000).await?;
+            let mut locks = wire::lock_client(&endpoint).await?;
+            let held = locks
+                .lock(pb::LockRequest {
+                    name: "/locks/shared".into(),
+                    lease_id: lease,
+                    wait_timeout_ms: 0,
+                })
+                .await?
+                .into_inner();
+            {
+                let mut r = resource.lock().unwrap();
+                assert_eq!(
+                    r.holder, None,
+                    "contender {me} got the lock while {:?} held it",
+                    r.holder
+                );
+                assert!(
+                    held.fencing_token > r.highest_token,
+                    "token {} not above {}",
+                    held.fencing_token,
+                    r.highest_token
+                );
+                r.holder = Some(me);
+                r.highest_token = held.fencing_token;
+                r.order.push((me, key_sequence(&held.key)));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            resource.lock().unwrap().holder = None;
+            locks.unlock(pb::UnlockRequest { key: held.key }).await?;
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let seqs: Vec<u64> = {
+        let r = resource.lock().unwrap();
+        assert_eq!(r.order.len(), CONTENDERS);
+        r.order.iter().map(|(_, s)| *s).collect()
+    };
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_eq!(seqs, sorted, "acquired in queue (FIFO) order");
+    // Every entry is gone, and so is the lock's container once empty.
+    let client = server.client().await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match client.list("/locks/shared", ListOptions::new()).await {
+            Err(corral_client::Error::NotFound { .. }) => break,
+            Ok(page) if Instant::now() > deadline => {
+                bail!("lock znode still has {} entries", page.nodes.len())
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn next_waiter_gets_the_lock_within_ttl_after_the_holder_process_is_killed() -> Result<()> {
+    const TTL_MS: i64 = 2000;
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let mut holder = tokio::process::Command::new(env!("CARGO_BIN_EXE_lock-holder"))
+        .args([&endpoint, "/locks/k", &TTL_MS.to_string()])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting lock-holder")?;
+    let mut lines = BufReader::new(holder.stdout.take().context("stdout")?).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await??
+        .context("lock-holder printed nothing")?;
+    let first_token: i64 = line.split_whitespace().nth(2).context("token")?.parse()?;
+
+    let waiter = {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            let lease = wire::grant(&endpoint, 60_000).await?;
+            let held = wire::lock_client(&endpoint)
+                .await?
+                .lock(pb::LockRequest {
+                    name: "/locks/k".into(),
+                    lease_id: lease,
+                    wait_timeout_ms: 0,
+                })
+                .await?
+                .into_inner();
+            anyhow::Ok((held, Instant::now()))
+        })
+    };
+    // The holder keeps its lease alive: the waiter must still be waiting after 2 TTLs.
+    tokio::time::sleep(Duration::from_millis(2 * TTL_MS as u64)).await;
+    assert!(
+        !waiter.is_finished(),
+        "the lock was handed over while its holder lived"
+    );
+    holder.start_kill()?;
+    holder.wait().await?;
+    let killed = Instant::now();
+    let (held, at) = tokio::time::timeout(Duration::from_secs(30), waiter).await???;
+    let handover = at - killed;
+    eprintln!("lock handed over {handover:?} after the holder was killed (TTL {TTL_MS} ms)");
+    assert!(held.fencing_token > first_token);
+    // Stated bound: TTL + one keepalive interval (TTL/3) + 2 s for expiry tick,
+    // commit and watch delivery.
+    assert!(
+        handover <= Duration::from_millis((TTL_MS + TTL_MS / 3 + 2000) as u64),
+        "hand-over took {handover:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_waiter_that_times_out_or_is_cancelled_leaves_no_entry() -> Result<()> {
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let client = server.client().await?;
+    let lease = wire::grant(&endpoint, 60_000).await?;
+    let mut locks = wire::lock_client(&endpoint).await?;
+    let held = locks
+        .lock(pb::LockRequest {
+            name: "/locks/t".into(),
+            lease_id: lease,
+            wait_timeout_ms: 0,
+        })
+        .await?
+        .into_inner();
+    let err = locks
+        .lock(pb::LockRequest {
+            name: "/locks/t".into(),
+            lease_id: lease,
+            wait_timeout_ms: 300,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::DeadlineExceeded);
+    // A waiter whose call is dropped (client deadline) is removed too.
+    let mut req = tonic::Request::new(pb::LockRequest {
+        name: "/locks/t".into(),
+        lease_id: lease,
+        wait_timeout_ms: 0,
+    });
+    req.set_timeout(Duration::from_millis(300));
+    let _ = locks.lock(req).await.unwrap_err();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let page = client.list("/locks/t", ListOptions::new()).await?;
+        let keys: Vec<&str> = page.nodes.iter().map(|n| n.path.as_str()).collect();
+        if keys == [held.key.as_str()] {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("abandoned waiters left entries: {keys:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_lock_input_is_refused_with_invalid_argument() -> Result<()> {
+    let server = Server::start().await?;
+    let mut locks = wire::lock_client(&server.endpoint()).await?;
+    for (name, lease, wait) in [
+        ("locks/x", 1, 0),
+        ("/", 1, 0),
+        ("/locks/x/", 1, 0),
+        ("/locks/x", 0, 0),
+        ("/locks/x", 1, -1),
+    ] {
+        let err = locks
+            .lock(pb::LockRequest {
+                name: name.into(),
+                lease_id: lease,
+                wait_timeout_ms: wait,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            tonic::Code::InvalidArgument,
+            "{name} {lease} {wait}"
+        );
+    }
+    let err = locks
+        .lock(pb::LockRequest {
+            name: "/locks/x".into(),
+            lease_id: 777,
+            wait_timeout_ms: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert_eq!(wire::reason(&err).as_deref(), Some("LEASE_NOT_FOUND"));
+    Ok(())
+}
