@@ -55,7 +55,7 @@ async fn three_campaigners_one_leader_at_a_time_observed_in_order() -> Result<()
             None => bail!("observed an empty election mid-run"),
         }
     };
-    for round in 0..3 {
+    for (round, lease) in leases.iter().enumerate() {
         // Exactly one campaign has returned: the leader.
         let done: Vec<usize> = campaigns
             .iter()
@@ -89,7 +89,7 @@ async fn three_campaigners_one_leader_at_a_time_observed_in_order() -> Result<()
             observed.push(expect_value(observer.message().await?.expect("proclaim"))?);
         }
         // End the leader's term by revoking its lease.
-        wire::revoke(&endpoint, leases[round]).await?;
+        wire::revoke(&endpoint, *lease).await?;
         let won = campaigns.remove(0).await??;
         assert_eq!(won.key, leader.key);
     }
