@@ -170,10 +170,11 @@ async fn a_waiter_that_times_out_or_is_cancelled_leaves_no_entry() -> Result<()>
         })
         .await?
         .into_inner();
+    let waiter_lease = wire::grant(&endpoint, 60_000).await?;
     let err = locks
         .lock(pb::LockRequest {
             name: "/locks/t".into(),
-            lease_id: lease,
+            lease_id: waiter_lease,
             wait_timeout_ms: 300,
         })
         .await
@@ -182,7 +183,7 @@ async fn a_waiter_that_times_out_or_is_cancelled_leaves_no_entry() -> Result<()>
     // A waiter whose call is dropped (client deadline) is removed too.
     let mut req = tonic::Request::new(pb::LockRequest {
         name: "/locks/t".into(),
-        lease_id: lease,
+        lease_id: waiter_lease,
         wait_timeout_ms: 0,
     });
     req.set_timeout(Duration::from_millis(300));
@@ -199,6 +200,30 @@ async fn a_waiter_that_times_out_or_is_cancelled_leaves_no_entry() -> Result<()>
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn locking_again_with_the_same_lease_finds_its_own_entry() -> Result<()> {
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let lease = wire::grant(&endpoint, 60_000).await?;
+    let mut locks = wire::lock_client(&endpoint).await?;
+    let req = || pb::LockRequest {
+        name: "/locks/re".into(),
+        lease_id: lease,
+        wait_timeout_ms: 0,
+    };
+    let first = locks.lock(req()).await?.into_inner();
+    let again = locks.lock(req()).await?.into_inner();
+    assert_eq!(first.key, again.key);
+    assert_eq!(first.fencing_token, again.fencing_token);
+    let page = server
+        .client()
+        .await?
+        .list("/locks/re", ListOptions::new())
+        .await?;
+    assert_eq!(page.nodes.len(), 1, "one entry per lease");
     Ok(())
 }
 

@@ -64,8 +64,8 @@ async fn write(node: &RaftNode, cmd: Command) -> Result<Output, CoordError> {
     Ok(node.propose(cmd).await?.result?)
 }
 
-/// Adds an entry `dir/<prefix><seq>` bound to `lease_id`; returns its path and create
-/// revision.
+/// Adds an entry `dir/<prefix><seq>` bound to `lease_id` (or finds the one this lease
+/// already has); returns its path and create revision.
 pub async fn enqueue(
     node: &RaftNode,
     dir: &str,
@@ -90,6 +90,15 @@ pub async fn enqueue(
     match made {
         Ok(_) | Err(CoordError::Kv(KvError::NodeExists { .. })) => {}
         Err(e) => return Err(e),
+    }
+    // One entry per lease: a caller retrying after a lost answer (its entry may have
+    // been created) finds its own entry instead of queueing behind it forever.
+    let (existing, _) = entries(node, dir).await?;
+    if let Some(own) = existing
+        .iter()
+        .find(|n| n.record.stat.lease_id == lease_id && path::name(&n.path).starts_with(prefix))
+    {
+        return Ok((own.path.clone(), own.record.stat.create_revision));
     }
     let out = write(
         node,
