@@ -214,6 +214,9 @@ pub fn to_status(e: ApiError) -> Status {
                 s
             }
             RaftNodeError::Unavailable(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
+            RaftNodeError::OutcomeUnknown(_) => {
+                status(Code::Unavailable, "OUTCOME_UNKNOWN", message, &[])
+            }
             RaftNodeError::Stopped(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
             RaftNodeError::Membership(_) => {
                 status(Code::FailedPrecondition, "MEMBERSHIP", message, &[])

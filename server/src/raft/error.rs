@@ -15,6 +15,10 @@ pub enum RaftNodeError {
         /// Its peer address, if known.
         leader_addr: Option<String>,
     },
+    /// A write may or may not have been applied (leadership changed or contact with the
+    /// leader was lost after it was submitted). Retrying is safe only with a request id.
+    #[error("outcome unknown: {0}; retry with the same corral-request-id to learn it without applying it twice")]
+    OutcomeUnknown(String),
     /// No quorum or no leader: the cluster cannot serve this now.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),

@@ -193,8 +193,8 @@ impl Core {
             Err(ForwardFailure::NotDelivered(m)) => {
                 Attempt::Retry(format!("leader {leader} at {addr} unreachable: {m}"))
             }
-            Err(ForwardFailure::Unknown(m)) => Attempt::Done(Err(RaftNodeError::Unavailable(
-                format!("lost contact with leader {leader} at {addr}; the outcome is unknown: {m}"),
+            Err(ForwardFailure::Unknown(m)) => Attempt::Done(Err(RaftNodeError::OutcomeUnknown(
+                format!("lost contact with leader {leader} at {addr}: {m}"),
             ))),
         }
     }
@@ -386,13 +386,19 @@ impl RaftNode {
     /// Proposes a command through the leader and waits until it is committed by a quorum
     /// and applied on the leader. Retried only while it certainly was not carried out.
     pub async fn propose(&self, command: Command) -> Result<CommandResult, RaftNodeError> {
+        // A write with a request id is deduplicated by the state machine, so even a
+        // submission whose outcome is unknown may be sent again.
+        let idempotent = matches!(command, Command::Once { .. });
         let deadline = Instant::now() + self.core.leader_wait;
+        // Set once any attempt may have been applied: then giving up is "unknown".
+        let mut ambiguous = false;
         loop {
             let (leader, addr) = self.core.wait_leader(deadline).await?;
             let attempt = if leader == self.core.id {
                 match self.proposer.propose(command.clone()).await {
-                    Err(RaftNodeError::NotLeader { .. }) => {
-                        Attempt::Retry("leadership moved before the write was appended".into())
+                    Err(RaftNodeError::OutcomeUnknown(m)) if idempotent => {
+                        ambiguous = true;
+                        Attempt::Retry(m)
                     }
                     other => Attempt::Done(other),
                 }
@@ -406,6 +412,10 @@ impl RaftNode {
                     Attempt::Done(Ok(other)) => Attempt::Done(Err(RaftNodeError::Stopped(
                         format!("unexpected reply {other:?}"),
                     ))),
+                    Attempt::Done(Err(RaftNodeError::OutcomeUnknown(m))) if idempotent => {
+                        ambiguous = true;
+                        Attempt::Retry(m)
+                    }
                     Attempt::Done(Err(e)) => Attempt::Done(Err(e)),
                     Attempt::Retry(m) => Attempt::Retry(m),
                 }
@@ -414,10 +424,15 @@ impl RaftNode {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(reason) => {
                     if Instant::now() >= deadline {
-                        return Err(RaftNodeError::Unavailable(format!(
-                            "no leader accepted the write within {:?}: {reason}",
+                        let why = format!(
+                            "no leader confirmed the write within {:?}: {reason}",
                             self.core.leader_wait
-                        )));
+                        );
+                        return Err(if ambiguous {
+                            RaftNodeError::OutcomeUnknown(why)
+                        } else {
+                            RaftNodeError::Unavailable(why)
+                        });
                     }
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }

@@ -97,8 +97,8 @@ async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<(Command, Reply)>, m
                         }
                         Err(_) => {
                             for r in replies {
-                                let _ = r.send(Err(RaftNodeError::Unavailable(
-                                    "leadership changed before the write committed; its outcome is unknown".into(),
+                                let _ = r.send(Err(RaftNodeError::OutcomeUnknown(
+                                    "the Raft node dropped the write before it committed".into(),
                                 )));
                             }
                         }
@@ -111,10 +111,13 @@ async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<(Command, Reply)>, m
 
 fn map_write_error(e: ClientWriteError<u64, openraft::BasicNode>) -> RaftNodeError {
     match e {
-        ClientWriteError::ForwardToLeader(f) => RaftNodeError::NotLeader {
-            leader_id: f.leader_id,
-            leader_addr: f.leader_node.map(|n| n.addr),
-        },
+        // Also sent when the entry was appended and later truncated by a new leader: a
+        // copy may survive on another member and still commit, so this is not a clean
+        // "not applied".
+        ClientWriteError::ForwardToLeader(f) => RaftNodeError::OutcomeUnknown(format!(
+            "leadership moved (to {}) before the write committed",
+            f.leader_id.map_or("an unknown member".to_string(), |id| format!("member {id}"))
+        )),
         ClientWriteError::ChangeMembershipError(e) => RaftNodeError::Unavailable(e.to_string()),
     }
 }
