@@ -503,11 +503,24 @@ impl RaftNode {
         }
     }
 
-    fn local_lease(&self, id: i64) -> Result<crate::store::lease::LeaseRecord, RaftNodeError> {
-        let reader = self.db.reader();
-        crate::store::overlay::Backing::lease(&reader, id)
-            .map_err(|e| RaftNodeError::Stopped(format!("storage: {e}")))?
-            .ok_or(RaftNodeError::LeaseNotFound(id))
+    /// Lease `id` as this (leading) member's store has it. A new leader may not yet have
+    /// applied a grant its predecessor committed, so "absent" is only believed after
+    /// the state machine has caught up with everything committed.
+    async fn local_lease(&self, id: i64) -> Result<crate::store::lease::LeaseRecord, RaftNodeError> {
+        let read = || {
+            let reader = self.db.reader();
+            crate::store::overlay::Backing::lease(&reader, id)
+                .map_err(|e| RaftNodeError::Stopped(format!("storage: {e}")))
+        };
+        if let Some(lease) = read()? {
+            return Ok(lease);
+        }
+        self.core
+            .raft
+            .ensure_linearizable()
+            .await
+            .map_err(map_check_error)?;
+        read()?.ok_or(RaftNodeError::LeaseNotFound(id))
     }
 
     /// Carries out a membership or leadership operation on the leader; returns the
@@ -764,13 +777,13 @@ impl RaftNode {
                 self.require_leader()?;
                 // The grant was applied here before it was acknowledged, so a lease
                 // unknown to the leader's store does not exist.
-                let lease = self.local_lease(id)?;
+                let lease = self.local_lease(id).await?;
                 self.leases.keepalive(id, lease.ttl_ms);
                 Ok(ForwardResponse::KeptAlive(lease.ttl_ms))
             }
             ForwardRequest::LeaseRemaining(id) => {
                 self.require_leader()?;
-                let lease = self.local_lease(id)?;
+                let lease = self.local_lease(id).await?;
                 let ms = self
                     .leases
                     .remaining(id)
