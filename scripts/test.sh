@@ -29,6 +29,20 @@ cargo test --workspace
 # Python SDK (sdk-python/): its suite is added here when the SDK exists; it runs against
 # the same server binary, $CORRAL_BIN.
 
+# Go: the history checker used by the fault-injection suite (tests/lincheck), with its
+# own tests that feed it known violations. Built first: the Rust fault tests run it.
+step "go: gofmt, go vet, go test (tests/lincheck)"
+(
+  cd tests/lincheck
+  unformatted="$(gofmt -l .)"
+  if [[ -n "$unformatted" ]]; then
+    echo "gofmt: these files need formatting: $unformatted" >&2
+    exit 1
+  fi
+  go vet ./...
+  go test ./...
+)
+
 # Go SDK (sdk-go/): its suite (`go test ./...` in sdk-go/) is added here when the SDK
 # exists; it too uses $CORRAL_BIN.
 
