@@ -23,12 +23,6 @@ cargo build --workspace --bins
 # Integration tests (tests/) run this binary as real processes.
 export CORRAL_BIN="$CARGO_TARGET_DIR/debug/corral"
 
-step "cargo test --workspace"
-cargo test --workspace
-
-# Python SDK (sdk-python/): its suite is added here when the SDK exists; it runs against
-# the same server binary, $CORRAL_BIN.
-
 # Go: the history checker used by the fault-injection suite (tests/lincheck), with its
 # own tests that feed it known violations. Built first: the Rust fault tests run it.
 step "go: gofmt, go vet, go test (tests/lincheck)"
@@ -41,7 +35,16 @@ step "go: gofmt, go vet, go test (tests/lincheck)"
   fi
   go vet ./...
   go test ./...
+  go build -o "$CARGO_TARGET_DIR/lincheck" .
 )
+# The fault-injection tests hand their recorded histories to this binary.
+export CORRAL_LINCHECK="$CARGO_TARGET_DIR/lincheck"
+
+step "cargo test --workspace"
+cargo test --workspace
+
+# Python SDK (sdk-python/): its suite is added here when the SDK exists; it runs against
+# the same server binary, $CORRAL_BIN.
 
 # Go SDK (sdk-go/): its suite (`go test ./...` in sdk-go/) is added here when the SDK
 # exists; it too uses $CORRAL_BIN.
