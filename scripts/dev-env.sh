@@ -50,6 +50,14 @@ if command -v rustup >/dev/null; then
   done
 fi
 
+# Go, for the history checker (tests/lincheck) and the Go SDK.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+if ! command -v go >/dev/null; then
+  corral_apt_install golang-go
+fi
+
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/corral/target}"
 
 # Two steps, not `eval "$(...)"`: the assignment carries the script's exit status to
