@@ -1,5 +1,6 @@
 //! The [`Client`]: a cheap-to-clone handle on gRPC channels to the members, with
-//! the KV calls, failover between members and a per-call timeout.
+//! the KV calls, failover between members and a per-call timeout. The Cluster calls
+//! are in `cluster.rs`, on the same machinery.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -48,15 +49,15 @@ pub struct Client {
 /// One channel per endpoint, and the one calls go to.
 #[derive(Debug)]
 struct Members {
-    kvs: Vec<KvClient<Channel>>,
-    /// Index into `kvs` of the member calls go to; moves on when it cannot be reached.
+    channels: Vec<Channel>,
+    /// Index into `channels` of the member calls go to; moves on when it cannot be reached.
     current: AtomicUsize,
 }
 
 impl Members {
     /// Moves off member `failed` (unless another call already did).
     fn skip(&self, failed: usize) {
-        let next = (failed + 1) % self.kvs.len();
+        let next = (failed + 1) % self.channels.len();
         let _ = self
             .current
             .compare_exchange(failed, next, Ordering::Relaxed, Ordering::Relaxed);
@@ -117,13 +118,9 @@ impl ClientBuilder {
             })
             .collect::<Result<Vec<_>>>()?;
         let (current, channels) = connect_first(&endpoints).await?;
-        let kvs = channels
-            .into_iter()
-            .map(|channel| KvClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
-            .collect();
         Ok(Client {
             members: Arc::new(Members {
-                kvs,
+                channels,
                 current: AtomicUsize::new(current),
             }),
             timeout: self.timeout,
@@ -210,8 +207,8 @@ impl Client {
             .into()
             .unwrap_or_default()
             .request(path.clone(), data.into());
-        self.call(&path, false, request, |mut kv, r| async move {
-            kv.create(r).await
+        self.call(&path, false, request, |channel, r| async move {
+            kv(channel).create(r).await
         })
         .await
     }
@@ -229,12 +226,9 @@ impl Client {
             .into()
             .unwrap_or_default()
             .request(path.clone(), data.into());
-        self.call(
-            &path,
-            false,
-            request,
-            |mut kv, r| async move { kv.put(r).await },
-        )
+        self.call(&path, false, request, |channel, r| async move {
+            kv(channel).put(r).await
+        })
         .await
     }
 
@@ -246,12 +240,9 @@ impl Client {
     ) -> Result<GetResponse> {
         let path = path.into();
         let request = options.into().unwrap_or_default().request(path.clone());
-        self.call(
-            &path,
-            true,
-            request,
-            |mut kv, r| async move { kv.get(r).await },
-        )
+        self.call(&path, true, request, |channel, r| async move {
+            kv(channel).get(r).await
+        })
         .await
     }
 
@@ -264,12 +255,9 @@ impl Client {
     ) -> Result<ListResponse> {
         let path = path.into();
         let request = options.into().unwrap_or_default().request(path.clone());
-        self.call(
-            &path,
-            true,
-            request,
-            |mut kv, r| async move { kv.list(r).await },
-        )
+        self.call(&path, true, request, |channel, r| async move {
+            kv(channel).list(r).await
+        })
         .await
     }
 
@@ -305,8 +293,8 @@ impl Client {
     ) -> Result<DeleteResponse> {
         let path = path.into();
         let request = options.into().unwrap_or_default().request(path.clone());
-        self.call(&path, false, request, |mut kv, r| async move {
-            kv.delete(r).await
+        self.call(&path, false, request, |channel, r| async move {
+            kv(channel).delete(r).await
         })
         .await
     }
@@ -315,8 +303,8 @@ impl Client {
     /// error (`succeeded` is false); a failing op fails the whole Txn with its error
     /// and applies nothing.
     pub async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        self.call("", false, txn.request(), |mut kv, r| async move {
-            kv.txn(r).await
+        self.call("", false, txn.request(), |channel, r| async move {
+            kv(channel).txn(r).await
         })
         .await
     }
@@ -325,7 +313,7 @@ impl Client {
     /// next ones while the request could not be sent or, for a `read_only` call, while
     /// the connection failed; maps a failure status to a typed error and the response
     /// to the client's own type.
-    async fn call<Q, P, R, F, Fut>(
+    pub(crate) async fn call<Q, P, R, F, Fut>(
         &self,
         path: &str,
         read_only: bool,
@@ -334,13 +322,13 @@ impl Client {
     ) -> Result<R>
     where
         Q: Clone,
-        F: Fn(KvClient<Channel>, tonic::Request<Q>) -> Fut,
+        F: Fn(Channel, tonic::Request<Q>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
         R: TryFrom<P, Error = Error>,
     {
         let attempts = async {
             let members = &self.members;
-            let count = members.kvs.len();
+            let count = members.channels.len();
             let first = members.current.load(Ordering::Relaxed);
             let mut message = Some(message);
             let mut last_error = None;
@@ -358,7 +346,7 @@ impl Client {
                     // The server sees the deadline too.
                     request.set_timeout(timeout);
                 }
-                let status = match rpc(members.kvs[index].clone(), request).await {
+                let status = match rpc(members.channels[index].clone(), request).await {
                     Ok(response) => return R::try_from(response.into_inner()),
                     Err(status) => status,
                 };
@@ -376,10 +364,19 @@ impl Client {
             }))
         };
         match self.timeout {
-            Some(timeout) => tokio::time::timeout(timeout, attempts)
-                .await
-                .map_err(|_| Error::Timeout)?,
+            Some(timeout) => {
+                tokio::time::timeout(timeout, attempts)
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        message: format!("no answer within {timeout:?}"),
+                    })?
+            }
             None => attempts.await,
         }
     }
+}
+
+/// A KV stub on `channel`; cheap (the channel is shared).
+fn kv(channel: Channel) -> KvClient<Channel> {
+    KvClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES)
 }

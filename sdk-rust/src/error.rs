@@ -127,10 +127,32 @@ pub enum Error {
         /// The server's explanation.
         message: String,
     },
-    /// The call did not complete within its timeout (client-side, or `DEADLINE_EXCEEDED`).
+    /// The member is not in the cluster's configuration (`MEMBER_NOT_FOUND`).
+    #[error("{message}")]
+    MemberNotFound {
+        /// Raft id of the member asked for.
+        member_id: u64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The cluster's membership does not allow the change (`MEMBERSHIP`): removing the
+    /// last voter, promoting a learner that is still far behind, reusing an id or a
+    /// peer address, making a learner leader, or another change still in progress.
+    /// Nothing was changed.
+    #[error("{message}")]
+    Membership {
+        /// The server's explanation.
+        message: String,
+    },
+    /// The call did not complete in time: the client's timeout, or the server gave up
+    /// (`DEADLINE_EXCEEDED`, e.g. a member that did not catch up for a leader transfer,
+    /// or `CANCELLED` when the server cut the call off at the deadline the client sent).
     /// A write may or may not have been applied.
-    #[error("request timed out")]
-    Timeout,
+    #[error("timed out: {message}")]
+    Timeout {
+        /// What did not finish in time (the server's explanation, or the client's limit).
+        message: String,
+    },
     /// The client could not reach a member, or the connection broke mid-call.
     /// A write may or may not have been applied.
     #[error("transport error: {message}")]
@@ -178,7 +200,9 @@ impl Error {
             if matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled)
                 && chain_has::<tonic::TimeoutExpired>(source)
             {
-                return Error::Timeout;
+                return Error::Timeout {
+                    message: "the call's deadline passed".into(),
+                };
             }
             return Error::Transport {
                 message: with_causes(status.message(), source),
@@ -252,6 +276,12 @@ fn from_error_info(
             path: text("path")?,
             message,
         },
+        "MEMBER_NOT_FOUND" => Error::MemberNotFound {
+            member_id: metadata.get("member_id")?.parse().ok()?,
+            message,
+        },
+        "MEMBERSHIP" => Error::Membership { message },
+        "TIMEOUT" => Error::Timeout { message },
         "UNAVAILABLE" | "NOT_LEADER" => Error::Unavailable {
             leader_id: metadata.get("leader_id").and_then(|v| v.parse().ok()),
             leader_addr: text("leader_addr").filter(|a| !a.is_empty()),
@@ -282,7 +312,8 @@ fn from_code(code: Code, reason: Option<String>, path: String, message: String) 
             leader_addr: None,
             message,
         },
-        Code::DeadlineExceeded => Error::Timeout,
+        // A server enforcing the call's deadline (`grpc-timeout`) answers CANCELLED.
+        Code::DeadlineExceeded | Code::Cancelled => Error::Timeout { message },
         code => Error::Other {
             code,
             reason,
@@ -584,7 +615,12 @@ mod tests {
                     message: "down".into(),
                 },
             ),
-            (Status::deadline_exceeded("slow"), Error::Timeout),
+            (
+                Status::deadline_exceeded("slow"),
+                Error::Timeout {
+                    message: "slow".into(),
+                },
+            ),
             (
                 Status::permission_denied("nope"),
                 Error::Other {
@@ -673,6 +709,56 @@ mod tests {
     #[test]
     fn client_side_timeout_is_a_timeout() {
         let status = Status::from_error(Box::new(tonic::TimeoutExpired(())));
-        assert_eq!(map(status), Error::Timeout);
+        assert!(matches!(map(status), Error::Timeout { .. }));
+    }
+
+    #[test]
+    fn deadline_enforced_by_the_server_is_a_timeout() {
+        // What a tonic server answers when the call's grpc-timeout passes.
+        let err = map(Status::cancelled("Timeout expired"));
+        assert_eq!(
+            err,
+            Error::Timeout {
+                message: "Timeout expired".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn membership_reasons_are_typed() {
+        let err = map(status(
+            Code::NotFound,
+            "MEMBER_NOT_FOUND",
+            &[("member_id", "7")],
+        ));
+        assert_eq!(
+            err,
+            Error::MemberNotFound {
+                member_id: 7,
+                message: "message for MEMBER_NOT_FOUND".into(),
+            }
+        );
+        let err = map(status(Code::FailedPrecondition, "MEMBERSHIP", &[]));
+        assert_eq!(
+            err,
+            Error::Membership {
+                message: "message for MEMBERSHIP".into(),
+            }
+        );
+        let err = map(status(Code::DeadlineExceeded, "TIMEOUT", &[]));
+        assert_eq!(
+            err,
+            Error::Timeout {
+                message: "message for TIMEOUT".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn member_not_found_without_a_member_id_falls_back_to_not_found() {
+        for metadata in [&[][..], &[("member_id", "seven")][..]] {
+            let err = Error::from_status(&status(Code::NotFound, "MEMBER_NOT_FOUND", metadata), "");
+            assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+        }
     }
 }

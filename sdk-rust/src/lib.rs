@@ -18,11 +18,15 @@
 //! ```
 //!
 //! Calls take their options as `None` or as a builder (`CreateOptions::new().sequential()`).
+//! Besides the KV calls, [`Client`] has the Cluster calls: [`Client::member_list`],
+//! [`Client::member_add`], [`Client::member_promote`], [`Client::member_remove`],
+//! [`Client::transfer_leader`] and [`Client::status`].
 //! Errors are typed ([`Error`]); the generated protobuf types never appear in the API.
 
 #![warn(missing_docs)]
 
 mod client;
+mod cluster;
 mod endpoint;
 mod error;
 mod options;
@@ -30,6 +34,9 @@ mod txn;
 mod types;
 
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use cluster::{
+    Member, MemberChangeResponse, MemberListResponse, Status, TransferLeaderResponse,
+};
 pub use endpoint::DEFAULT_PORT;
 pub use error::{Error, InvalidReason, Result, ERROR_DOMAIN};
 pub use options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};

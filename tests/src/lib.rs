@@ -3,8 +3,10 @@
 //! (kill -9, graceful stop, restart on the same data and ports).
 //!
 //! Every test gets its own [`Server`], so tests run in parallel. A single node is
-//! [`Server::start`]; a member of a larger cluster is [`Server::spawn`] with a
-//! [`NodeConfig`] naming the `--initial-cluster`, followed by [`Server::wait_ready`].
+//! [`Server::start`]; a multi-node cluster is a [`Cluster`] of such servers, each
+//! [`Server::spawn`]ed with a [`NodeConfig`] naming the `--initial-cluster`, then
+//! [`Server::wait_ready`]. Faults: kill -9, SIGSTOP/SIGCONT (pause), graceful stop,
+//! restart on the same data and ports.
 //!
 //! The binary is `$CORRAL_BIN`, else `corral` next to the test executable
 //! (`<target>/debug/corral`, built by `cargo build --bin corral`).
@@ -21,6 +23,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use corral_client::Client;
 use tempfile::TempDir;
+
+mod cluster;
+pub mod traffic;
+
+pub use cluster::{Cluster, STATUS_TIMEOUT};
 
 /// How long a node may take from spawn to answering a linearizable read.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -131,6 +138,8 @@ pub struct Server {
     bin: PathBuf,
     dir: Option<TempDir>,
     child: Option<Child>,
+    /// Stopped with SIGSTOP and not yet continued.
+    paused: bool,
 }
 
 impl Server {
@@ -164,6 +173,7 @@ impl Server {
             bin: corral_bin()?,
             dir: Some(dir),
             child: None,
+            paused: false,
         };
         server.launch()?;
         Ok(server)
@@ -224,6 +234,44 @@ impl Server {
         format!("http://{}", self.client_addr())
     }
 
+    /// `GET http://127.0.0.1:<http port><path>` (the health and metrics port): the
+    /// status code and body. Plain HTTP/1.1 with `Connection: close`.
+    pub async fn http_get(&self, path: &str) -> Result<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.config.ports.http));
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(addr).await?;
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).await?;
+            Ok::<_, std::io::Error>(response)
+        };
+        let response = tokio::time::timeout(CLIENT_TIMEOUT, exchange)
+            .await
+            .with_context(|| format!("GET {path} from {addr} timed out"))?
+            .with_context(|| format!("GET {path} from {addr}"))?;
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .with_context(|| format!("malformed HTTP response: {text:?}"))?;
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .with_context(|| format!("malformed HTTP status line: {head:?}"))?;
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)?
+        } else {
+            body.to_string()
+        };
+        Ok((code, body))
+    }
+
     /// The directory given as `--data-dir`.
     pub fn data_dir(&self) -> PathBuf {
         self.dir().join("data")
@@ -250,14 +298,27 @@ impl Server {
             .with_context(|| format!("connecting to corral node {}", self.config.node_id))
     }
 
-    /// Whether the process is running.
+    /// Whether the process is running (a paused process is running).
     pub fn is_running(&mut self) -> bool {
         matches!(self.exit_status(), Ok(None))
     }
 
+    /// Whether the process is paused by [`Server::pause`].
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Whether the harness started the process and has not killed or stopped it
+    /// since; unlike [`Server::is_running`] it does not notice a crash, and needs no
+    /// `&mut`.
+    pub fn is_launched(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// Kills the process with SIGKILL, giving it no chance to flush anything, and
-    /// reaps it. Does nothing if it is not running.
+    /// reaps it. Does nothing if it is not running. A paused process is killed too.
     pub fn kill9(&mut self) -> Result<()> {
+        self.paused = false;
         if let Some(mut child) = self.child.take() {
             // `Child::kill` is SIGKILL on unix; it fails only if the process was reaped.
             let _ = child.kill();
@@ -266,18 +327,47 @@ impl Server {
         Ok(())
     }
 
-    /// Stops the process with SIGTERM and waits for it to exit; kills it and fails if
-    /// it has not exited after [`STOP_TIMEOUT`]. Returns its exit status.
-    pub async fn stop(&mut self) -> Result<ExitStatus> {
-        let Some(mut child) = self.child.take() else {
+    /// Freezes the process with SIGSTOP: it keeps its sockets and state but does
+    /// nothing (no heartbeats, no answers) until [`Server::resume`], like a long GC
+    /// pause or a VM stall. Connections to it stay open; calls on them hang.
+    pub fn pause(&mut self) -> Result<()> {
+        self.signal(libc::SIGSTOP).context("sending SIGSTOP")?;
+        self.paused = true;
+        Ok(())
+    }
+
+    /// Continues a paused process with SIGCONT; its timers fire late, all at once.
+    pub fn resume(&mut self) -> Result<()> {
+        self.signal(libc::SIGCONT).context("sending SIGCONT")?;
+        self.paused = false;
+        Ok(())
+    }
+
+    /// Sends `signal` to the running process.
+    fn signal(&self, signal: libc::c_int) -> Result<()> {
+        let Some(child) = self.child.as_ref() else {
             bail!("corral node {} is not running", self.config.node_id);
         };
         let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
         // SAFETY: kill(2) has no memory effects; `child` is not reaped yet, so `pid`
         // still names our child and not a recycled process.
-        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("sending SIGTERM");
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
         }
+        Ok(())
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit; kills it and fails if
+    /// it has not exited after [`STOP_TIMEOUT`]. Returns its exit status. A paused
+    /// process is continued after the SIGTERM so that it can act on it.
+    pub async fn stop(&mut self) -> Result<ExitStatus> {
+        self.signal(libc::SIGTERM).context("sending SIGTERM")?;
+        if self.paused {
+            self.resume()?;
+        }
+        let Some(mut child) = self.child.take() else {
+            bail!("corral node {} is not running", self.config.node_id);
+        };
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             if let Some(status) = child.try_wait()? {
@@ -304,6 +394,16 @@ impl Server {
         }
         self.launch()?;
         self.wait_ready().await
+    }
+
+    /// Starts the stopped or killed process again on the same data directory and
+    /// ports without waiting (a cluster's members must all be up before any can elect
+    /// a leader); follow with [`Server::wait_ready`]. Fails if it is running.
+    pub fn respawn(&mut self) -> Result<()> {
+        if self.is_running() {
+            bail!("corral node {} is still running", self.config.node_id);
+        }
+        self.launch()
     }
 
     /// Starts the process, appending its output to the log.
@@ -349,7 +449,7 @@ impl Server {
     }
 
     /// Whether startup failed because a port was taken by someone else.
-    fn lost_port_race(&self) -> bool {
+    pub(crate) fn lost_port_race(&self) -> bool {
         let tail = self.log_tail(LOG_TAIL_LINES).to_lowercase();
         tail.contains("address already in use") || tail.contains("addrinuse")
     }
@@ -411,6 +511,24 @@ pub fn corral_bin() -> Result<PathBuf> {
         );
     }
     Ok(bin)
+}
+
+/// The body of a `Transfer-Encoding: chunked` response.
+fn dechunk(mut body: &str) -> Result<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").context("truncated chunk size")?;
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .with_context(|| format!("bad chunk size {size:?}"))?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = rest.get(..size).context("truncated chunk")?;
+        out.push_str(chunk);
+        body = rest[size..]
+            .strip_prefix("\r\n")
+            .context("chunk without CRLF")?;
+    }
 }
 
 /// The last `lines` lines of a file, reading at most its last 64 KiB.

@@ -11,7 +11,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use corral_client::{
-    Client, CreateOptions, DeleteOptions, GetOptions, Header, ListOptions, Node, PutOptions, Stat,
+    Client, CreateOptions, DeleteOptions, GetOptions, Header, ListOptions, Member,
+    MemberChangeResponse, Node, PutOptions, Stat, Status,
 };
 use serde_json::{json, Value};
 
@@ -118,6 +119,39 @@ enum Command {
         #[arg(long)]
         serializable: bool,
     },
+    /// List or change the cluster's members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Print the status of each member named in --endpoints (each asked directly).
+    Status,
+    /// Move leadership to the named voter and print the new leader.
+    TransferLeader {
+        /// Raft id of the voter to make leader.
+        id: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MemberCommand {
+    /// List voters and learners, and which one leads.
+    List,
+    /// Add a learner; start its process first with `corral serve --join`.
+    Add {
+        /// Raft id of the new member (≥ 1, not in use).
+        id: u64,
+        /// Its peer (Raft) address, ip:port.
+        peer_addr: String,
+    },
+    /// Make a caught-up learner a voter.
+    Promote {
+        /// Raft id of the learner.
+        id: u64,
+    },
+    /// Remove a voter or learner.
+    Remove {
+        /// Raft id of the member.
+        id: u64,
+    },
 }
 
 /// Exit status when the request failed (server error, timeout, no connection).
@@ -128,6 +162,10 @@ const EXIT_USAGE: u8 = 2;
 /// Why a command failed.
 enum Failure {
     Client(corral_client::Error),
+    /// A failure already reported on stderr; only the exit status is left to set.
+    Reported,
+    /// A bug in corralctl itself.
+    Internal(String),
     Output(io::Error),
 }
 
@@ -162,6 +200,8 @@ fn main() -> ExitCode {
             (e.to_string(), EXIT_USAGE)
         }
         Err(Failure::Client(e)) => (e.to_string(), EXIT_FAILED),
+        Err(Failure::Reported) => return ExitCode::from(EXIT_FAILED),
+        Err(Failure::Internal(message)) => (message, EXIT_FAILED),
     };
     let line = message.replace(['\n', '\r'], " ");
     // Nothing sensible is left to do if stderr is gone too.
@@ -170,12 +210,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let client = Client::builder(&cli.endpoints)
-        .timeout(cli.timeout)
-        .connect_timeout(cli.timeout)
-        .connect()
-        .await?;
     let json = cli.output == Format::Json;
+    if let Command::Status = cli.command {
+        // Asks each endpoint itself, so it is not a call on one shared client.
+        return status(&cli.endpoints, cli.timeout, json).await;
+    }
+    let client = connect(&cli.endpoints, cli.timeout).await?;
     let mut out = io::stdout().lock();
     match cli.command {
         Command::Get { path, serializable } => {
@@ -310,9 +350,240 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Member(MemberCommand::List) => {
+            let r = client.member_list().await?;
+            if json {
+                print_json(
+                    &mut out,
+                    json!({
+                        "header": header(&r.header),
+                        "members": members_json(&r.members),
+                        "leader_id": r.leader_id.unwrap_or(0),
+                    }),
+                )?;
+            } else {
+                out.write_all(members_table(&r.members, r.leader_id).as_bytes())?;
+            }
+        }
+        Command::Member(MemberCommand::Add { id, peer_addr }) => {
+            let r = client.member_add(id, peer_addr).await?;
+            print_change(&mut out, json, &r)?;
+        }
+        Command::Member(MemberCommand::Promote { id }) => {
+            let r = client.member_promote(id).await?;
+            print_change(&mut out, json, &r)?;
+        }
+        Command::Member(MemberCommand::Remove { id }) => {
+            let r = client.member_remove(id).await?;
+            print_change(&mut out, json, &r)?;
+        }
+        Command::TransferLeader { id } => {
+            let r = client.transfer_leader(id).await?;
+            if json {
+                print_json(
+                    &mut out,
+                    json!({"header": header(&r.header), "leader_id": r.leader_id}),
+                )?;
+            } else {
+                writeln!(out, "leader is member {}", r.leader_id)?;
+            }
+        }
+        Command::Status => unreachable!("status is answered before connecting"),
     }
     out.flush()?;
     Ok(())
+}
+
+async fn connect(endpoints: &[String], timeout: Duration) -> corral_client::Result<Client> {
+    Client::builder(endpoints)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .connect()
+        .await
+}
+
+/// `corralctl status`: one row (or JSON object) per endpoint, each asked on its own
+/// connection; an endpoint that fails is reported on stderr and makes the exit status 1
+/// once the others are printed.
+async fn status(endpoints: &[String], timeout: Duration, json: bool) -> Result<(), Failure> {
+    // All at once, so a member that does not answer delays the others by one timeout
+    // at most, not one each.
+    let mut asks = tokio::task::JoinSet::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let endpoint = endpoint.clone();
+        asks.spawn(async move {
+            let answer = async { connect(&[endpoint], timeout).await?.status().await };
+            (i, answer.await)
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(joined) = asks.join_next().await {
+        answers.push(joined.map_err(|e| Failure::Internal(format!("status task failed: {e}")))?);
+    }
+    answers.sort_by_key(|(i, _)| *i);
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for (i, answer) in answers {
+        let endpoint = &endpoints[i];
+        match answer {
+            Ok(status) => rows.push((endpoint.as_str(), status)),
+            Err(e @ corral_client::Error::InvalidEndpoint { .. }) => return Err(e.into()),
+            Err(e) => {
+                let line = format!("{endpoint}: {e}").replace(['\n', '\r'], " ");
+                let _ = writeln!(io::stderr(), "corralctl: {line}");
+                failed = true;
+            }
+        }
+    }
+    let mut out = io::stdout().lock();
+    if json {
+        let statuses: Vec<Value> = rows.iter().map(|(e, s)| status_json(e, s)).collect();
+        print_json(&mut out, Value::Array(statuses))?;
+    } else if !rows.is_empty() {
+        out.write_all(status_table(&rows).as_bytes())?;
+    }
+    out.flush()?;
+    if failed {
+        return Err(Failure::Reported);
+    }
+    Ok(())
+}
+
+/// The members after a change: the table, or `{header, members}`.
+fn print_change(out: &mut impl Write, json: bool, r: &MemberChangeResponse) -> io::Result<()> {
+    if json {
+        print_json(
+            out,
+            json!({"header": header(&r.header), "members": members_json(&r.members)}),
+        )
+    } else {
+        out.write_all(members_table(&r.members, None).as_bytes())
+    }
+}
+
+fn members_json(members: &[Member]) -> Vec<Value> {
+    members
+        .iter()
+        .map(|m| {
+            json!({
+                "member_id": m.member_id,
+                "peer_addr": m.peer_addr,
+                "is_learner": m.is_learner,
+            })
+        })
+        .collect()
+}
+
+/// `ID  PEER ADDR  ROLE` rows; the role is `leader` only when `leader` is known.
+fn members_table(members: &[Member], leader: Option<u64>) -> String {
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .map(|m| {
+            let role = if m.is_learner {
+                "learner"
+            } else if leader == Some(m.member_id) {
+                "leader"
+            } else {
+                "voter"
+            };
+            vec![m.member_id.to_string(), m.peer_addr.clone(), role.into()]
+        })
+        .collect();
+    table(&["ID", "PEER ADDR", "ROLE"], &rows)
+}
+
+fn status_json(endpoint: &str, s: &Status) -> Value {
+    json!({
+        "endpoint": endpoint,
+        "header": header(&s.header),
+        "member_id": s.member_id,
+        "leader_id": s.leader_id.unwrap_or(0),
+        "raft_term": s.raft_term,
+        "commit_index": s.commit_index,
+        "applied_index": s.applied_index,
+        "revision": s.revision,
+        "db_size_bytes": s.db_size_bytes,
+        "version": s.version,
+        "last_log_index": s.last_log_index,
+        "is_learner": s.is_learner,
+        "snapshot_index": s.snapshot_index.unwrap_or(0),
+        "snapshot_installs": s.snapshot_installs,
+    })
+}
+
+/// One row per member: what an operator checks first (who leads, is everyone at the
+/// same term and index, how big is the database).
+fn status_table(rows: &[(&str, Status)]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(endpoint, s)| {
+            let role = if s.is_learner {
+                "learner"
+            } else if s.is_leader() {
+                "leader"
+            } else {
+                "follower"
+            };
+            vec![
+                endpoint.to_string(),
+                s.member_id.to_string(),
+                role.into(),
+                s.leader_id.map_or_else(|| "none".into(), |l| l.to_string()),
+                s.raft_term.to_string(),
+                s.last_log_index.to_string(),
+                s.commit_index.to_string(),
+                s.applied_index.to_string(),
+                s.snapshot_index
+                    .map_or_else(|| "-".into(), |i| i.to_string()),
+                s.revision.to_string(),
+                human_bytes(s.db_size_bytes),
+                s.version.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ENDPOINT", "ID", "ROLE", "LEADER", "TERM", "LAST LOG", "COMMIT", "APPLIED",
+            "SNAPSHOT", "REVISION", "DB SIZE", "VERSION",
+        ],
+        &rows,
+    )
+}
+
+/// Left-aligned columns two spaces apart, no trailing spaces.
+fn table(headings: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    let headings: Vec<String> = headings.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&headings).chain(rows) {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            line.push_str(&format!("{cell:<width$}  "));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// `512 B`, `1.5 KiB`, `20.0 MiB`, ...
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn consistency(serializable: bool) -> corral_client::Consistency {
@@ -442,6 +713,115 @@ mod tests {
         ])
         .expect("valid command line");
         assert_eq!(cli.endpoints, ["127.0.0.1:1", "127.0.0.1:2"]);
+    }
+
+    #[test]
+    fn cluster_commands_parse() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("corralctl").chain(args.iter().copied()))
+                .map(|cli| cli.command)
+        };
+        assert!(matches!(
+            parse(&["member", "add", "4", "127.0.0.1:2510"]),
+            Ok(Command::Member(MemberCommand::Add { id: 4, ref peer_addr })) if peer_addr == "127.0.0.1:2510"
+        ));
+        assert!(matches!(
+            parse(&["member", "promote", "4"]),
+            Ok(Command::Member(MemberCommand::Promote { id: 4 }))
+        ));
+        assert!(matches!(
+            parse(&["member", "remove", "4"]),
+            Ok(Command::Member(MemberCommand::Remove { id: 4 }))
+        ));
+        assert!(matches!(
+            parse(&["member", "list"]),
+            Ok(Command::Member(MemberCommand::List))
+        ));
+        assert!(matches!(
+            parse(&["transfer-leader", "2"]),
+            Ok(Command::TransferLeader { id: 2 })
+        ));
+        assert!(matches!(
+            parse(&["-o", "json", "status"]),
+            Ok(Command::Status)
+        ));
+        for bad in [
+            &["member", "add", "four", "127.0.0.1:2510"][..],
+            &["member", "add", "4"],
+            &["member", "promote", "-1"],
+            &["transfer-leader"],
+            &["member"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be a usage error");
+        }
+    }
+
+    fn member(id: u64, learner: bool) -> Member {
+        Member {
+            member_id: id,
+            peer_addr: format!("127.0.0.1:{}", 2470 + 10 * id),
+            is_learner: learner,
+        }
+    }
+
+    #[test]
+    fn member_table_marks_the_leader_and_learners() {
+        let members = [member(1, false), member(2, false), member(14, true)];
+        assert_eq!(
+            members_table(&members, Some(2)),
+            "ID  PEER ADDR       ROLE\n\
+             1   127.0.0.1:2480  voter\n\
+             2   127.0.0.1:2490  leader\n\
+             14  127.0.0.1:2610  learner\n"
+        );
+        assert!(!members_table(&members, None).contains("leader"));
+    }
+
+    fn status(member_id: u64, leader: Option<u64>) -> Status {
+        Status {
+            header: Header::default(),
+            member_id,
+            leader_id: leader,
+            raft_term: 3,
+            commit_index: 120,
+            applied_index: 119,
+            revision: 97,
+            db_size_bytes: 3 * 1024 * 1024 / 2,
+            version: "0.1.0".into(),
+            last_log_index: 121,
+            is_learner: false,
+            snapshot_index: None,
+            snapshot_installs: 0,
+        }
+    }
+
+    #[test]
+    fn status_table_has_a_row_per_member() {
+        let rows = [
+            ("127.0.0.1:2479", status(1, Some(1))),
+            ("127.0.0.1:2489", status(2, None)),
+        ];
+        assert_eq!(
+            status_table(&rows),
+            "ENDPOINT        ID  ROLE      LEADER  TERM  LAST LOG  COMMIT  APPLIED  SNAPSHOT  REVISION  DB SIZE  VERSION\n\
+             127.0.0.1:2479  1   leader    1       3     121       120     119      -         97        1.5 MiB  0.1.0\n\
+             127.0.0.1:2489  2   follower  none    3     121       120     119      -         97        1.5 MiB  0.1.0\n"
+        );
+        let json = status_json("127.0.0.1:2489", &rows[1].1);
+        assert_eq!(json["leader_id"], 0);
+        assert_eq!(json["snapshot_index"], 0);
+        assert_eq!(json["endpoint"], "127.0.0.1:2489");
+        assert_eq!(json["db_size_bytes"], 3 * 1024 * 1024 / 2);
+    }
+
+    #[test]
+    fn sizes_are_shown_in_binary_units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1.0 KiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(20 * 1024 * 1024), "20.0 MiB");
+        assert_eq!(human_bytes(u64::MAX), "16384.0 PiB");
     }
 
     #[test]
