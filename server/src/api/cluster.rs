@@ -28,8 +28,12 @@ impl ClusterService {
         self.cx.header(self.cx.node.applied_revision())
     }
 
+    /// Runs a membership change on the leader, then waits until this member has applied
+    /// it, so the members it reports are those after the change.
     async fn admin(&self, op: AdminOp) -> Result<u64, Status> {
-        Ok(self.cx.node.admin(op).await.map_err(ApiError::from)?)
+        let leader = self.cx.node.admin(op).await.map_err(ApiError::from)?;
+        self.cx.node.read_barrier().await.map_err(ApiError::from)?;
+        Ok(leader)
     }
 }
 

@@ -27,8 +27,9 @@ use crate::store::db::SharedDb;
 use crate::store::StoreError;
 use crate::watch::Hub;
 
-/// How long a forwarded request may take before the forwarding member gives up.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a forwarded request may take before the forwarding member gives up (it also
+/// gives up as soon as another member becomes leader).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between attempts when the leader moved or is being elected.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// A learner this many entries behind the leader is not promoted.
@@ -262,8 +263,14 @@ impl RaftNode {
             election_timeout_max: settings.election_timeout_max.as_millis() as u64,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_logs_since_last),
             max_in_snapshot_log_to_keep: settings.logs_to_keep,
-            // Chunks stay well under the 4 MiB gRPC default.
+            // Chunks stay well under the peer message cap.
             snapshot_max_chunk_size: 2 << 20,
+            // Covers sending a chunk and, for the last one, installing the whole snapshot
+            // on the receiver; openraft's 200 ms default restarts large transfers forever.
+            install_snapshot_timeout: 30_000,
+            // With batches of up to MAX_BATCH_BYTES per entry this bounds an AppendEntries
+            // message well under the peer message cap.
+            max_payload_entries: 16,
             ..Default::default()
         }
         .validate()?;
@@ -506,7 +513,10 @@ impl RaftNode {
     /// Lease `id` as this (leading) member's store has it. A new leader may not yet have
     /// applied a grant its predecessor committed, so "absent" is only believed after
     /// the state machine has caught up with everything committed.
-    async fn local_lease(&self, id: i64) -> Result<crate::store::lease::LeaseRecord, RaftNodeError> {
+    async fn local_lease(
+        &self,
+        id: i64,
+    ) -> Result<crate::store::lease::LeaseRecord, RaftNodeError> {
         let read = || {
             let reader = self.db.reader();
             crate::store::overlay::Backing::lease(&reader, id)

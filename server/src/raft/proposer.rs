@@ -18,6 +18,10 @@ use crate::store::command::{Batch, Command, CommandResult};
 /// keep the disk busy without reordering much.
 const MAX_IN_FLIGHT: usize = 2;
 
+/// A batch stops growing past this many bytes of payload, so one log entry (and one
+/// peer message of a few entries) stays small even with large znode data.
+pub(super) const MAX_BATCH_BYTES: usize = 2 << 20;
+
 type Reply = oneshot::Sender<Result<CommandResult, RaftNodeError>>;
 
 /// Handle to the batching task.
@@ -53,10 +57,14 @@ async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<(Command, Reply)>, m
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
+        let mut bytes = first.0.approx_size();
         let mut pending = vec![first];
-        while pending.len() < max_batch {
+        while pending.len() < max_batch && bytes < MAX_BATCH_BYTES {
             match rx.try_recv() {
-                Ok(p) => pending.push(p),
+                Ok(p) => {
+                    bytes += p.0.approx_size();
+                    pending.push(p);
+                }
                 Err(_) => break,
             }
         }
@@ -116,7 +124,8 @@ fn map_write_error(e: ClientWriteError<u64, openraft::BasicNode>) -> RaftNodeErr
         // "not applied".
         ClientWriteError::ForwardToLeader(f) => RaftNodeError::OutcomeUnknown(format!(
             "leadership moved (to {}) before the write committed",
-            f.leader_id.map_or("an unknown member".to_string(), |id| format!("member {id}"))
+            f.leader_id
+                .map_or("an unknown member".to_string(), |id| format!("member {id}"))
         )),
         ClientWriteError::ChangeMembershipError(e) => RaftNodeError::Unavailable(e.to_string()),
     }

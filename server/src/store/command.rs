@@ -73,6 +73,49 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Rough encoded size, for sizing batches (paths and data dominate).
+    pub fn approx_size(&self) -> usize {
+        fn op(o: &TxnOp) -> usize {
+            match o {
+                TxnOp::Create(c) => c.path.len() + c.data.len(),
+                TxnOp::Put(c) => c.path.len() + c.data.len(),
+                TxnOp::Delete(c) => c.path.len(),
+                TxnOp::Get(q) => q.path.len(),
+                TxnOp::List(q) => q.path.len(),
+            }
+        }
+        32 + match self {
+            Command::Create(c) => c.path.len() + c.data.len(),
+            Command::Put(c) => c.path.len() + c.data.len(),
+            Command::Delete(c) => c.path.len(),
+            Command::Txn(t) => {
+                t.compares
+                    .iter()
+                    .map(|c| {
+                        c.path.len()
+                            + match &c.target {
+                                CmpTarget::Data(d) => d.len(),
+                                _ => 8,
+                            }
+                    })
+                    .sum::<usize>()
+                    + t.success.iter().map(op).sum::<usize>()
+                    + t.failure.iter().map(op).sum::<usize>()
+            }
+            Command::LeaseCheckpoint { remaining } => remaining.len() * 16,
+            Command::Reap { path, .. } => path.len(),
+            Command::Once {
+                client_id, command, ..
+            } => client_id.len() + command.approx_size(),
+            Command::LeaseGrant { .. }
+            | Command::LeaseRevoke { .. }
+            | Command::Compact { .. }
+            | Command::ExpireSessions { .. } => 16,
+        }
+    }
+}
+
 /// Create a znode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateCmd {

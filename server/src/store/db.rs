@@ -65,6 +65,7 @@ pub enum Sync {
 pub struct Db {
     db: DB,
     sync: Sync,
+    dir: std::path::PathBuf,
 }
 
 /// Shared handle.
@@ -94,7 +95,11 @@ impl Db {
             .chain(SM_CFS)
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        let this = Db { db, sync };
+        let this = Db {
+            db,
+            sync,
+            dir: dir.to_path_buf(),
+        };
         this.ensure_root()?;
         Ok(this)
     }
@@ -344,12 +349,18 @@ impl Db {
         self.write(batch, true)
     }
 
-    /// Approximate on-disk size in bytes.
+    /// Size of the database's files on disk in bytes (tables, WAL and metadata), so it
+    /// counts data still only in the write-ahead log too.
     pub fn size_bytes(&self) -> u64 {
-        self.db
-            .property_int_value("rocksdb.total-sst-files-size")
-            .ok()
-            .flatten()
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0)
     }
 }
