@@ -38,8 +38,10 @@ func TestValidHistoryPasses(t *testing.T) {
 		cas,
 		unknown,
 		get(1, "k", "b", true, 50, 60),
-		{Kind: "event", Watch: 1, Start: 1, Revision: 1, Key: "k", Type: "CREATED"},
-		{Kind: "event", Watch: 1, Start: 1, Revision: 2, Key: "k", Type: "UPDATED"},
+		{Kind: "event", Watch: 1, Start: 1, Revision: 1, Key: "k", Type: "CREATED", Value: "a"},
+		{Kind: "event", Watch: 1, Start: 1, Revision: 2, Key: "k", Type: "UPDATED", Value: "b"},
+		// The unknown write did apply; its event is explained by its value.
+		{Kind: "event", Watch: 1, Start: 1, Revision: 3, Key: "k", Type: "UPDATED", Value: "z"},
 		{Kind: "lock", Client: 1, Token: 5, Acquired: 1, Released: 2},
 		{Kind: "lock", Client: 2, Token: 9, Acquired: 3, Released: 4},
 	})
@@ -121,5 +123,16 @@ func TestOverlappingLockHoldersAreCaught(t *testing.T) {
 	})
 	if len(rep.LockProblems) == 0 {
 		t.Fatalf("decreasing token not caught")
+	}
+}
+
+func TestPhantomWatchEventIsCaught(t *testing.T) {
+	rep := check(t, []Record{
+		put(1, "k", "a", 0, 10, 1),
+		{Kind: "event", Watch: 7, Start: 1, Revision: 1, Key: "k", Type: "CREATED", Value: "a"},
+		{Kind: "event", Watch: 7, Start: 1, Revision: 2, Key: "k", Type: "UPDATED", Value: "never-written"},
+	})
+	if len(rep.WatchProblems) != 1 || !strings.Contains(rep.WatchProblems[0], "matches no write") {
+		t.Fatalf("phantom not caught: %+v", rep.WatchProblems)
 	}
 }

@@ -10,15 +10,34 @@ import (
 // write between the watch's start and its last event delivered.
 func CheckWatches(recs []Record) []string {
 	acked := map[int64]bool{}
-	possible := map[int64]bool{}
+	// Writes whose revision is unknown may still show up as events: a set or create is
+	// recognised by its (unique) value, a delete by its key.
+	unknownValues := map[string]bool{}
+	unknownDeletes := map[string]bool{}
 	for _, r := range recs {
-		if r.Kind != "kv" || r.Revision == 0 {
+		if r.Kind != "kv" || r.Op == "get" {
 			continue
 		}
-		possible[r.Revision] = true
-		if r.Outcome == OutcomeOK {
+		if r.Outcome == OutcomeUnknown {
+			if r.Op == "delete" {
+				unknownDeletes[r.Key] = true
+			} else {
+				unknownValues[r.Key+"="+r.Value] = true
+			}
+			continue
+		}
+		if r.Outcome == OutcomeOK && r.Revision != 0 {
 			acked[r.Revision] = true
 		}
+	}
+	explained := func(e Record) bool {
+		if acked[e.Revision] {
+			return true
+		}
+		if e.Type == "DELETED" {
+			return unknownDeletes[e.Key]
+		}
+		return unknownValues[e.Key+"="+e.Value]
 	}
 	streams := map[int64][]Record{}
 	for _, r := range recs {
@@ -49,8 +68,8 @@ func CheckWatches(recs []Record) []string {
 			if e.Revision < start {
 				problems = append(problems, fmt.Sprintf("watch %d: revision %d before its start %d", id, e.Revision, start))
 			}
-			if !possible[e.Revision] {
-				problems = append(problems, fmt.Sprintf("watch %d: revision %d matches no write", id, e.Revision))
+			if !explained(e) {
+				problems = append(problems, fmt.Sprintf("watch %d: event at revision %d (%s %s) matches no write", id, e.Revision, e.Type, e.Key))
 			}
 			if e.Revision > last {
 				last = e.Revision

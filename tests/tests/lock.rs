@@ -204,6 +204,34 @@ async fn a_waiter_that_times_out_or_is_cancelled_leaves_no_entry() -> Result<()>
 }
 
 #[tokio::test]
+async fn lock_cycles_never_lose_a_race_with_the_container_reaper() -> Result<()> {
+    // Regression: the lock's container znode, emptied by an unlock, could be reaped
+    // between a new Lock's "container exists" check and the creation of its entry,
+    // failing the Lock with PARENT_NOT_FOUND. Cycling for several reaper passes (every
+    // 500 ms) hits that window many times.
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let lease = wire::grant(&endpoint, 60_000).await?;
+    let mut locks = wire::lock_client(&endpoint).await?;
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut cycles = 0;
+    while Instant::now() < until {
+        let held = locks
+            .lock(pb::LockRequest {
+                name: "/locks/cycle".into(),
+                lease_id: lease,
+                wait_timeout_ms: 0,
+            })
+            .await?
+            .into_inner();
+        locks.unlock(pb::UnlockRequest { key: held.key }).await?;
+        cycles += 1;
+    }
+    eprintln!("{cycles} lock/unlock cycles");
+    Ok(())
+}
+
+#[tokio::test]
 async fn locking_again_with_the_same_lease_finds_its_own_entry() -> Result<()> {
     let server = Server::start().await?;
     let endpoint = server.endpoint();

@@ -8,7 +8,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::CoordError;
 use crate::raft::RaftNode;
-use crate::store::command::{Command, CreateCmd, DeleteCmd, KvError, ListQuery, OpOutput, Output};
+use crate::store::command::{
+    CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, ListQuery, OpOutput, Output,
+    TxnCmd, TxnOp,
+};
 use crate::store::overlay::Overlay;
 use crate::store::{path, read};
 use crate::watch::watcher::{self, WatchMessage, WatchOptions};
@@ -73,24 +76,6 @@ pub async fn enqueue(
     lease_id: i64,
     data: Vec<u8>,
 ) -> Result<(String, i64), CoordError> {
-    // The directory is a container: the server removes it once its queue empties.
-    let made = write(
-        node,
-        Command::Create(CreateCmd {
-            path: dir.to_string(),
-            data: Vec::new(),
-            kind: NodeKind::Container,
-            lease_id: 0,
-            sequential: false,
-            ttl_ms: 0,
-            create_parents: true,
-        }),
-    )
-    .await;
-    match made {
-        Ok(_) | Err(CoordError::Kv(KvError::NodeExists { .. })) => {}
-        Err(e) => return Err(e),
-    }
     // One entry per lease: a caller retrying after a lost answer (its entry may have
     // been created) finds its own entry instead of queueing behind it forever.
     let (existing, _) = entries(node, dir).await?;
@@ -100,23 +85,50 @@ pub async fn enqueue(
     {
         return Ok((own.path.clone(), own.record.stat.create_revision));
     }
+    let entry = TxnOp::Create(CreateCmd {
+        path: path::join(dir, prefix),
+        data,
+        kind: NodeKind::Ephemeral,
+        lease_id,
+        sequential: true,
+        ttl_ms: 0,
+        create_parents: false,
+    });
+    // The directory is a container, which the server removes once its queue empties;
+    // creating it and the entry in one Txn means a reap can never slip in between.
     let out = write(
         node,
-        Command::Create(CreateCmd {
-            path: path::join(dir, prefix),
-            data,
-            kind: NodeKind::Ephemeral,
-            lease_id,
-            sequential: true,
-            ttl_ms: 0,
-            create_parents: false,
+        Command::Txn(TxnCmd {
+            compares: vec![Compare {
+                path: dir.to_string(),
+                op: CmpOp::Equal,
+                target: CmpTarget::Exists(false),
+            }],
+            success: vec![
+                TxnOp::Create(CreateCmd {
+                    path: dir.to_string(),
+                    data: Vec::new(),
+                    kind: NodeKind::Container,
+                    lease_id: 0,
+                    sequential: false,
+                    ttl_ms: 0,
+                    create_parents: true,
+                }),
+                entry.clone(),
+            ],
+            failure: vec![entry],
         }),
     )
     .await?;
     match out {
-        Output::Op(OpOutput::Create { path, stat }) => Ok((path, stat.create_revision)),
+        Output::Txn { results, .. } => match results.last() {
+            Some(OpOutput::Create { path, stat }) => Ok((path.clone(), stat.create_revision)),
+            other => Err(CoordError::Watch(format!(
+                "unexpected enqueue result {other:?}"
+            ))),
+        },
         other => Err(CoordError::Watch(format!(
-            "unexpected create result {other:?}"
+            "unexpected enqueue result {other:?}"
         ))),
     }
 }
