@@ -175,17 +175,34 @@ impl Core {
         }
     }
 
+    /// Resolves once this member follows a leader other than `leader` (or none).
+    async fn leader_moved(&self, leader: u64) {
+        let mut rx = self.raft.metrics();
+        loop {
+            if rx.borrow_and_update().current_leader != Some(leader) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     async fn forward(
         &self,
         leader: u64,
         addr: &str,
         req: ForwardRequest,
     ) -> Attempt<ForwardResponse> {
-        match self
-            .network
-            .forward(leader, addr, &req, FORWARD_TIMEOUT)
-            .await
-        {
+        // A frozen or partitioned leader never answers; stop waiting once this member
+        // sees another leader (or an election) rather than at the full timeout.
+        let sent = tokio::select! {
+            r = self.network.forward(leader, addr, &req, FORWARD_TIMEOUT) => r,
+            _ = self.leader_moved(leader) => Err(ForwardFailure::Unknown(format!(
+                "member {leader} stopped being the leader while it had the request"
+            ))),
+        };
+        match sent {
             Ok(Ok(resp)) => Attempt::Done(Ok(resp)),
             Ok(Err(RaftNodeError::NotLeader { .. })) => {
                 Attempt::Retry(format!("member {leader} is no longer the leader"))
