@@ -115,8 +115,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
         let bytes = bincode::serialize(vote).map_err(|e| StorageIOError::write_vote(&e))?;
-        self.db
-            .set_raft_meta(KEY_VOTE, &bytes, true)
+        super::blocking(|| self.db.set_raft_meta(KEY_VOTE, &bytes, true))
             .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
@@ -155,7 +154,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         // One synced write for every entry openraft handed us: this is where group commit
         // pays off, as each entry already carries a whole batch of client commands.
-        match self.db.log_append(&encoded) {
+        match super::blocking(|| self.db.log_append(&encoded)) {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
                 Ok(())
@@ -168,8 +167,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        self.db
-            .log_truncate(log_id.index)
+        super::blocking(|| self.db.log_truncate(log_id.index))
             .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
@@ -177,8 +175,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let bytes = bincode::serialize(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
         // Synced, and the WAL is shared: this also makes durable every state-machine write
         // that the snapshot behind this purge was built from.
-        self.db
-            .log_purge(log_id.index, KEY_LAST_PURGED, &bytes)
+        super::blocking(|| self.db.log_purge(log_id.index, KEY_LAST_PURGED, &bytes))
             .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }

@@ -194,11 +194,14 @@ impl Core {
         addr: &str,
         req: ForwardRequest,
     ) -> Attempt<ForwardResponse> {
-        // A frozen or partitioned leader never answers; stop waiting once this member
-        // sees another leader (or an election) rather than at the full timeout.
+        // A frozen or partitioned leader never answers; for writes and read indexes,
+        // stop waiting once this member sees another leader (or an election) rather
+        // than at the full timeout. Membership operations (a leadership transfer moves
+        // the leader on purpose) wait for their answer.
+        let give_up_on_move = matches!(req, ForwardRequest::Propose(_) | ForwardRequest::ReadIndex);
         let sent = tokio::select! {
             r = self.network.forward(leader, addr, &req, FORWARD_TIMEOUT) => r,
-            _ = self.leader_moved(leader) => Err(ForwardFailure::Unknown(format!(
+            _ = self.leader_moved(leader), if give_up_on_move => Err(ForwardFailure::Unknown(format!(
                 "member {leader} stopped being the leader while it had the request"
             ))),
         };
