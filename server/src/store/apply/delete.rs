@@ -1,6 +1,6 @@
 //! Delete: one znode, or a whole subtree with `recursive`.
 
-use super::{ApplyError, Cx};
+use super::{check_version, ApplyError, Cx};
 use crate::store::command::{DeleteCmd, KvError, OpOutput};
 use crate::store::overlay::Backing;
 use crate::store::path;
@@ -19,16 +19,7 @@ pub(crate) fn delete<B: Backing + ?Sized>(
     if path::parent(&c.path).is_none() {
         return Err(KvError::Invalid("the root znode \"/\" cannot be deleted".into()).into());
     }
-    if let Some(expected) = c.expected_version {
-        if expected != rec.stat.version {
-            return Err(KvError::VersionMismatch {
-                path: c.path.clone(),
-                expected,
-                current: rec.stat.version,
-            }
-            .into());
-        }
-    }
+    check_version(&c.path, c.expected_version, rec.stat.version)?;
     if rec.stat.num_children > 0 && !c.recursive {
         return Err(KvError::NotEmpty {
             path: c.path.clone(),

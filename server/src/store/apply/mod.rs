@@ -47,6 +47,22 @@ impl From<super::read::ListError> for ApplyError {
     }
 }
 
+/// Compare-and-set on a znode's version: refuses when `expected` is set and differs.
+pub(crate) fn check_version(
+    path: &str,
+    expected: Option<i64>,
+    current: i64,
+) -> Result<(), KvError> {
+    match expected {
+        Some(expected) if expected != current => Err(KvError::VersionMismatch {
+            path: path.to_string(),
+            expected,
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// State threaded through one command: the tree, the revision its writes get, the
 /// leader's clock stamp, and whether anything was written.
 pub(crate) struct Cx<'o, 'a, B: Backing + ?Sized> {

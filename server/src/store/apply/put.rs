@@ -1,7 +1,7 @@
 //! Put: set a znode's data, optionally compare-and-set on its version.
 
 use super::create::{link_child, new_record};
-use super::{ApplyError, Cx};
+use super::{check_version, ApplyError, Cx};
 use crate::store::command::{KvError, OpOutput, PutCmd};
 use crate::store::overlay::Backing;
 use crate::znode::{Event, EventKind, Node, NodeKind};
@@ -22,16 +22,7 @@ pub(crate) fn put<B: Backing + ?Sized>(
         }
         .into());
     };
-    if let Some(expected) = c.expected_version {
-        if expected != rec.stat.version {
-            return Err(KvError::VersionMismatch {
-                path: c.path.clone(),
-                expected,
-                current: rec.stat.version,
-            }
-            .into());
-        }
-    }
+    check_version(&c.path, c.expected_version, rec.stat.version)?;
     let before = rec.clone();
     let prev = c.prev_node.then(|| Node {
         path: c.path.clone(),
