@@ -553,7 +553,7 @@ fn dump(db: &Db) -> BTreeMap<String, NodeRecord> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     #[test]
     fn apply_matches_model(
@@ -682,4 +682,55 @@ fn a_request_sent_twice_is_applied_once_and_answered_with_its_first_result() {
         matches!(old.result, Err(KvError::RequestTooOld { .. })),
         "{old:?}"
     );
+}
+
+#[test]
+fn put_create_if_missing_under_an_ephemeral_is_refused() {
+    // Regression (found by `apply_matches_model`): Put with create_if_missing created a
+    // child under an ephemeral znode.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Sync::Never).unwrap();
+    let reader = db.reader();
+    let mut tree = Overlay::new(&reader);
+    let grant = apply_command(
+        &mut tree,
+        1,
+        &Command::LeaseGrant {
+            id: 0,
+            ttl_ms: 5000,
+        },
+    )
+    .unwrap();
+    let Ok(Output::Lease { id, .. }) = grant.result else {
+        panic!("{grant:?}")
+    };
+    let eph = CreateCmd {
+        path: "/e".into(),
+        data: vec![],
+        kind: NodeKind::Ephemeral,
+        lease_id: id,
+        sequential: false,
+        ttl_ms: 0,
+        create_parents: false,
+    };
+    apply_command(&mut tree, 1, &Command::Create(eph))
+        .unwrap()
+        .result
+        .unwrap();
+    let put = PutCmd {
+        path: "/e/child".into(),
+        data: vec![],
+        expected_version: None,
+        create_if_missing: true,
+        prev_node: false,
+    };
+    let r = apply_command(&mut tree, 1, &Command::Put(put)).unwrap();
+    assert_eq!(
+        r.result,
+        Err(KvError::EphemeralParent {
+            path: "/e/child".into(),
+            parent: "/e".into()
+        })
+    );
+    assert!(tree.node("/e/child").unwrap().is_none());
 }

@@ -138,6 +138,15 @@ pub(super) fn link_child<B: Backing + ?Sized>(
             path: node_path.to_string(),
             parent: parent_path.to_string(),
         })?;
+    // Every way of creating a znode (create, put with create_if_missing, parents)
+    // comes through here, so this is where "ephemerals have no children" holds.
+    if parent.stat.kind == NodeKind::Ephemeral {
+        return Err(KvError::EphemeralParent {
+            path: node_path.to_string(),
+            parent: parent_path.to_string(),
+        }
+        .into());
+    }
     parent.stat.children_version += 1;
     parent.stat.num_children += 1;
     parent.stat.children_revision = cx.rev;
