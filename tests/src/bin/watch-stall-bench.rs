@@ -1,5 +1,6 @@
 //! Measures how much a stalled watcher (subscribed, never reading) slows writers: the
-//! same write load with and without one, against a running server.
+//! same write load without one, with one, and without one again (a control for the
+//! database growing), against a running server.
 //!
 //! Usage: watch-stall-bench <endpoint> [writes] [clients] [value-bytes]
 //! (defaults 20000, 32, 256). Prints writes/s for both phases and their ratio.
@@ -13,7 +14,13 @@ use corral_proto::v1::watch_client::WatchClient;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-async fn phase(channel: &Channel, prefix: &str, writes: usize, clients: usize, value: usize) -> Result<f64> {
+async fn phase(
+    channel: &Channel,
+    prefix: &str,
+    writes: usize,
+    clients: usize,
+    value: usize,
+) -> Result<f64> {
     let mut kv = KvClient::new(channel.clone());
     kv.create(pb::CreateRequest {
         path: prefix.to_string(),
@@ -54,7 +61,9 @@ async fn main() -> Result<()> {
     };
     let num = |i: usize, default: usize| -> Result<usize> {
         match args.get(i) {
-            Some(v) => v.parse().with_context(|| format!("argument {i} ({v}) must be a number")),
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("argument {i} ({v}) must be a number")),
             None => Ok(default),
         }
     };
@@ -69,8 +78,12 @@ async fn main() -> Result<()> {
 
     // A watcher on everything that never reads: its stream backs up, it falls off the
     // live ring, and must not hold writers back.
+    // Its own connection, as a separate slow client would have: on a shared HTTP/2
+    // connection an unread stream would also hold up the writers' responses, on the
+    // client side.
+    let watch_channel = Channel::from_shared(endpoint.clone())?.connect().await?;
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let mut stalled = WatchClient::new(channel.clone())
+    let mut stalled = WatchClient::new(watch_channel)
         .watch(ReceiverStream::new(rx))
         .await?
         .into_inner();
@@ -87,14 +100,26 @@ async fn main() -> Result<()> {
         bail!("watch not created: {created:?}");
     }
     let with_stall = phase(&channel, &format!("{run}/stalled"), writes, clients, value).await?;
+    drop(tx);
+    drop(stalled);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The same load again without the watcher, as a control for the database growing.
+    let free_again = phase(
+        &channel,
+        &format!("{run}/free-again"),
+        writes,
+        clients,
+        value,
+    )
+    .await?;
+    let baseline = (free + free_again) / 2.0;
     println!(
         "writes={writes} clients={clients} value={value}B\n\
-         without a stalled watcher: {free:.0} writes/s\n\
-         with a stalled watcher:    {with_stall:.0} writes/s\n\
-         slowdown factor: {:.2}",
-        free / with_stall
+         without a stalled watcher (before): {free:.0} writes/s\n\
+         with a stalled watcher:             {with_stall:.0} writes/s\n\
+         without a stalled watcher (after):  {free_again:.0} writes/s\n\
+         slowdown factor (mean of the runs without / run with): {:.2}",
+        baseline / with_stall
     );
-    drop(tx);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())
 }
