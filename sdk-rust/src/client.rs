@@ -5,14 +5,16 @@
 use std::error::Error as _;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use corral_proto::v1::kv_client::KvClient;
+use tokio::time::Instant;
+use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::endpoint::parse_endpoint;
-use crate::error::{describe, retry_elsewhere, Error, Result};
+use crate::error::{after_failure, describe, Error, Next, Result, Retry};
 use crate::options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
 use crate::txn::{Txn, TxnResponse};
 use crate::types::{CreateResponse, DeleteResponse, GetResponse, ListResponse, PutResponse};
@@ -22,6 +24,25 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default time to wait for a TCP connection to a member.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Metadata header carrying a write's request id, `<client-id>/<sequence>`.
+pub const REQUEST_ID_HEADER: &str = "corral-request-id";
+
+/// How often an idle connection is probed (HTTP/2 PING), so that a member that died
+/// or froze without closing its sockets is noticed by streams and long waits.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a PING may go unanswered before the connection is deemed dead.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// First pause before a call is sent again; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+
+/// Longest pause between two attempts of a call.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Attempts of a call that has no timeout (with a timeout, attempts go on until it).
+const MAX_ATTEMPTS_WITHOUT_TIMEOUT: u32 = 20;
 
 /// Largest response the client accepts: a page of a listing with data can be far
 /// above tonic's 4 MiB default (znodes hold up to 1 MiB each by default).
@@ -42,26 +63,122 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Client {
-    members: Arc<Members>,
+    pub(crate) members: Arc<Members>,
     timeout: Option<Duration>,
 }
 
-/// One channel per endpoint, and the one calls go to.
+/// One channel per endpoint, the one calls go to, and the request ids of writes.
 #[derive(Debug)]
-struct Members {
+pub(crate) struct Members {
     channels: Vec<Channel>,
+    /// The endpoints as `host:port`, in the order of `channels`.
+    addrs: Vec<String>,
     /// Index into `channels` of the member calls go to; moves on when it cannot be reached.
     current: AtomicUsize,
+    /// Request ids for writes, or `None` when exactly-once writes are turned off.
+    lanes: Option<Lanes>,
 }
 
 impl Members {
+    /// The member calls go to now: its index and channel.
+    pub(crate) fn current(&self) -> (usize, Channel) {
+        let index = self.current.load(Ordering::Relaxed) % self.channels.len();
+        (index, self.channels[index].clone())
+    }
+
     /// Moves off member `failed` (unless another call already did).
-    fn skip(&self, failed: usize) {
+    pub(crate) fn skip(&self, failed: usize) {
         let next = (failed + 1) % self.channels.len();
         let _ = self
             .current
             .compare_exchange(failed, next, Ordering::Relaxed, Ordering::Relaxed);
     }
+
+    /// How many endpoints the client has.
+    pub(crate) fn len(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+/// Request ids for exactly-once writes.
+///
+/// A write takes a *lane* (a client id of its own with a sequence counter) for its
+/// whole life, retries included, and gives it back when done; concurrent writes take
+/// different lanes. So each lane has at most one write in flight, and a retry always
+/// carries the newest sequence of its lane: the server, which keeps each client id's
+/// last 256 results, can never have forgotten it (`REQUEST_TOO_OLD`), however many
+/// writes the process runs at once.
+#[derive(Debug)]
+struct Lanes {
+    /// Random per client: `rs-<16 hex digits>`.
+    prefix: String,
+    /// Idle lanes: (lane number, last sequence used).
+    free: Mutex<Vec<(u64, u64)>>,
+    /// Lanes made so far.
+    made: AtomicUsize,
+}
+
+impl Lanes {
+    fn new() -> Lanes {
+        Lanes {
+            prefix: format!("rs-{:016x}", random_u64()),
+            free: Mutex::new(Vec::new()),
+            made: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes an idle lane (or makes one) and returns its next request id.
+    fn take(&self) -> LaneGuard<'_> {
+        let idle = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (lane, last) =
+            idle.unwrap_or_else(|| (self.made.fetch_add(1, Ordering::Relaxed) as u64, 0));
+        LaneGuard {
+            lanes: self,
+            lane,
+            seq: last + 1,
+        }
+    }
+}
+
+/// A lane in use by one write; given back (with its sequence) when dropped.
+struct LaneGuard<'a> {
+    lanes: &'a Lanes,
+    lane: u64,
+    seq: u64,
+}
+
+impl LaneGuard<'_> {
+    /// `<client-id>/<sequence>`.
+    fn request_id(&self) -> String {
+        format!("{}-{}/{}", self.lanes.prefix, self.lane, self.seq)
+    }
+}
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        self.lanes
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((self.lane, self.seq));
+    }
+}
+
+/// 64 random bits without a random-number crate: std's `RandomState` is seeded from
+/// the OS for each process; the time, the process id and a counter make each call
+/// differ within a process too.
+pub(crate) fn random_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.write_u128(now.as_nanos());
+    hasher.write_u32(std::process::id());
+    hasher.write_usize(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
 }
 
 /// Configures and connects a [`Client`]; from [`Client::builder`].
@@ -70,6 +187,7 @@ pub struct ClientBuilder {
     endpoints: Vec<String>,
     timeout: Option<Duration>,
     connect_timeout: Duration,
+    exactly_once: bool,
 }
 
 impl ClientBuilder {
@@ -92,15 +210,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether writes carry a request id (`corral-request-id`), so that a write whose
+    /// outcome is unknown (connection cut, leader lost) is sent again and applied once.
+    /// Default true. Without it such a write fails with [`Error::Transport`] or
+    /// [`Error::OutcomeUnknown`] and may or may not have been applied.
+    pub fn exactly_once(mut self, on: bool) -> Self {
+        self.exactly_once = on;
+        self
+    }
+
     /// Connects to the first endpoint that accepts a connection. Fails with
     /// [`Error::InvalidEndpoint`] if an endpoint cannot be parsed, and with
     /// [`Error::Transport`] if none accepts a connection.
     ///
-    /// Calls go to one member at a time. A call that cannot reach it is sent to the
-    /// next endpoint (it was never sent, so this cannot apply it twice), as is a read
-    /// whose connection breaks mid-way. A write whose connection breaks mid-way fails
-    /// with [`Error::Transport`] (it may or may not have been applied), and the next
-    /// call goes to the next endpoint.
+    /// Calls go to one member at a time, and move to the next endpoint when it cannot
+    /// be reached or cannot serve them (`UNAVAILABLE`: no leader, shutting down), with
+    /// a growing pause between rounds, until the call's timeout. Reads are always sent
+    /// again; so are writes, which carry a request id (see
+    /// [`exactly_once`](Self::exactly_once)): the server applies each once and a retry
+    /// gets the first result.
     pub async fn connect(self) -> Result<Client> {
         if self.endpoints.is_empty() {
             return Err(Error::InvalidEndpoint {
@@ -114,14 +242,27 @@ impl ClientBuilder {
             .map(|e| {
                 Ok(Endpoint::from(parse_endpoint(e)?)
                     .connect_timeout(self.connect_timeout)
+                    .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+                    .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+                    .keep_alive_while_idle(true)
                     .tcp_nodelay(true))
             })
             .collect::<Result<Vec<_>>>()?;
+        let addrs = endpoints
+            .iter()
+            .map(|e| {
+                let uri = e.uri();
+                uri.authority()
+                    .map_or_else(|| uri.to_string(), |a| a.to_string())
+            })
+            .collect();
         let (current, channels) = connect_first(&endpoints).await?;
         Ok(Client {
             members: Arc::new(Members {
                 channels,
+                addrs,
                 current: AtomicUsize::new(current),
+                lanes: self.exactly_once.then(Lanes::new),
             }),
             timeout: self.timeout,
         })
@@ -180,7 +321,31 @@ impl Client {
                 .collect(),
             timeout: Some(DEFAULT_TIMEOUT),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            exactly_once: true,
         }
+    }
+
+    /// The per-call timeout of this client (`None`: no limit).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The endpoints, as `host:port`, in the order given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.members.addrs
+    }
+
+    /// The endpoint (`host:port`) calls go to now; it moves on when that member cannot
+    /// be reached or cannot serve.
+    pub fn current_endpoint(&self) -> &str {
+        &self.members.addrs[self.members.current().0]
+    }
+
+    /// The client id prefix of this client's request ids (`rs-<16 hex digits>`), or
+    /// `None` when exactly-once writes are off. Each concurrent write uses
+    /// `<prefix>-<lane>/<sequence>`.
+    pub fn client_id(&self) -> Option<&str> {
+        self.members.lanes.as_ref().map(|l| l.prefix.as_str())
     }
 
     /// A clone sharing the connection whose calls use `timeout` (`None`: no limit).
@@ -207,9 +372,12 @@ impl Client {
             .into()
             .unwrap_or_default()
             .request(path.clone(), data.into());
-        self.call(&path, false, request, |channel, r| async move {
-            kv(channel).create(r).await
-        })
+        self.call(
+            &path,
+            Retry::WithRequestId,
+            request,
+            |channel, r| async move { kv(channel).create(r).await },
+        )
         .await
     }
 
@@ -226,9 +394,12 @@ impl Client {
             .into()
             .unwrap_or_default()
             .request(path.clone(), data.into());
-        self.call(&path, false, request, |channel, r| async move {
-            kv(channel).put(r).await
-        })
+        self.call(
+            &path,
+            Retry::WithRequestId,
+            request,
+            |channel, r| async move { kv(channel).put(r).await },
+        )
         .await
     }
 
@@ -240,7 +411,7 @@ impl Client {
     ) -> Result<GetResponse> {
         let path = path.into();
         let request = options.into().unwrap_or_default().request(path.clone());
-        self.call(&path, true, request, |channel, r| async move {
+        self.call(&path, Retry::Safe, request, |channel, r| async move {
             kv(channel).get(r).await
         })
         .await
@@ -255,7 +426,7 @@ impl Client {
     ) -> Result<ListResponse> {
         let path = path.into();
         let request = options.into().unwrap_or_default().request(path.clone());
-        self.call(&path, true, request, |channel, r| async move {
+        self.call(&path, Retry::Safe, request, |channel, r| async move {
             kv(channel).list(r).await
         })
         .await
@@ -293,9 +464,12 @@ impl Client {
     ) -> Result<DeleteResponse> {
         let path = path.into();
         let request = options.into().unwrap_or_default().request(path.clone());
-        self.call(&path, false, request, |channel, r| async move {
-            kv(channel).delete(r).await
-        })
+        self.call(
+            &path,
+            Retry::WithRequestId,
+            request,
+            |channel, r| async move { kv(channel).delete(r).await },
+        )
         .await
     }
 
@@ -303,20 +477,20 @@ impl Client {
     /// error (`succeeded` is false); a failing op fails the whole Txn with its error
     /// and applies nothing.
     pub async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        self.call("", false, txn.request(), |channel, r| async move {
-            kv(channel).txn(r).await
-        })
+        self.call(
+            "",
+            Retry::WithRequestId,
+            txn.request(),
+            |channel, r| async move { kv(channel).txn(r).await },
+        )
         .await
     }
 
-    /// Sends `message` with `rpc` under the timeout to the current member, and to the
-    /// next ones while the request could not be sent or, for a `read_only` call, while
-    /// the connection failed; maps a failure status to a typed error and the response
-    /// to the client's own type.
+    /// Sends `message` with `rpc` under the client's timeout; see [`Client::call_with`].
     pub(crate) async fn call<Q, P, R, F, Fut>(
         &self,
         path: &str,
-        read_only: bool,
+        retry: Retry,
         message: Q,
         rpc: F,
     ) -> Result<R>
@@ -326,53 +500,116 @@ impl Client {
         Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
         R: TryFrom<P, Error = Error>,
     {
+        self.call_with(self.timeout, path, retry, message, rpc)
+            .await
+    }
+
+    /// Sends `message` with `rpc` to the current member, and again (to the next member,
+    /// after a pause once every member was tried) while [`after_failure`] allows, until
+    /// `timeout` passes; maps a failure status to a typed error and the response to the
+    /// client's own type. A [`Retry::WithRequestId`] call carries one request id for
+    /// all its attempts (unless exactly-once writes are off, when it is
+    /// [`Retry::Unsafe`]).
+    pub(crate) async fn call_with<Q, P, R, F, Fut>(
+        &self,
+        timeout: Option<Duration>,
+        path: &str,
+        retry: Retry,
+        message: Q,
+        rpc: F,
+    ) -> Result<R>
+    where
+        Q: Clone,
+        F: Fn(Channel, tonic::Request<Q>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
+        R: TryFrom<P, Error = Error>,
+    {
+        let members = &self.members;
+        let lane = match (retry, &members.lanes) {
+            (Retry::WithRequestId, Some(lanes)) => Some(lanes.take()),
+            _ => None,
+        };
+        let retry = match (retry, &lane) {
+            (Retry::WithRequestId, None) => Retry::Unsafe,
+            (retry, _) => retry,
+        };
+        let request_id = lane
+            .as_ref()
+            .map(|lane| lane.request_id())
+            .map(|id| MetadataValue::try_from(id.as_str()))
+            .transpose()
+            .map_err(|e| Error::InvalidArgument {
+                reason: crate::InvalidReason::InvalidArgument,
+                path: None,
+                message: format!("request id is not valid metadata: {e}"),
+            })?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        // The member of the attempt under way, to move off it if time runs out.
+        let trying = AtomicUsize::new(usize::MAX);
         let attempts = async {
-            let members = &self.members;
-            let count = members.channels.len();
-            let first = members.current.load(Ordering::Relaxed);
-            let mut message = Some(message);
-            let mut last_error = None;
-            for attempt in 0..count {
-                // Copy the message only while another member is left to retry on.
-                let body = if attempt + 1 < count {
-                    message.clone()
-                } else {
-                    message.take()
-                };
-                let Some(body) = body else { break };
-                let index = (first + attempt) % count;
-                let mut request = tonic::Request::new(body);
-                if let Some(timeout) = self.timeout {
+            let mut backoff = FIRST_BACKOFF;
+            let mut attempt = 0u32;
+            let mut left_in_round = members.len();
+            loop {
+                attempt += 1;
+                let (index, channel) = members.current();
+                trying.store(index, Ordering::Relaxed);
+                let mut request = tonic::Request::new(message.clone());
+                if let Some(deadline) = deadline {
                     // The server sees the deadline too.
-                    request.set_timeout(timeout);
+                    request.set_timeout(deadline.saturating_duration_since(Instant::now()));
                 }
-                let status = match rpc(members.channels[index].clone(), request).await {
+                if let Some(id) = &request_id {
+                    request.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
+                }
+                let status = match rpc(channel, request).await {
                     Ok(response) => return R::try_from(response.into_inner()),
                     Err(status) => status,
                 };
                 let error = Error::from_status(&status, path);
-                if matches!(error, Error::Transport { .. }) {
-                    members.skip(index);
-                }
-                if !retry_elsewhere(&status, read_only) {
+                if after_failure(&status, &error, retry) == Next::Fail {
+                    // The call's own deadline passed on this member (frozen, cut off):
+                    // the next call goes elsewhere.
+                    if matches!(error, Error::Timeout { .. }) && status.source().is_some() {
+                        members.skip(index);
+                    }
                     return Err(error);
                 }
-                last_error = Some(error);
+                members.skip(index);
+                let out_of_attempts = match deadline {
+                    Some(deadline) => Instant::now() + backoff >= deadline,
+                    None => attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT,
+                };
+                if out_of_attempts {
+                    return Err(error);
+                }
+                // Every member once without a pause, then wait between rounds.
+                left_in_round -= 1;
+                if left_in_round == 0 {
+                    left_in_round = members.len();
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
-            Err(last_error.unwrap_or_else(|| Error::Transport {
-                message: "no member to send the request to".into(),
-            }))
         };
-        match self.timeout {
-            Some(timeout) => {
-                tokio::time::timeout(timeout, attempts)
-                    .await
-                    .map_err(|_| Error::Timeout {
-                        message: format!("no answer within {timeout:?}"),
-                    })?
-            }
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, attempts)
+                .await
+                .map_err(|_| {
+                    // A member that does not answer in time (frozen, cut off) is
+                    // skipped by the next call.
+                    let index = trying.load(Ordering::Relaxed);
+                    if index != usize::MAX {
+                        members.skip(index);
+                    }
+                    Error::Timeout {
+                        message: format!("no answer within {:?}", timeout.unwrap_or_default()),
+                    }
+                })?,
             None => attempts.await,
-        }
+        };
+        drop(lane);
+        result
     }
 }
 

@@ -21,7 +21,7 @@ use corral_proto::v1::cluster_client::ClusterClient;
 use tonic::transport::Channel;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Retry};
 use crate::types::{required, Header};
 
 /// One member of the cluster's configuration.
@@ -109,7 +109,7 @@ impl Client {
     pub async fn member_list(&self) -> Result<MemberListResponse> {
         self.call(
             "",
-            true,
+            Retry::Safe,
             pb::MemberListRequest {},
             |channel, r| async move { cluster(channel).member_list(r).await },
         )
@@ -131,7 +131,7 @@ impl Client {
             member_id,
             peer_addr: peer_addr.into(),
         };
-        self.call("", false, request, |channel, r| async move {
+        self.call("", Retry::Unsafe, request, |channel, r| async move {
             cluster(channel).member_add(r).await
         })
         .await
@@ -143,7 +143,7 @@ impl Client {
     /// learner is still far behind the leader's log.
     pub async fn member_promote(&self, member_id: u64) -> Result<MemberChangeResponse> {
         let request = pb::MemberPromoteRequest { member_id };
-        self.call("", false, request, |channel, r| async move {
+        self.call("", Retry::Unsafe, request, |channel, r| async move {
             cluster(channel).member_promote(r).await
         })
         .await
@@ -155,7 +155,7 @@ impl Client {
     /// last voter.
     pub async fn member_remove(&self, member_id: u64) -> Result<MemberChangeResponse> {
         let request = pb::MemberRemoveRequest { member_id };
-        self.call("", false, request, |channel, r| async move {
+        self.call("", Retry::Unsafe, request, |channel, r| async move {
             cluster(channel).member_remove(r).await
         })
         .await
@@ -168,7 +168,7 @@ impl Client {
     /// [`Error::Timeout`] if the member did not catch up or win in time.
     pub async fn transfer_leader(&self, member_id: u64) -> Result<TransferLeaderResponse> {
         let request = pb::TransferLeaderRequest { member_id };
-        self.call("", false, request, |channel, r| async move {
+        self.call("", Retry::Unsafe, request, |channel, r| async move {
             cluster(channel).transfer_leader(r).await
         })
         .await
@@ -178,9 +178,12 @@ impl Client {
     /// indexes, revision, size, version). Connect to one endpoint only to ask a given
     /// member; `member_id` says which one answered.
     pub async fn status(&self) -> Result<Status> {
-        self.call("", true, pb::StatusRequest {}, |channel, r| async move {
-            cluster(channel).status(r).await
-        })
+        self.call(
+            "",
+            Retry::Safe,
+            pb::StatusRequest {},
+            |channel, r| async move { cluster(channel).status(r).await },
+        )
         .await
     }
 }

@@ -127,6 +127,86 @@ pub enum Error {
         /// The server's explanation.
         message: String,
     },
+    /// The write may or may not have been applied (`OUTCOME_UNKNOWN`): leadership moved
+    /// or the leader was lost after it was submitted. The client retries such writes
+    /// itself when they carry a request id (the default); this is what is left when the
+    /// write had none, or when retrying could not settle it.
+    #[error("{message}")]
+    OutcomeUnknown {
+        /// The server's explanation.
+        message: String,
+    },
+    /// A lease with the requested id already exists (`LEASE_EXISTS`).
+    #[error("{message}")]
+    LeaseExists {
+        /// The lease, if the server named it.
+        lease_id: Option<i64>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A retried write's request id is older than the results the server keeps
+    /// (`REQUEST_TOO_OLD`): its outcome can no longer be told. Nothing was applied by
+    /// this attempt; the first attempt may or may not have been.
+    #[error("{message}")]
+    RequestTooOld {
+        /// The server's explanation.
+        message: String,
+    },
+    /// A lock or campaign gave up waiting after its wait timeout (`WAIT_TIMEOUT`); it
+    /// left no entry in the queue.
+    #[error("{message}")]
+    WaitTimeout {
+        /// The server's explanation.
+        message: String,
+    },
+    /// The election has no leader (`NO_LEADER`).
+    #[error("{message}")]
+    NoLeader {
+        /// The election's name.
+        name: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The key no longer leads its election (`NOT_ELECTION_LEADER`): a Proclaim from a
+    /// former leader.
+    #[error("{message}")]
+    NotElectionLeader {
+        /// The caller's leader key.
+        key: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The caller's queue entry (lock or election) disappeared while it waited
+    /// (`ENTRY_GONE`): its lease ended or someone deleted it.
+    #[error("{message}")]
+    EntryGone {
+        /// The queue entry.
+        key: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A watch's start revision (or its position) is no longer in the server's event
+    /// history. Re-read the state, then watch from `compact_revision + 1`.
+    #[error("{message}")]
+    Compacted {
+        /// Newest compacted revision.
+        compact_revision: i64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The [`Session`](crate::Session)'s lease ended (expired, revoked, or could not be
+    /// kept alive for its whole TTL): its ephemeral znodes, locks and leaderships are gone.
+    #[error("session lost: lease {lease_id} ended")]
+    SessionLost {
+        /// The session's lease.
+        lease_id: i64,
+    },
+    /// The server does not implement the call (`UNIMPLEMENTED`), e.g. an older server.
+    #[error("not supported by this server: {message}")]
+    Unsupported {
+        /// What is not supported.
+        message: String,
+    },
     /// The member is not in the cluster's configuration (`MEMBER_NOT_FOUND`).
     #[error("{message}")]
     MemberNotFound {
@@ -281,6 +361,25 @@ fn from_error_info(
             message,
         },
         "MEMBERSHIP" => Error::Membership { message },
+        "OUTCOME_UNKNOWN" => Error::OutcomeUnknown { message },
+        "LEASE_EXISTS" => Error::LeaseExists {
+            lease_id: number("lease_id"),
+            message,
+        },
+        "REQUEST_TOO_OLD" => Error::RequestTooOld { message },
+        "WAIT_TIMEOUT" => Error::WaitTimeout { message },
+        "NO_LEADER" => Error::NoLeader {
+            name: text("name")?,
+            message,
+        },
+        "NOT_ELECTION_LEADER" => Error::NotElectionLeader {
+            key: text("path")?,
+            message,
+        },
+        "ENTRY_GONE" => Error::EntryGone {
+            key: text("path")?,
+            message,
+        },
         "TIMEOUT" => Error::Timeout { message },
         "UNAVAILABLE" | "NOT_LEADER" => Error::Unavailable {
             leader_id: metadata.get("leader_id").and_then(|v| v.parse().ok()),
@@ -314,6 +413,7 @@ fn from_code(code: Code, reason: Option<String>, path: String, message: String) 
         },
         // A server enforcing the call's deadline (`grpc-timeout`) answers CANCELLED.
         Code::DeadlineExceeded | Code::Cancelled => Error::Timeout { message },
+        Code::Unimplemented => Error::Unsupported { message },
         code => Error::Other {
             code,
             reason,
@@ -322,13 +422,70 @@ fn from_code(code: Code, reason: Option<String>, path: String, message: String) 
     }
 }
 
-/// Whether a failed call may be sent to another member: when its request never left
-/// the client (no connection could be made), or when it is a read and the connection
-/// failed. A write cut off mid-way may have been applied, so it is never resent.
-pub(crate) fn retry_elsewhere(status: &Status, read_only: bool) -> bool {
-    match status.source() {
-        Some(source) => read_only || chain_has::<tonic::ConnectError>(source),
-        None => false,
+impl Error {
+    /// Whether a write that failed with this error may nevertheless have been applied:
+    /// [`Error::Timeout`], [`Error::Transport`], [`Error::OutcomeUnknown`] and
+    /// [`Error::RequestTooOld`]. Read the state to learn what happened.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout { .. }
+                | Error::Transport { .. }
+                | Error::OutcomeUnknown { .. }
+                | Error::RequestTooOld { .. }
+        )
+    }
+
+    /// Whether the same call may succeed if tried again later, possibly on another
+    /// member: the member could not serve it ([`Error::Unavailable`]), could not be
+    /// reached ([`Error::Transport`]), or the outcome is unknown.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable { .. } | Error::Transport { .. } | Error::OutcomeUnknown { .. }
+        )
+    }
+}
+
+/// How a call may be retried after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// A read, or a call whose repetition changes nothing (e.g. Unlock, a Lock that finds
+    /// the lease's own queue entry): always safe to send again.
+    Safe,
+    /// A write carrying a request id: the server applies it once whatever the retries.
+    WithRequestId,
+    /// A write without a request id: sent again only when it certainly was not applied.
+    Unsafe,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Give up with the error.
+    Fail,
+    /// Send the call again (to the next member).
+    Again,
+}
+
+/// Decides whether a failed attempt is sent again: a request that never left the client
+/// (no connection) always is; one whose connection broke mid-way, or that the server
+/// answered `OUTCOME_UNKNOWN`, only if repeating it is safe; one the server refused as
+/// `UNAVAILABLE` (no leader, not leader: certainly not applied) always is.
+pub(crate) fn after_failure(status: &Status, error: &Error, retry: Retry) -> Next {
+    if let Some(source) = status.source() {
+        if matches!(error, Error::Timeout { .. }) {
+            return Next::Fail;
+        }
+        if chain_has::<tonic::ConnectError>(source) || retry != Retry::Unsafe {
+            return Next::Again;
+        }
+        return Next::Fail;
+    }
+    match error {
+        Error::Unavailable { .. } => Next::Again,
+        Error::OutcomeUnknown { .. } if retry != Retry::Unsafe => Next::Again,
+        _ => Next::Fail,
     }
 }
 
@@ -646,24 +803,91 @@ mod tests {
         }
     }
 
+    fn decide(status: &Status, retry: Retry) -> Next {
+        after_failure(status, &map(status.clone()), retry)
+    }
+
     #[test]
-    fn only_reads_and_unsent_writes_are_retried_elsewhere() {
+    fn unsent_requests_are_always_retried_and_cut_off_writes_only_with_an_id() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let refused = Status::from_error(Box::new(tonic::ConnectError(Box::new(io))));
-        assert!(retry_elsewhere(&refused, false));
-        assert!(retry_elsewhere(&refused, true));
+        for retry in [Retry::Safe, Retry::WithRequestId, Retry::Unsafe] {
+            assert_eq!(decide(&refused, retry), Next::Again, "{retry:?}");
+        }
         let broken = Status::from_error(Box::new(std::io::Error::new(
             std::io::ErrorKind::BrokenPipe,
             "broken pipe",
         )));
-        assert!(
-            !retry_elsewhere(&broken, false),
+        assert_eq!(
+            decide(&broken, Retry::Unsafe),
+            Next::Fail,
             "the write may have been applied"
         );
-        assert!(retry_elsewhere(&broken, true));
-        let from_server = Status::unavailable("no leader");
-        assert!(!retry_elsewhere(&from_server, false));
-        assert!(!retry_elsewhere(&from_server, true));
+        assert_eq!(decide(&broken, Retry::WithRequestId), Next::Again);
+        assert_eq!(decide(&broken, Retry::Safe), Next::Again);
+    }
+
+    #[test]
+    fn unavailable_is_retried_and_unknown_outcomes_only_when_safe() {
+        let not_leader = status(Code::Unavailable, "NOT_LEADER", &[]);
+        for retry in [Retry::Safe, Retry::WithRequestId, Retry::Unsafe] {
+            assert_eq!(decide(&not_leader, retry), Next::Again, "{retry:?}");
+        }
+        let unknown = status(Code::Unavailable, "OUTCOME_UNKNOWN", &[]);
+        assert!(matches!(map(unknown.clone()), Error::OutcomeUnknown { .. }));
+        assert_eq!(decide(&unknown, Retry::WithRequestId), Next::Again);
+        assert_eq!(decide(&unknown, Retry::Unsafe), Next::Fail);
+        for final_status in [
+            Status::not_found("no"),
+            Status::deadline_exceeded("slow"),
+            status(Code::FailedPrecondition, "REQUEST_TOO_OLD", &[]),
+            Status::from_error(Box::new(tonic::TimeoutExpired(()))),
+        ] {
+            assert_eq!(
+                decide(&final_status, Retry::Safe),
+                Next::Fail,
+                "{final_status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn coordination_reasons_are_typed() {
+        let err = map(status(
+            Code::AlreadyExists,
+            "LEASE_EXISTS",
+            &[("lease_id", "9")],
+        ));
+        assert!(
+            matches!(
+                err,
+                Error::LeaseExists {
+                    lease_id: Some(9),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = map(status(Code::FailedPrecondition, "REQUEST_TOO_OLD", &[]));
+        assert!(matches!(err, Error::RequestTooOld { .. }) && err.outcome_unknown());
+        let err = map(status(Code::DeadlineExceeded, "WAIT_TIMEOUT", &[]));
+        assert!(matches!(err, Error::WaitTimeout { .. }), "{err:?}");
+        let err = map(status(Code::NotFound, "NO_LEADER", &[("name", "/e")]));
+        assert!(matches!(err, Error::NoLeader { ref name, .. } if name == "/e"));
+        let err = map(status(
+            Code::FailedPrecondition,
+            "NOT_ELECTION_LEADER",
+            &[("path", "/e/k"), ("name", "/e")],
+        ));
+        assert!(matches!(err, Error::NotElectionLeader { ref key, .. } if key == "/e/k"));
+        let err = map(status(
+            Code::FailedPrecondition,
+            "ENTRY_GONE",
+            &[("path", "/l/k")],
+        ));
+        assert!(matches!(err, Error::EntryGone { ref key, .. } if key == "/l/k"));
+        let err = map(Status::unimplemented("no such method"));
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     }
 
     #[derive(Debug)]

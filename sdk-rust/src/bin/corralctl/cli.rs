@@ -1,0 +1,327 @@
+//! The command line: global options, commands and their arguments (clap).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// What `--help` says about exit statuses; docs/corralctl.md has the same table.
+pub const EXIT_HELP: &str = "\
+Exit status:
+  0  success
+  1  the request failed for another reason (server error)
+  2  usage error or invalid input (unknown option, invalid path or endpoint)
+  3  not found (znode, lease, member, election leader)
+  4  conflict: already exists, version mismatch, not empty, txn compares failed
+  5  unavailable: no member answered in time, timeout, lost session
+  lock NAME -- CMD exits with CMD's status once it ran.";
+
+/// Command-line client for Corral.
+#[derive(Debug, Parser)]
+#[command(name = "corralctl", version, after_help = EXIT_HELP)]
+pub struct Cli {
+    /// Members to talk to, comma-separated (host:port or http://host:port).
+    #[arg(
+        long,
+        global = true,
+        env = "CORRAL_ENDPOINTS",
+        default_value = "127.0.0.1:2479",
+        value_delimiter = ','
+    )]
+    pub endpoints: Vec<String>,
+
+    /// Time limit per request, e.g. 500ms, 5s, 1m (a bare number is seconds).
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Output format: table for people, json (the API's response shape) for scripts.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Table,
+    /// For scripts: the API's response shape, data in base64.
+    Json,
+}
+
+/// Event types, as `watch --exclude` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventKind {
+    /// Creates.
+    Created,
+    /// Data changes.
+    Updated,
+    /// Deletes.
+    Deleted,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a znode's data.
+    Get {
+        /// Absolute path of the znode.
+        path: String,
+        /// Read from the member's local state (may be stale) instead of a linearizable read.
+        #[arg(long)]
+        serializable: bool,
+    },
+    /// Set a znode's data.
+    Put {
+        /// Absolute path of the znode.
+        path: String,
+        /// New data.
+        value: String,
+        /// Only if the znode is at this version (compare-and-set).
+        #[arg(long)]
+        expected_version: Option<i64>,
+        /// Create the znode if it does not exist.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Create a znode and print its path.
+    Create {
+        /// Absolute path (for --sequential, the prefix the counter is appended to).
+        path: String,
+        /// Initial data (default empty).
+        value: Option<String>,
+        /// Append a 10-digit counter to the name.
+        #[arg(short, long)]
+        sequential: bool,
+        /// Create missing parents.
+        #[arg(short, long)]
+        parents: bool,
+        /// Make it ephemeral, bound to the lease given with --lease.
+        #[arg(short, long, requires = "lease")]
+        ephemeral: bool,
+        /// Lease of an ephemeral znode (from `corralctl lease grant`).
+        #[arg(long, value_name = "ID")]
+        lease: Option<i64>,
+        /// Make a TTL znode, deleted once not modified for this long (e.g. 30s).
+        #[arg(long, value_parser = parse_duration, conflicts_with_all = ["ephemeral", "container"])]
+        ttl: Option<Duration>,
+        /// Make a container znode, deleted by the server once its last child goes.
+        #[arg(long, conflicts_with = "ephemeral")]
+        container: bool,
+    },
+    /// List a znode's children (names), or with -R its subtree (full paths).
+    Ls {
+        /// Absolute path of the znode.
+        path: String,
+        /// List the whole subtree.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        /// Read from the member's local state (may be stale).
+        #[arg(long)]
+        serializable: bool,
+    },
+    /// Draw the subtree under a znode.
+    Tree {
+        /// Absolute path of the subtree's root.
+        #[arg(default_value = "/")]
+        path: String,
+        /// Read from the member's local state (may be stale).
+        #[arg(long)]
+        serializable: bool,
+    },
+    /// Delete a znode.
+    Rm {
+        /// Absolute path of the znode.
+        path: String,
+        /// Delete its whole subtree too.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Only if the znode is at this version.
+        #[arg(long)]
+        expected_version: Option<i64>,
+    },
+    /// Print a znode's metadata.
+    Stat {
+        /// Absolute path of the znode.
+        path: String,
+        /// Read from the member's local state (may be stale).
+        #[arg(long)]
+        serializable: bool,
+    },
+    /// Print changes to a znode (or its children, or subtree) until Ctrl-C.
+    Watch {
+        /// Absolute path (need not exist).
+        path: String,
+        /// Watch the whole subtree.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        /// Watch the direct children only.
+        #[arg(long, conflicts_with = "recursive")]
+        children: bool,
+        /// Start at this revision (replaying history), instead of now.
+        #[arg(long, value_name = "REVISION")]
+        rev: Option<i64>,
+        /// Print each update's and delete's previous data too.
+        #[arg(long)]
+        prev: bool,
+        /// Leave out events of this type (repeatable).
+        #[arg(long, value_enum)]
+        exclude: Vec<EventKind>,
+        /// Exit after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Run a transaction read as JSON from a file or stdin (see docs/corralctl.md).
+    Txn {
+        /// JSON file; `-` or none reads stdin.
+        #[arg(short, long)]
+        file: Option<PathBuf>,
+    },
+    /// Grant, keep alive, revoke and inspect leases.
+    #[command(subcommand)]
+    Lease(LeaseCommand),
+    /// Hold a lock: run CMD while holding it (exit status of CMD), or without CMD,
+    /// hold it until Ctrl-C.
+    Lock {
+        /// Lock name: an absolute path, e.g. /locks/backup.
+        name: String,
+        /// Lease TTL: how long the lock outlives this process if it dies.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        ttl: Duration,
+        /// Give up if the lock is not acquired within this time (exit 5).
+        #[arg(long, value_parser = parse_duration)]
+        wait: Option<Duration>,
+        /// Command and arguments to run while holding the lock (after --).
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Campaign in an election and lead until Ctrl-C; with -l, print its leaders.
+    Elect {
+        /// Election name: an absolute path, e.g. /elections/scheduler.
+        name: String,
+        /// Value to publish while leading (e.g. this host's address).
+        #[arg(required_unless_present = "listen")]
+        value: Option<String>,
+        /// Observe: print the leader now and after each change, until Ctrl-C.
+        #[arg(short, long)]
+        listen: bool,
+        /// Lease TTL: how long leadership outlives this process if it dies.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        ttl: Duration,
+        /// With -l: exit after this many leaders were printed.
+        #[arg(long, requires = "listen")]
+        count: Option<u64>,
+    },
+    /// List or change the cluster's members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Print the status of each member named in --endpoints (each asked directly).
+    Status,
+    /// Move leadership to the named voter and print the new leader.
+    TransferLeader {
+        /// Raft id of the voter to make leader.
+        id: u64,
+    },
+    /// Save a backup of a member's data.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Discard the event history up to and including a revision.
+    Compact {
+        /// Newest revision to discard.
+        revision: i64,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeaseCommand {
+    /// Grant a lease and print its id.
+    Grant {
+        /// Time to live, e.g. 30s (1s to 1 day).
+        #[arg(value_parser = parse_duration)]
+        ttl: Duration,
+    },
+    /// Keep a lease alive until Ctrl-C (or once).
+    Keepalive {
+        /// The lease.
+        id: i64,
+        /// Refresh it once and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Revoke a lease, deleting its ephemeral znodes.
+    Revoke {
+        /// The lease.
+        id: i64,
+    },
+    /// Print a lease's TTL and remaining time.
+    Ttl {
+        /// The lease.
+        id: i64,
+        /// List its ephemeral znodes too.
+        #[arg(long)]
+        nodes: bool,
+    },
+    /// List every lease.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// List voters and learners, and which one leads.
+    List,
+    /// Add a learner; start its process first with `corral serve --join`.
+    Add {
+        /// Raft id of the new member (≥ 1, not in use).
+        id: u64,
+        /// Its peer (Raft) address, ip:port.
+        peer_addr: String,
+    },
+    /// Make a caught-up learner a voter.
+    Promote {
+        /// Raft id of the learner.
+        id: u64,
+    },
+    /// Remove a voter or learner.
+    Remove {
+        /// Raft id of the member.
+        id: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Stream a consistent backup of the first endpoint's data into FILE.
+    Save {
+        /// File to write (replaced only once the whole snapshot arrived).
+        file: PathBuf,
+    },
+}
+
+/// Parses `500ms`, `5s`, `2m`, `1h` or a bare number of seconds; must be positive.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 5s or 1m"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => return Err(format!("unknown unit {other:?} (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} must be a positive duration"))
+}

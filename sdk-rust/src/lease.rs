@@ -1,0 +1,336 @@
+//! The Lease calls on [`Client`]: grant, revoke, keep alive, time to live, list. A lease
+//! is ZooKeeper's session: ephemeral znodes, locks and leaderships bound to it end
+//! with it. [`Session`](crate::Session) keeps one alive in the background.
+//!
+//! ```no_run
+//! # async fn example(client: corral_client::Client) -> corral_client::Result<()> {
+//! use std::time::Duration;
+//! use corral_client::CreateOptions;
+//! let lease = client.lease_grant(Duration::from_secs(10)).await?;
+//! client.create("/workers/w1", "", CreateOptions::new().ephemeral(lease.lease_id)).await?;
+//! client.lease_keep_alive_once(lease.lease_id).await?; // at least every TTL/3
+//! client.lease_revoke(lease.lease_id).await?; // deletes /workers/w1
+//! # Ok(())
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use corral_proto::v1 as pb;
+use corral_proto::v1::lease_client::LeaseClient;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tonic::Streaming;
+
+use crate::client::Client;
+use crate::error::{Error, Result, Retry};
+use crate::types::{required, Header};
+
+/// Result of [`Client::lease_grant`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseGrantResponse {
+    /// Header of the grant.
+    pub header: Header,
+    /// Id of the lease.
+    pub lease_id: i64,
+    /// Granted time to live.
+    pub ttl: Duration,
+}
+
+/// Result of [`Client::lease_revoke`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRevokeResponse {
+    /// Header; `revision` is the revision of the deletes (unchanged if none).
+    pub header: Header,
+    /// Ephemeral znodes deleted with the lease.
+    pub deleted: i64,
+}
+
+/// Result of [`Client::lease_time_to_live`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseTimeToLive {
+    /// Header of the answer.
+    pub header: Header,
+    /// The lease.
+    pub lease_id: i64,
+    /// Its granted time to live.
+    pub ttl: Duration,
+    /// Time left before it expires unless kept alive.
+    pub remaining: Duration,
+    /// Paths of its ephemeral znodes, when asked for.
+    pub nodes: Vec<String>,
+}
+
+/// One lease of [`Client::lease_list`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseInfo {
+    /// The lease.
+    pub lease_id: i64,
+    /// Its granted time to live.
+    pub ttl: Duration,
+}
+
+/// Result of [`Client::lease_list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseListResponse {
+    /// Header of the answer.
+    pub header: Header,
+    /// Every lease, by id.
+    pub leases: Vec<LeaseInfo>,
+}
+
+/// Milliseconds of a duration, for the wire (saturating).
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration from the wire's milliseconds (negative counts as zero).
+pub(crate) fn from_millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+impl TryFrom<pb::LeaseGrantResponse> for LeaseGrantResponse {
+    type Error = Error;
+
+    fn try_from(r: pb::LeaseGrantResponse) -> Result<Self> {
+        Ok(LeaseGrantResponse {
+            header: required(r.header, "response header")?.into(),
+            lease_id: r.lease_id,
+            ttl: from_millis(r.ttl_ms),
+        })
+    }
+}
+
+impl TryFrom<pb::LeaseRevokeResponse> for LeaseRevokeResponse {
+    type Error = Error;
+
+    fn try_from(r: pb::LeaseRevokeResponse) -> Result<Self> {
+        Ok(LeaseRevokeResponse {
+            header: required(r.header, "response header")?.into(),
+            deleted: r.deleted,
+        })
+    }
+}
+
+impl TryFrom<pb::LeaseTimeToLiveResponse> for LeaseTimeToLive {
+    type Error = Error;
+
+    fn try_from(r: pb::LeaseTimeToLiveResponse) -> Result<Self> {
+        Ok(LeaseTimeToLive {
+            header: required(r.header, "response header")?.into(),
+            lease_id: r.lease_id,
+            ttl: from_millis(r.ttl_ms),
+            remaining: from_millis(r.remaining_ms),
+            nodes: r.nodes,
+        })
+    }
+}
+
+impl TryFrom<pb::LeaseListResponse> for LeaseListResponse {
+    type Error = Error;
+
+    fn try_from(r: pb::LeaseListResponse) -> Result<Self> {
+        Ok(LeaseListResponse {
+            header: required(r.header, "response header")?.into(),
+            leases: r
+                .leases
+                .into_iter()
+                .map(|l| LeaseInfo {
+                    lease_id: l.lease_id,
+                    ttl: from_millis(l.ttl_ms),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A Lease stub on `channel`.
+fn lease(channel: Channel) -> LeaseClient<Channel> {
+    LeaseClient::new(channel)
+}
+
+impl Client {
+    /// Grants a lease that expires `ttl` (1 s to 1 day, whole milliseconds) after its
+    /// last keepalive; the server picks its id.
+    pub async fn lease_grant(&self, ttl: Duration) -> Result<LeaseGrantResponse> {
+        self.lease_grant_with_id(0, ttl).await
+    }
+
+    /// Grants a lease with id `lease_id` (0: the server picks). Fails with
+    /// [`Error::LeaseExists`] if the id is in use.
+    pub async fn lease_grant_with_id(
+        &self,
+        lease_id: i64,
+        ttl: Duration,
+    ) -> Result<LeaseGrantResponse> {
+        let request = pb::LeaseGrantRequest {
+            ttl_ms: millis(ttl),
+            lease_id,
+        };
+        self.call("", Retry::WithRequestId, request, |channel, r| async move {
+            lease(channel).grant(r).await
+        })
+        .await
+    }
+
+    /// Revokes a lease, deleting its ephemeral znodes in one revision. Fails with
+    /// [`Error::LeaseNotFound`] if it does not exist (any more).
+    pub async fn lease_revoke(&self, lease_id: i64) -> Result<LeaseRevokeResponse> {
+        let request = pb::LeaseRevokeRequest { lease_id };
+        self.call("", Retry::WithRequestId, request, |channel, r| async move {
+            lease(channel).revoke(r).await
+        })
+        .await
+    }
+
+    /// Refreshes a lease once and returns its TTL, restarted. Fails with
+    /// [`Error::LeaseNotFound`] if it has ended. To keep a lease alive for long, use a
+    /// [`Session`](crate::Session) or [`Client::lease_keep_alive`].
+    pub async fn lease_keep_alive_once(&self, lease_id: i64) -> Result<Duration> {
+        self.lease_keep_alive(lease_id).keep_alive().await
+    }
+
+    /// A [`LeaseKeepAlive`]: one KeepAlive stream for `lease_id`, opened on first use
+    /// and reopened (on the next member) when it breaks.
+    pub fn lease_keep_alive(&self, lease_id: i64) -> LeaseKeepAlive {
+        LeaseKeepAlive {
+            client: self.clone(),
+            lease_id,
+            stream: None,
+        }
+    }
+
+    /// A lease's TTL, remaining time and, `with_nodes`, its ephemeral znodes. Fails
+    /// with [`Error::LeaseNotFound`] if it has ended.
+    pub async fn lease_time_to_live(
+        &self,
+        lease_id: i64,
+        with_nodes: bool,
+    ) -> Result<LeaseTimeToLive> {
+        let request = pb::LeaseTimeToLiveRequest {
+            lease_id,
+            with_nodes,
+        };
+        self.call("", Retry::Safe, request, |channel, r| async move {
+            lease(channel).time_to_live(r).await
+        })
+        .await
+    }
+
+    /// Every lease.
+    pub async fn lease_list(&self) -> Result<LeaseListResponse> {
+        self.call(
+            "",
+            Retry::Safe,
+            pb::LeaseListRequest {},
+            |channel, r| async move { lease(channel).list(r).await },
+        )
+        .await
+    }
+}
+
+/// An open KeepAlive stream on one member.
+#[derive(Debug)]
+struct KeepAliveStream {
+    member: usize,
+    tx: mpsc::Sender<pb::LeaseKeepAliveRequest>,
+    rx: Streaming<pb::LeaseKeepAliveResponse>,
+}
+
+/// Keeps one lease alive over a KeepAlive stream, from [`Client::lease_keep_alive`].
+/// Each [`keep_alive`](Self::keep_alive) refreshes the lease once; call it at least
+/// every TTL/3.
+#[derive(Debug)]
+pub struct LeaseKeepAlive {
+    client: Client,
+    lease_id: i64,
+    stream: Option<KeepAliveStream>,
+}
+
+impl LeaseKeepAlive {
+    /// The lease kept alive.
+    pub fn lease_id(&self) -> i64 {
+        self.lease_id
+    }
+
+    /// Refreshes the lease and returns its TTL, restarted. A keepalive changes nothing
+    /// if repeated, so one that fails on a broken stream or an unavailable member is
+    /// sent again on the next member until the client's timeout. Fails with
+    /// [`Error::LeaseNotFound`] once the lease has ended.
+    pub async fn keep_alive(&mut self) -> Result<Duration> {
+        let timeout = self.client.timeout();
+        let attempts = async {
+            let mut pause = Duration::from_millis(25);
+            loop {
+                match self.attempt().await {
+                    Ok(ttl) => return Ok(ttl),
+                    Err(e) if e.is_transient() => {
+                        if let Some(stream) = self.stream.take() {
+                            self.client.members.skip(stream.member);
+                        }
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(500));
+                    }
+                    Err(e) => {
+                        self.stream = None;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        match timeout {
+            Some(timeout) => tokio::time::timeout(timeout, attempts).await.map_err(|_| {
+                // The member did not answer (frozen, partitioned): try another next time.
+                if let Some(stream) = self.stream.take() {
+                    self.client.members.skip(stream.member);
+                }
+                Error::Timeout {
+                    message: format!("lease {} not refreshed within {timeout:?}", self.lease_id),
+                }
+            })?,
+            None => attempts.await,
+        }
+    }
+
+    /// One keepalive on the open stream, opening one first if needed.
+    async fn attempt(&mut self) -> Result<Duration> {
+        if self.stream.is_none() {
+            let (member, channel) = self.client.members.current();
+            let (tx, rx) = mpsc::channel(4);
+            let rx = lease(channel)
+                .keep_alive(ReceiverStream::new(rx))
+                .await
+                .map_err(|s| Error::from_status(&s, ""))
+                .inspect_err(|_| self.client.members.skip(member))?
+                .into_inner();
+            self.stream = Some(KeepAliveStream { member, tx, rx });
+        }
+        let stream = self.stream.as_mut().expect("opened above");
+        let closed = || Error::Transport {
+            message: "keepalive stream closed".into(),
+        };
+        stream
+            .tx
+            .send(pb::LeaseKeepAliveRequest {
+                lease_id: self.lease_id,
+            })
+            .await
+            .map_err(|_| closed())?;
+        match stream.rx.message().await {
+            Ok(Some(response)) => Ok(from_millis(response.ttl_ms)),
+            Ok(None) => Err(closed()),
+            Err(status) => {
+                let error = Error::from_status(&status, "");
+                // A stream ended by the server says so for this lease only.
+                Err(match error {
+                    Error::NotFound { message, .. } => Error::LeaseNotFound {
+                        lease_id: Some(self.lease_id),
+                        message,
+                    },
+                    other => other,
+                })
+            }
+        }
+    }
+}
