@@ -232,6 +232,67 @@ async fn lock_cycles_never_lose_a_race_with_the_container_reaper() -> Result<()>
 }
 
 #[tokio::test]
+async fn a_cancelled_wait_never_removes_the_entry_its_retry_adopted() -> Result<()> {
+    // Regression: a Lock call cancelled mid-wait removes its entry, but a retry with the
+    // same lease may already have adopted that entry; the late removal then released a
+    // lock the retry believed it held. Removal is now conditional on the entry's version.
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let client = server.client().await?;
+    let holder_lease = wire::grant(&endpoint, 60_000).await?;
+    let lease = wire::grant(&endpoint, 60_000).await?;
+    let mut locks = wire::lock_client(&endpoint).await?;
+    for round in 0..15 {
+        let name = format!("/locks/retry{round}");
+        let held = locks
+            .lock(pb::LockRequest {
+                name: name.clone(),
+                lease_id: holder_lease,
+                wait_timeout_ms: 0,
+            })
+            .await?
+            .into_inner();
+        // A waits behind the holder and is cut off by its deadline.
+        let mut cut = tonic::Request::new(pb::LockRequest {
+            name: name.clone(),
+            lease_id: lease,
+            wait_timeout_ms: 0,
+        });
+        cut.set_timeout(Duration::from_millis(150));
+        assert!(locks.lock(cut).await.is_err());
+        // B, the retry, at once.
+        let retry = {
+            let endpoint = endpoint.clone();
+            let name = name.clone();
+            tokio::spawn(async move {
+                let held = wire::lock_client(&endpoint)
+                    .await?
+                    .lock(pb::LockRequest {
+                        name,
+                        lease_id: lease,
+                        wait_timeout_ms: 0,
+                    })
+                    .await?
+                    .into_inner();
+                anyhow::Ok(held)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        locks.unlock(pb::UnlockRequest { key: held.key }).await?;
+        let got = retry.await??;
+        // Whatever the cancelled call's cleanup does, the retry's lock stays held.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            client.get(got.key.clone(), None).await.is_ok(),
+            "round {round}: the retry's lock entry {} was removed under it",
+            got.key
+        );
+        locks.unlock(pb::UnlockRequest { key: got.key }).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn locking_again_with_the_same_lease_finds_its_own_entry() -> Result<()> {
     let server = Server::start().await?;
     let endpoint = server.endpoint();

@@ -50,17 +50,16 @@ pub async fn campaign(
     wait_ms: i64,
 ) -> Result<Leader, CoordError> {
     let deadline = (wait_ms > 0).then(|| Instant::now() + Duration::from_millis(wait_ms as u64));
-    let (key, create_revision) =
-        queue::enqueue(&node, name, "cand-", lease_id, value.clone()).await?;
-    let guard = EntryGuard::new(node.clone(), key.clone());
-    match queue::wait_first(&node, name, &key, deadline).await {
+    let entry = queue::enqueue(&node, name, "cand-", lease_id, value.clone()).await?;
+    let guard = EntryGuard::new(node.clone(), &entry);
+    match queue::wait_first(&node, name, &entry.key, deadline).await {
         Ok(()) => {
             guard.disarm();
             Ok(Leader {
                 name: name.to_string(),
-                key,
+                key: entry.key,
                 value,
-                create_revision,
+                create_revision: entry.create_revision,
                 lease_id,
             })
         }

@@ -24,13 +24,16 @@ pub async fn lock(
     wait_ms: i64,
 ) -> Result<Held, CoordError> {
     let deadline = (wait_ms > 0).then(|| Instant::now() + Duration::from_millis(wait_ms as u64));
-    let (key, fencing_token) = queue::enqueue(&node, name, "lock-", lease_id, Vec::new()).await?;
+    let entry = queue::enqueue(&node, name, "lock-", lease_id, Vec::new()).await?;
     // From here on, giving up (error, timeout, or the caller cancelling) removes the entry.
-    let guard = EntryGuard::new(node.clone(), key.clone());
-    match queue::wait_first(&node, name, &key, deadline).await {
+    let guard = EntryGuard::new(node.clone(), &entry);
+    match queue::wait_first(&node, name, &entry.key, deadline).await {
         Ok(()) => {
             guard.disarm();
-            Ok(Held { key, fencing_token })
+            Ok(Held {
+                key: entry.key,
+                fencing_token: entry.create_revision,
+            })
         }
         Err(CoordError::WaitTimeout(_)) => Err(CoordError::WaitTimeout(wait_ms)),
         Err(e) => Err(e),

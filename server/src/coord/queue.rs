@@ -10,7 +10,7 @@ use super::CoordError;
 use crate::raft::RaftNode;
 use crate::store::command::{
     CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, ListQuery, OpOutput, Output,
-    TxnCmd, TxnOp,
+    PutCmd, TxnCmd, TxnOp,
 };
 use crate::store::overlay::Overlay;
 use crate::store::{path, read};
@@ -67,24 +67,76 @@ async fn write(node: &RaftNode, cmd: Command) -> Result<Output, CoordError> {
     Ok(node.propose(cmd).await?.result?)
 }
 
-/// Adds an entry `dir/<prefix><seq>` bound to `lease_id` (or finds the one this lease
-/// already has); returns its path and create revision.
+/// Adds an entry `dir/<prefix><seq>` bound to `lease_id`, or adopts the one this lease
+/// already has.
 pub async fn enqueue(
     node: &RaftNode,
     dir: &str,
     prefix: &str,
     lease_id: i64,
     data: Vec<u8>,
-) -> Result<(String, i64), CoordError> {
-    // One entry per lease: a caller retrying after a lost answer (its entry may have
-    // been created) finds its own entry instead of queueing behind it forever.
-    let (existing, _) = entries(node, dir).await?;
-    if let Some(own) = existing
-        .iter()
-        .find(|n| n.record.stat.lease_id == lease_id && path::name(&n.path).starts_with(prefix))
-    {
-        return Ok((own.path.clone(), own.record.stat.create_revision));
+) -> Result<Entry, CoordError> {
+    loop {
+        // One entry per lease: a caller retrying after a lost answer (its entry may have
+        // been created) finds its own entry instead of queueing behind it forever.
+        let (existing, _) = entries(node, dir).await?;
+        let Some(own) = existing.into_iter().find(|n| {
+            n.record.stat.lease_id == lease_id && path::name(&n.path).starts_with(prefix)
+        }) else {
+            return create_entry(node, dir, prefix, lease_id, data).await;
+        };
+        // Adopt it by bumping its version: the call that had it before (cancelled, and
+        // about to remove it) then finds a version it does not expect and leaves it.
+        let adopted = write(
+            node,
+            Command::Put(PutCmd {
+                path: own.path.clone(),
+                data: data.clone(),
+                expected_version: Some(own.record.stat.version),
+                create_if_missing: false,
+                prev_node: false,
+            }),
+        )
+        .await;
+        match adopted {
+            Ok(Output::Op(OpOutput::Put { stat, .. })) => {
+                return Ok(Entry {
+                    key: own.path,
+                    create_revision: stat.create_revision,
+                    version: stat.version,
+                })
+            }
+            // Removed or adopted meanwhile: look again.
+            Err(CoordError::Kv(KvError::NodeNotFound { .. }))
+            | Err(CoordError::Kv(KvError::VersionMismatch { .. })) => continue,
+            Ok(other) => {
+                return Err(CoordError::Watch(format!(
+                    "unexpected adopt result {other:?}"
+                )))
+            }
+            Err(e) => return Err(e),
+        }
     }
+}
+
+/// A queue entry held by one call.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path of the entry.
+    pub key: String,
+    /// Its create revision (the fencing token of a lock).
+    pub create_revision: i64,
+    /// Its version when this call took it: a later call adopting it bumps the version.
+    pub version: i64,
+}
+
+async fn create_entry(
+    node: &RaftNode,
+    dir: &str,
+    prefix: &str,
+    lease_id: i64,
+    data: Vec<u8>,
+) -> Result<Entry, CoordError> {
     let entry = TxnOp::Create(CreateCmd {
         path: path::join(dir, prefix),
         data,
@@ -122,7 +174,11 @@ pub async fn enqueue(
     .await?;
     match out {
         Output::Txn { results, .. } => match results.last() {
-            Some(OpOutput::Create { path, stat }) => Ok((path.clone(), stat.create_revision)),
+            Some(OpOutput::Create { path, stat }) => Ok(Entry {
+                key: path.clone(),
+                create_revision: stat.create_revision,
+                version: stat.version,
+            }),
             other => Err(CoordError::Watch(format!(
                 "unexpected enqueue result {other:?}"
             ))),
@@ -151,18 +207,22 @@ pub async fn remove(node: &RaftNode, key: &str) -> Result<(), CoordError> {
 }
 
 /// Removes the entry when dropped, unless disarmed: a caller that times out or goes
-/// away (cancelled RPC) leaves no entry behind to block the queue.
+/// away (cancelled RPC) leaves no entry behind to block the queue. The removal is
+/// conditional on the version this call took it at, so it never removes an entry that
+/// a retry of the same caller (same lease) has adopted since.
 pub struct EntryGuard {
     node: Option<Arc<RaftNode>>,
     key: String,
+    version: i64,
 }
 
 impl EntryGuard {
-    /// Guards `key`.
-    pub fn new(node: Arc<RaftNode>, key: String) -> Self {
+    /// Guards `entry`.
+    pub fn new(node: Arc<RaftNode>, entry: &Entry) -> Self {
         Self {
             node: Some(node),
-            key,
+            key: entry.key.clone(),
+            version: entry.version,
         }
     }
 
@@ -176,9 +236,24 @@ impl Drop for EntryGuard {
     fn drop(&mut self) {
         if let Some(node) = self.node.take() {
             let key = std::mem::take(&mut self.key);
+            let version = self.version;
             tokio::spawn(async move {
-                if let Err(e) = remove(&node, &key).await {
-                    tracing::warn!(%key, "could not remove an abandoned queue entry: {e}");
+                let removed = write(
+                    &node,
+                    Command::Delete(DeleteCmd {
+                        path: key.clone(),
+                        expected_version: Some(version),
+                        recursive: false,
+                    }),
+                )
+                .await;
+                match removed {
+                    Ok(_)
+                    | Err(CoordError::Kv(KvError::NodeNotFound { .. }))
+                    | Err(CoordError::Kv(KvError::VersionMismatch { .. })) => {}
+                    Err(e) => {
+                        tracing::warn!(%key, "could not remove an abandoned queue entry: {e}")
+                    }
                 }
             });
         }
