@@ -1,10 +1,9 @@
-//! The Maintenance calls on [`Client`]: history compaction, and snapshots where the
+//! The Maintenance calls on [`Client`]: history compaction, and backups (snapshots) where the
 //! server offers them.
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::maintenance_client::MaintenanceClient;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tonic::codegen::http::uri::PathAndQuery;
 
 use crate::client::Client;
 use crate::error::{Error, Result, Retry};
@@ -39,26 +38,6 @@ pub struct SnapshotInfo {
     pub bytes: u64,
 }
 
-/// `corral.v1.Maintenance/Snapshot`'s request. The public protos do not define the
-/// RPC yet; the client asks for it by name so that a server that offers it can answer,
-/// and one that does not answers `UNIMPLEMENTED`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SnapshotRequest {}
-
-/// One chunk of a snapshot stream, in etcd's shape (`header`, `remaining_bytes`,
-/// `blob`), which the Snapshot RPC is expected to follow once the protos define it.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SnapshotResponse {
-    #[prost(message, optional, tag = "1")]
-    header: Option<pb::ResponseHeader>,
-    #[prost(uint64, tag = "2")]
-    remaining_bytes: u64,
-    #[prost(bytes = "vec", tag = "3")]
-    blob: Vec<u8>,
-}
-
-const SNAPSHOT_PATH: &str = "/corral.v1.Maintenance/Snapshot";
-
 impl Client {
     /// Discards the event history up to and including `revision` (cluster-wide):
     /// watches can no longer start at or below it. Compacting again to the same or an
@@ -77,27 +56,19 @@ impl Client {
     pub async fn snapshot<W: AsyncWrite + Unpin>(&self, out: &mut W) -> Result<SnapshotInfo> {
         let (index, channel) = self.members.current();
         let work = async {
-            let mut grpc = tonic::client::Grpc::new(channel);
-            grpc.ready().await.map_err(|e| {
-                self.members.skip(index);
-                Error::Transport {
-                    message: crate::error::describe(&e),
-                }
-            })?;
-            let codec: tonic_prost::ProstCodec<SnapshotRequest, SnapshotResponse> =
-                tonic_prost::ProstCodec::default();
-            let mut stream = grpc
-                .server_streaming(
-                    tonic::Request::new(SnapshotRequest {}),
-                    PathAndQuery::from_static(SNAPSHOT_PATH),
-                    codec,
-                )
+            let mut stream = MaintenanceClient::new(channel)
+                .snapshot(pb::SnapshotRequest {})
                 .await
-                .map_err(|s| match Error::from_status(&s, "") {
-                    Error::Unsupported { .. } => Error::Unsupported {
-                        message: "the server has no Maintenance/Snapshot RPC".into(),
-                    },
-                    other => other,
+                .map_err(|s| {
+                    if s.code() == tonic::Code::Unavailable {
+                        self.members.skip(index);
+                    }
+                    match Error::from_status(&s, "") {
+                        Error::Unsupported { .. } => Error::Unsupported {
+                            message: "the server has no Maintenance/Snapshot RPC".into(),
+                        },
+                        other => other,
+                    }
                 })?
                 .into_inner();
             let mut header = None;
