@@ -14,7 +14,7 @@ use corral_proto::v1::lock_server::LockServer;
 use corral_proto::v1::maintenance_server::MaintenanceServer;
 use corral_proto::v1::watch_server::WatchServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
@@ -36,6 +36,13 @@ mod http;
 /// Largest client message: the data limit plus room for the rest of the request.
 fn max_client_message(cfg: &Config) -> usize {
     cfg.max_data_bytes as usize + (1 << 20)
+}
+
+/// Accepted connections with TCP_NODELAY: the builder's `tcp_nodelay` applies only to
+/// listeners tonic binds itself, and without it a response split into several small
+/// writes waits ~40 ms for the client's delayed ACK (Nagle).
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
@@ -149,10 +156,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .add_service(election)
         .add_service(maintenance)
         .add_service(watch)
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(client_listener),
-            stopped(stop_rx.clone()),
-        );
+        .serve_with_incoming_shutdown(incoming(client_listener), stopped(stop_rx.clone()));
     let peer = Server::builder()
         .tcp_nodelay(true)
         .add_service(
@@ -160,10 +164,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
         )
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(peer_listener),
-            stopped(stop_rx.clone()),
-        );
+        .serve_with_incoming_shutdown(incoming(peer_listener), stopped(stop_rx.clone()));
     let http = http::serve(http_listener, node.clone(), stopped(stop_rx.clone()));
 
     tracing::info!(
