@@ -398,7 +398,16 @@ async fn queue_hands_each_item_to_one_consumer_in_priority_order_through_a_leade
         let queue = Queue::new(&client_via(&cluster, member).await?, "/queues/jobs");
         let taken = taken.clone();
         consumers.spawn(async move {
-            while let Some(item) = queue.take_timeout(Duration::from_secs(5)).await? {
+            // Wait through the failover (and a slow machine) until the stop item comes;
+            // only a queue silent for a whole minute ends a consumer early.
+            let give_up = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let Some(item) = queue.take_timeout(Duration::from_secs(5)).await? else {
+                    if std::time::Instant::now() > give_up {
+                        break;
+                    }
+                    continue;
+                };
                 let item = String::from_utf8(item)?;
                 if item == "stop" {
                     // Leave it for the other consumers.
