@@ -21,7 +21,6 @@
 # raw summary), DIR/put-throughput.png and the logs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root="$(pwd)"
 
 quick=0
 out=""
@@ -77,6 +76,9 @@ bench_bin="$bin_dir/corral-bench"
 for b in "$corral_bin" "$bench_bin"; do
   [[ -x "$b" ]] || { echo "bench.sh: $b not found" >&2; exit 1; }
 done
+# Recorded now: the tree may change (and the binaries be rebuilt) while the run goes on.
+git_rev="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo '+uncommitted changes')"
+corral_version="$("$corral_bin" --version)"
 
 # --- Processes: everything started is recorded here and stopped by pid ---------------
 work="$(mktemp -d /tmp/corral-bench.XXXXXX)"
@@ -324,11 +326,11 @@ log "writing the report"
   echo "loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "top_processes_at_start=$others_at_start"
   echo "top_processes_at_end=$(others)"
-  echo "corral=$("$corral_bin" --version)"
+  echo "corral=$corral_version"
   echo "etcd=$(etcd --version | head -n1)"
   echo "zookeeper=$(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo unknown)"
   echo "java=$(java -version 2>&1 | head -n1)"
-  echo "git=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')"
+  echo "git=$git_rev"
 } >"$out/machine.txt"
 
 python3 - "$out" <<'EOF'

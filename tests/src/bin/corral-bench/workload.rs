@@ -469,8 +469,11 @@ fn watch_key(dir: &str, seq: u64, t_ns: u64) -> String {
     format!("{dir}/w{seq:010}-{t_ns}")
 }
 
-fn watch_key_time(path: &str) -> Option<u64> {
-    path.rsplit_once('-')?.1.parse().ok()
+/// The (sequence number, time) a watch key was written with; `None` for other paths.
+fn watch_key_parts(path: &str) -> Option<(u64, u64)> {
+    let name = path.rsplit_once('/')?.1.strip_prefix('w')?;
+    let (seq, t_ns) = name.split_once('-')?;
+    Some((seq.parse().ok()?, t_ns.parse().ok()?))
 }
 
 async fn watch(
@@ -518,6 +521,11 @@ async fn watch(
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 let mut rec = Recorder::new();
+                // Each event must arrive once per watch: count repeats as errors.
+                let mut seen = std::collections::HashSet::new();
+                // Measured events, by the writer's sequence number, checked against the
+                // acknowledged puts at the end.
+                let mut counted = Vec::new();
                 loop {
                     tokio::select! {
                         _ = stop.changed() => break,
@@ -525,10 +533,15 @@ async fn watch(
                             Ok(Some(paths)) => {
                                 let now_ns = t0.elapsed().as_nanos() as u64;
                                 for p in paths {
-                                    let Some(t) = watch_key_time(&p) else { continue };
+                                    let Some((seq, t)) = watch_key_parts(&p) else { continue };
+                                    if !seen.insert(seq) {
+                                        rec.error(format!("event delivered twice to one watch: {p}"));
+                                        continue;
+                                    }
                                     if t >= measure_from_ns {
                                         rec.ok(Duration::from_nanos(now_ns.saturating_sub(t)));
                                         received.fetch_add(1, Ordering::Relaxed);
+                                        counted.push(seq);
                                     }
                                 }
                             }
@@ -543,7 +556,7 @@ async fn watch(
                         },
                     }
                 }
-                rec
+                (rec, counted)
             })
         })
         .collect();
@@ -566,7 +579,7 @@ async fn watch(
                 let offset = per_writer.mul_f64(i as f64 / writers as f64);
                 let mut ticks = tokio::time::interval_at((t0 + offset).into(), per_writer);
                 ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                let mut puts = 0u64;
+                let mut acked = Vec::new();
                 loop {
                     ticks.tick().await;
                     let at = t0.elapsed();
@@ -581,7 +594,7 @@ async fn watch(
                     match result {
                         Ok(Ok(())) if counted => {
                             rec.ok(t0.elapsed() - at);
-                            puts += 1;
+                            acked.push(n);
                         }
                         Ok(Ok(())) => {}
                         Ok(Err(e)) if counted => rec.error(format!("put: {e:#}")),
@@ -589,17 +602,18 @@ async fn watch(
                         _ => {}
                     }
                 }
-                (rec, puts)
+                (rec, acked)
             })
         })
         .collect();
     let mut put_rec = Recorder::new();
-    let mut puts = 0;
+    let mut acked = std::collections::HashSet::new();
     for task in writer_tasks {
-        let (rec, n) = task.await?;
+        let (rec, seqs) = task.await?;
         put_rec.merge(rec);
-        puts += n;
+        acked.extend(seqs);
     }
+    let puts = acked.len() as u64;
     let expected = puts * watchers as u64;
     let writers_done = Instant::now();
     while received.load(Ordering::Relaxed) < expected && writers_done.elapsed() < WATCH_GRACE {
@@ -607,8 +621,16 @@ async fn watch(
     }
     stop_tx.send(true).ok();
     let mut rec = Recorder::new();
+    let mut unacknowledged = 0u64;
     for task in watcher_tasks {
-        rec.merge(task.await?);
+        let (watcher_rec, counted) = task.await?;
+        rec.merge(watcher_rec);
+        for seq in counted.into_iter().filter(|s| !acked.contains(s)) {
+            unacknowledged += 1;
+            rec.error(format!(
+                "event for key w{seq:010}-…, whose put was not acknowledged"
+            ));
+        }
     }
     let got = received.load(Ordering::Relaxed);
     rec.errors_n(
@@ -624,6 +646,7 @@ async fn watch(
     extra.insert("put_p99_ms".into(), put_summary.latency_ms.p99);
     extra.insert("events_expected".into(), expected as f64);
     extra.insert("events_received".into(), got as f64);
+    extra.insert("events_unacknowledged".into(), unacknowledged as f64);
     Ok(Summary::new(
         config,
         "put→event (every watcher, every event)",
@@ -641,9 +664,10 @@ mod tests {
     fn watch_keys_carry_their_time() {
         let k = watch_key("/b/watch-1", 7, 123_456_789);
         assert_eq!(k, "/b/watch-1/w0000000007-123456789");
-        assert_eq!(watch_key_time(&k), Some(123_456_789));
-        assert_eq!(watch_key_time("/b/watch-1"), Some(1));
-        assert_eq!(watch_key_time("/b/x"), None);
+        assert_eq!(watch_key_parts(&k), Some((7, 123_456_789)));
+        assert_eq!(watch_key_parts("/b/watch-1"), None);
+        assert_eq!(watch_key_parts("/b/w-1"), None);
+        assert_eq!(watch_key_parts("/b/x"), None);
     }
 
     #[test]
