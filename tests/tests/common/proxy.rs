@@ -1,6 +1,6 @@
-//! A loopback TCP proxy that can start dropping the server's answers: it lets a test
-//! cut a connection after a request reached the server but before its response
-//! reached the client.
+//! A loopback TCP proxy that can start losing the server's answers or cut every open
+//! connection: it lets a test break a connection after a request reached the server
+//! but before its response reached the client.
 
 #![allow(dead_code)]
 
@@ -11,39 +11,57 @@ use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A running proxy in front of one upstream address.
+/// A loopback TCP proxy in front of one address that can start losing the server's
+/// answers: the request reaches the server, the client sees its connection close.
 pub struct Proxy {
-    /// Address clients connect to, `127.0.0.1:<port>`.
+    /// `127.0.0.1:<port>`, for clients.
     pub addr: String,
     drop_responses: Arc<AtomicBool>,
+    /// Bumped by [`Proxy::cut`]: every open connection closes.
+    cuts: tokio::sync::watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
-    /// Starts a proxy to `upstream` on a free loopback port.
+    /// Starts a proxy to `upstream` (`host:port`).
     pub async fn start(upstream: &str) -> Result<Proxy> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?.to_string();
         let drop_responses = Arc::new(AtomicBool::new(false));
         let flag = drop_responses.clone();
+        let (cuts, cut_rx) = tokio::sync::watch::channel(0u64);
         let upstream = upstream.to_string();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
-                tokio::spawn(pipe(client, server, flag.clone()));
+                let mut cut = cut_rx.clone();
+                cut.mark_unchanged();
+                let piping = pipe(client, server, flag.clone());
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = piping => {}
+                        _ = cut.changed() => {}
+                    }
+                });
             }
         });
         Ok(Proxy {
             addr,
             drop_responses,
+            cuts,
             task,
         })
     }
 
-    /// From now on the server's bytes are discarded and each connection is closed as
-    /// soon as the server answers anything.
+    /// Closes every open connection now (new ones are accepted): calls in flight
+    /// through the proxy see their connection break, the server sees them cancelled.
+    pub fn cut(&self) {
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// From now on, a connection closes as soon as the server answers anything.
     pub fn drop_responses(&self) {
         self.drop_responses.store(true, Ordering::SeqCst);
     }
@@ -60,30 +78,19 @@ async fn pipe(client: TcpStream, server: TcpStream, drop_responses: Arc<AtomicBo
     let (mut sr, mut sw) = server.into_split();
     let up = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match cr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
+        while let Ok(n) = cr.read(&mut buf).await {
+            if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                break;
             }
         }
     });
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match sr.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if drop_responses.load(Ordering::SeqCst) {
-                    // The answer never arrives: the client sees its connection drop.
-                    break;
-                }
-                if cw.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
+    while let Ok(n) = sr.read(&mut buf).await {
+        if n == 0 || drop_responses.load(Ordering::SeqCst) {
+            break;
+        }
+        if cw.write_all(&buf[..n]).await.is_err() {
+            break;
         }
     }
     let _ = cw.shutdown().await;
