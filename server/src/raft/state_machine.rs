@@ -156,7 +156,6 @@ impl StateMachine {
             .revision()
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
         let layer = tree.into_layer();
-        let events = layer.events.clone();
         drop(reader);
         let mut meta = Vec::new();
         if let Some(id) = last_applied {
@@ -178,7 +177,8 @@ impl StateMachine {
                 bincode::serialize(&id).map_err(|e| StorageIOError::write_state_machine(&e))?,
             ));
         }
-        self.db
+        let events = self
+            .db
             .commit_applied(layer, &meta)
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.revision_tx.send_replace(revision);

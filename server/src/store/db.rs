@@ -220,8 +220,13 @@ impl Db {
 
     /// Writes an applied batch's znode changes and metadata in one atomic `WriteBatch`.
     /// Not fsynced on its own: the log entries it came from are durable, and the next
-    /// synced log write (or purge) syncs this too, since both share one WAL.
-    pub fn commit_applied(&self, layer: Layer, meta: &[(&str, Vec<u8>)]) -> Result<(), StoreError> {
+    /// synced log write (or purge) syncs this too, since both share one WAL. Returns the
+    /// layer's events, now in the history, for the watch hub.
+    pub fn commit_applied(
+        &self,
+        layer: Layer,
+        meta: &[(&str, Vec<u8>)],
+    ) -> Result<Vec<Event>, StoreError> {
         let nodes = self.cf(CF_NODES)?;
         let children = self.cf(CF_CHILDREN)?;
         let sm = self.cf(CF_SM)?;
@@ -292,7 +297,8 @@ impl Db {
         for (k, v) in meta {
             batch.put_cf(sm, k.as_bytes(), v);
         }
-        self.write(batch, false)
+        self.write(batch, false)?;
+        Ok(layer.events)
     }
 
     /// Serializes the whole state machine from one consistent RocksDB snapshot, and
