@@ -83,6 +83,12 @@ pub struct ServeArgs {
     /// Skip fsync (UNSAFE, tests only).
     #[arg(long, env = "CORRAL_UNSAFE_NO_FSYNC")]
     pub unsafe_no_fsync: bool,
+    /// Dial members at these addresses instead of the membership's: id=host:port,...
+    #[arg(long, env = "CORRAL_PEER_ROUTES")]
+    pub peer_routes: Option<String>,
+    /// Serve PUT /debug/disk-delay-ms on the HTTP port (UNSAFE, fault tests only).
+    #[arg(long, env = "CORRAL_UNSAFE_FAULT_INJECTION")]
+    pub unsafe_fault_injection: bool,
     /// Log filter, e.g. "info" or "corral_server=debug".
     #[arg(long, env = "CORRAL_LOG_FILTER")]
     pub log_filter: Option<String>,
@@ -115,6 +121,7 @@ impl ServeArgs {
             history_retain_revisions,
             history_retain_ms,
             request_id_window_ms,
+            peer_routes,
             log_filter
         );
         if self.join {
@@ -122,6 +129,9 @@ impl ServeArgs {
         }
         if self.unsafe_no_fsync {
             cfg.unsafe_no_fsync = true;
+        }
+        if self.unsafe_fault_injection {
+            cfg.unsafe_fault_injection = true;
         }
         cfg.validate().context("invalid configuration")?;
         Ok(cfg)

@@ -53,6 +53,13 @@ pub struct Config {
     pub request_id_window_ms: u64,
     /// Skip fsync. UNSAFE: acknowledged writes can be lost on a crash; tests only.
     pub unsafe_no_fsync: bool,
+    /// Dial these members at these addresses instead of the peer addresses in the
+    /// membership: `id=host:port,...`. For port forwarding between networks, and how
+    /// the fault tests put a controllable proxy on every link between two members.
+    pub peer_routes: String,
+    /// Serve `PUT /debug/disk-delay-ms` on the HTTP port, which makes every fsync this
+    /// long slower. UNSAFE: for fault-injection tests only, never in production.
+    pub unsafe_fault_injection: bool,
     /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "corral_server=debug".
     pub log_filter: String,
 }
@@ -78,6 +85,8 @@ impl Default for Config {
             history_retain_ms: 3_600_000,
             request_id_window_ms: 600_000,
             unsafe_no_fsync: false,
+            peer_routes: String::new(),
+            unsafe_fault_injection: false,
             log_filter: "info,openraft=warn".into(),
         }
     }
@@ -137,39 +146,15 @@ impl Config {
         if self.initial_cluster.trim().is_empty() {
             return Ok(BTreeMap::from([(self.node_id, self.peer_addr.clone())]));
         }
-        let mut members = BTreeMap::new();
-        for part in self.initial_cluster.split(',') {
-            let part = part.trim();
-            let (id, addr) = part.split_once('=').ok_or_else(|| {
-                invalid(
-                    "initial-cluster",
-                    part,
-                    "each member must be written id=host:port",
-                )
-            })?;
-            let id: u64 = id.trim().parse().map_err(|_| {
-                invalid(
-                    "initial-cluster",
-                    part,
-                    "member id must be a positive integer",
-                )
-            })?;
-            if id == 0 {
-                return Err(invalid("initial-cluster", part, "member id must be ≥ 1"));
-            }
-            let addr = addr.trim();
-            addr.parse::<SocketAddr>().map_err(|_| {
-                invalid(
-                    "initial-cluster",
-                    part,
-                    "peer address must be ip:port, e.g. 127.0.0.1:2480",
-                )
-            })?;
-            if members.insert(id, addr.to_string()).is_some() {
-                return Err(invalid("initial-cluster", part, "member id listed twice"));
-            }
+        parse_member_list("initial-cluster", &self.initial_cluster)
+    }
+
+    /// The peer routes (id → address to dial instead of the membership's).
+    pub fn peer_routes(&self) -> Result<BTreeMap<u64, String>, ConfigError> {
+        if self.peer_routes.trim().is_empty() {
+            return Ok(BTreeMap::new());
         }
-        Ok(members)
+        parse_member_list("peer-routes", &self.peer_routes)
     }
 
     /// Checks every rule; the first broken one is returned.
@@ -245,6 +230,7 @@ impl Config {
         if self.max_batch == 0 {
             return Err(invalid("max-batch", 0, "must be ≥ 1"));
         }
+        self.peer_routes()?;
         let members = self.initial_members()?;
         match members.get(&self.node_id) {
             None => {
@@ -268,6 +254,39 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Parses `id=ip:port,...` (the `field` names the setting in errors).
+fn parse_member_list(
+    field: &'static str,
+    text: &str,
+) -> Result<BTreeMap<u64, String>, ConfigError> {
+    let mut members = BTreeMap::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or_else(|| invalid(field, part, "each member must be written id=host:port"))?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .map_err(|_| invalid(field, part, "member id must be a positive integer"))?;
+        if id == 0 {
+            return Err(invalid(field, part, "member id must be ≥ 1"));
+        }
+        let addr = addr.trim();
+        addr.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                field,
+                part,
+                "peer address must be ip:port, e.g. 127.0.0.1:2480",
+            )
+        })?;
+        if members.insert(id, addr.to_string()).is_some() {
+            return Err(invalid(field, part, "member id listed twice"));
+        }
+    }
+    Ok(members)
 }
 
 #[cfg(test)]
@@ -343,5 +362,27 @@ mod tests {
         };
         assert_eq!(cfg.validate(), Ok(()));
         assert_eq!(cfg.initial_members().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn peer_routes_parse_and_are_checked() {
+        let cfg = Config {
+            peer_routes: "2=127.0.0.1:3001, 3=127.0.0.1:3002".into(),
+            ..Config::default()
+        };
+        assert_eq!(cfg.validate(), Ok(()));
+        assert_eq!(
+            cfg.peer_routes().unwrap().get(&3).map(String::as_str),
+            Some("127.0.0.1:3002")
+        );
+        let cfg = Config {
+            peer_routes: "2=nowhere".into(),
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("peer-routes (2=nowhere)"));
     }
 }

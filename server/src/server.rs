@@ -70,6 +70,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data-dir {}", cfg.data_dir.display()))?;
+    if cfg.unsafe_fault_injection {
+        tracing::warn!("unsafe-fault-injection is set: PUT /debug/disk-delay-ms is served");
+    }
     let sync = if cfg.unsafe_no_fsync {
         tracing::warn!("unsafe-no-fsync is set: acknowledged writes can be lost on a crash");
         Sync::Never
@@ -93,6 +96,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         max_batch: cfg.max_batch,
         snapshot_dir: cfg.data_dir.join("snapshots"),
         watch_ring_batches: 256,
+        peer_routes: cfg.peer_routes()?,
     };
     let node = RaftNode::start(settings, db).await.context("start raft")?;
 
@@ -159,13 +163,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .serve_with_incoming_shutdown(incoming(client_listener), stopped(stop_rx.clone()));
     let peer = Server::builder()
         .tcp_nodelay(true)
+        // Members are trusted. After a partition heals, every call a peer cancelled
+        // while it was cut off arrives at once as opened-then-reset streams; h2's
+        // reset-flood guard (default 20) would answer with GOAWAY and drop the link
+        // again just as it recovers.
+        .http2_max_pending_accept_reset_streams(Some(10_000))
         .add_service(
             RaftServer::new(PeerService::new(node.clone()))
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
         )
         .serve_with_incoming_shutdown(incoming(peer_listener), stopped(stop_rx.clone()));
-    let http = http::serve(http_listener, node.clone(), stopped(stop_rx.clone()));
+    let http = http::serve(
+        http_listener,
+        node.clone(),
+        cfg.unsafe_fault_injection,
+        stopped(stop_rx.clone()),
+    );
 
     tracing::info!(
         node_id = cfg.node_id,

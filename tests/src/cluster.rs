@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use corral_client::{Client, Status};
 
+use crate::proxy::Proxy;
 use crate::{NodeConfig, Ports, Server, CLIENT_TIMEOUT, READY_TIMEOUT};
 
 /// Per-call timeout of [`Cluster::status`]: a member that takes longer is paused or
@@ -29,6 +30,9 @@ pub struct Cluster {
     members: BTreeMap<u64, Server>,
     /// Flags every member is started with, new ones included.
     extra_args: Vec<String>,
+    /// With [`Cluster::start_with_links`]: the proxy on each directed link, keyed
+    /// (from, to); member `from` dials member `to`'s peer port through it.
+    links: BTreeMap<(u64, u64), Proxy>,
 }
 
 impl Cluster {
@@ -41,6 +45,18 @@ impl Cluster {
     /// As [`Cluster::start`], with further `corral serve` flags for every member
     /// (e.g. `["--snapshot-every-entries", "2000"]`), new members included.
     pub async fn start_with(size: u64, extra_args: &[&str]) -> Result<Cluster> {
+        Self::launch(size, extra_args, false).await
+    }
+
+    /// As [`Cluster::start_with`], with a [`Proxy`] on every directed link between two
+    /// members (given to each member as `--peer-routes`), so that the test can
+    /// partition the network: [`Cluster::isolate`], [`Cluster::block_link`],
+    /// [`Cluster::heal`]. Clients still reach every member directly.
+    pub async fn start_with_links(size: u64, extra_args: &[&str]) -> Result<Cluster> {
+        Self::launch(size, extra_args, true).await
+    }
+
+    async fn launch(size: u64, extra_args: &[&str], with_links: bool) -> Result<Cluster> {
         let extra_args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
         // Another process may grab a port between allocation and a member's bind;
         // only then is a retry on fresh ports right.
@@ -55,19 +71,41 @@ impl Cluster {
                 .map(|(id, p)| format!("{id}=127.0.0.1:{}", p.peer))
                 .collect::<Vec<_>>()
                 .join(",");
+            let mut links = BTreeMap::new();
+            if with_links {
+                for from in 1..=size {
+                    for (to, p) in (1..=size).zip(&ports) {
+                        if from != to {
+                            let proxy = Proxy::start(&format!("127.0.0.1:{}", p.peer)).await?;
+                            links.insert((from, to), proxy);
+                        }
+                    }
+                }
+            }
             let mut members = BTreeMap::new();
             for (id, ports) in (1..=size).zip(ports) {
+                let mut args = extra_args.clone();
+                let routes: Vec<String> = links
+                    .iter()
+                    .filter(|((from, _), _)| *from == id)
+                    .map(|((_, to), proxy)| format!("{to}={}", proxy.addr))
+                    .collect();
+                if !routes.is_empty() {
+                    args.push("--peer-routes".into());
+                    args.push(routes.join(","));
+                }
                 let config = NodeConfig {
                     node_id: id,
                     ports,
                     initial_cluster: Some(initial_cluster.clone()),
-                    extra_args: extra_args.clone(),
+                    extra_args: args,
                 };
                 members.insert(id, Server::spawn(config)?);
             }
             let mut cluster = Cluster {
                 members,
                 extra_args: extra_args.clone(),
+                links,
             };
             match cluster.wait_all_ready().await {
                 Ok(()) => {
@@ -237,6 +275,35 @@ impl Cluster {
             self.wait_applied(id, commit_index).await?;
         }
         Ok(commit_index)
+    }
+
+    /// Partitions the link from member `from` to member `to` (one direction: what
+    /// `from` sends to `to`, and the answers on those connections). Panics without
+    /// [`Cluster::start_with_links`] (a bug in the test).
+    pub fn block_link(&self, from: u64, to: u64) {
+        self.link(from, to).block();
+    }
+
+    /// Cuts member `id` off from every other member, both ways; clients still reach it.
+    pub fn isolate(&self, id: u64) {
+        for (&(from, to), proxy) in &self.links {
+            if from == id || to == id {
+                proxy.block();
+            }
+        }
+    }
+
+    /// Ends every partition: held-back traffic flows again.
+    pub fn heal(&self) {
+        for proxy in self.links.values() {
+            proxy.unblock();
+        }
+    }
+
+    fn link(&self, from: u64, to: u64) -> &Proxy {
+        self.links.get(&(from, to)).unwrap_or_else(|| {
+            panic!("no link {from}->{to}: start the cluster with Cluster::start_with_links")
+        })
     }
 
     /// Kills member `id` with SIGKILL (see [`Server::kill9`]).

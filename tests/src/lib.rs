@@ -25,6 +25,7 @@ use corral_client::Client;
 use tempfile::TempDir;
 
 mod cluster;
+pub mod proxy;
 pub mod traffic;
 
 pub use cluster::{Cluster, STATUS_TIMEOUT};
@@ -237,12 +238,32 @@ impl Server {
     /// `GET http://127.0.0.1:<http port><path>` (the health and metrics port): the
     /// status code and body. Plain HTTP/1.1 with `Connection: close`.
     pub async fn http_get(&self, path: &str) -> Result<(u16, String)> {
+        self.http("GET", path, "").await
+    }
+
+    /// Makes every fsync of this member `ms` milliseconds slower (0 ends it), through
+    /// `PUT /debug/disk-delay-ms`: the member must run with `--unsafe-fault-injection`.
+    pub async fn set_disk_delay(&self, ms: u64) -> Result<()> {
+        let (code, body) = self
+            .http("PUT", "/debug/disk-delay-ms", &ms.to_string())
+            .await?;
+        if code != 200 {
+            bail!("PUT /debug/disk-delay-ms answered {code}: {body}");
+        }
+        Ok(())
+    }
+
+    /// One HTTP/1.1 request with `Connection: close` to the HTTP port.
+    async fn http(&self, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let addr = SocketAddr::from(([127, 0, 0, 1], self.config.ports.http));
         let exchange = async {
             let mut stream = tokio::net::TcpStream::connect(addr).await?;
-            let request =
-                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let request = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
             stream.write_all(request.as_bytes()).await?;
             let mut response = Vec::new();
             stream.read_to_end(&mut response).await?;
@@ -250,8 +271,8 @@ impl Server {
         };
         let response = tokio::time::timeout(CLIENT_TIMEOUT, exchange)
             .await
-            .with_context(|| format!("GET {path} from {addr} timed out"))?
-            .with_context(|| format!("GET {path} from {addr}"))?;
+            .with_context(|| format!("{method} {path} at {addr} timed out"))?
+            .with_context(|| format!("{method} {path} at {addr}"))?;
         let text = String::from_utf8_lossy(&response);
         let (head, body) = text
             .split_once("\r\n\r\n")

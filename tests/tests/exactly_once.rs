@@ -7,11 +7,11 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Result;
-use common::proxy::Proxy;
 use common::wire;
 use corral_client::ListOptions;
 use corral_proto::v1 as pb;
 use corral_proto::v1::kv_client::KvClient;
+use corral_tests::proxy::Proxy;
 use corral_tests::Server;
 
 fn create_with_id(id: &str) -> tonic::Request<pb::CreateRequest> {

@@ -3,7 +3,7 @@
 //! Payloads are bincode-encoded openraft types inside an opaque protobuf `bytes` field;
 //! members of one cluster run the same version. One cached tonic `Channel` per peer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use corral_proto::raft::raft_client::RaftClient;
@@ -31,10 +31,22 @@ use super::TypeConfig;
 #[derive(Clone, Default)]
 pub struct PeerNetwork {
     channels: Arc<Mutex<HashMap<(u64, String), Channel>>>,
+    /// Member id → address dialled instead of the membership's (`--peer-routes`).
+    routes: Arc<BTreeMap<u64, String>>,
 }
 
 impl PeerNetwork {
+    /// A network that dials members at their membership addresses, except those in
+    /// `routes`.
+    pub fn new(routes: BTreeMap<u64, String>) -> Self {
+        Self {
+            channels: Arc::default(),
+            routes: Arc::new(routes),
+        }
+    }
+
     fn channel(&self, target: u64, addr: &str) -> Result<Channel, tonic::transport::Error> {
+        let addr = self.routes.get(&target).map_or(addr, String::as_str);
         let key = (target, addr.to_string());
         let mut map = self
             .channels

@@ -60,6 +60,8 @@ pub struct RaftSettings {
     pub snapshot_dir: PathBuf,
     /// Applied batches kept in memory for live watchers (older ones replay from history).
     pub watch_ring_batches: usize,
+    /// Addresses to dial for some members instead of the membership's (`--peer-routes`).
+    pub peer_routes: std::collections::BTreeMap<u64, String>,
 }
 
 /// A member of the current configuration.
@@ -303,7 +305,7 @@ impl RaftNode {
         let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone(), hub.clone())?;
         let revision = sm.revision_watch();
         let snapshot_installs = sm.install_counter();
-        let network = PeerNetwork::default();
+        let network = PeerNetwork::new(settings.peer_routes.clone());
         let raft = Raft::new(
             settings.node_id,
             Arc::new(config),

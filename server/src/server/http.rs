@@ -6,23 +6,28 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::raft::RaftNode;
 
-/// Serves `/livez`, `/readyz` and `/metrics` until `stop` resolves.
+/// Serves `/livez`, `/readyz` and `/metrics` until `stop` resolves; with
+/// `fault_injection`, also `PUT /debug/disk-delay-ms` (see [`disk_delay`]).
 pub async fn serve(
     listener: TcpListener,
     node: Arc<RaftNode>,
+    fault_injection: bool,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .with_state(node);
+        .route("/metrics", get(metrics));
+    if fault_injection {
+        app = app.route("/debug/disk-delay-ms", put(disk_delay));
+    }
+    let app = app.with_state(node);
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
@@ -35,6 +40,23 @@ async fn ready(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: no leader known\n".to_string(),
+        ),
+    }
+}
+
+/// Fault injection (`--unsafe-fault-injection` only): the body is a number of ms added
+/// to every fsync from now on, as on a slow disk; 0 ends it.
+async fn disk_delay(State(node): State<Arc<RaftNode>>, body: String) -> (StatusCode, String) {
+    match body.trim().parse::<u64>() {
+        Ok(ms) if ms <= 60_000 => {
+            node.db()
+                .set_fsync_delay(std::time::Duration::from_millis(ms));
+            tracing::warn!("fault injection: every fsync now takes {ms} ms longer");
+            (StatusCode::OK, format!("disk delay {ms} ms\n"))
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            format!("body must be a number of milliseconds from 0 to 60000, got {body:?}\n"),
         ),
     }
 }

@@ -66,6 +66,8 @@ pub struct Db {
     db: DB,
     sync: Sync,
     dir: std::path::PathBuf,
+    /// Injected extra time per durable write, in µs (a slow disk, for fault tests).
+    fsync_delay_us: std::sync::atomic::AtomicU64,
 }
 
 /// Shared handle.
@@ -99,6 +101,7 @@ impl Db {
             db,
             sync,
             dir: dir.to_path_buf(),
+            fsync_delay_us: std::sync::atomic::AtomicU64::new(0),
         };
         this.ensure_root()?;
         Ok(this)
@@ -120,7 +123,23 @@ impl Db {
             .ok_or_else(|| StoreError::Corrupt(format!("column family {name} missing")))
     }
 
+    /// Makes every durable write take `delay` longer, as on a slow or overloaded disk.
+    /// Fault injection for tests (`--unsafe-fault-injection`); zero turns it off.
+    pub fn set_fsync_delay(&self, delay: std::time::Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.fsync_delay_us
+            .store(us, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn write(&self, batch: WriteBatch, durable: bool) -> Result<(), StoreError> {
+        if durable {
+            let delay = self
+                .fsync_delay_us
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if delay > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(delay));
+            }
+        }
         let mut wo = WriteOptions::default();
         wo.set_sync(durable && self.sync == Sync::Always);
         self.db.write_opt(batch, &wo)?;

@@ -1,4 +1,3 @@
 //! Helpers shared by integration test files (each file includes this module).
 
-pub mod proxy;
 pub mod wire;

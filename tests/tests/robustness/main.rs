@@ -4,8 +4,8 @@
 //! acknowledged writes, through the final reads), watch gaps, duplicates and phantom
 //! events, and overlapping lock holders.
 //!
-//! The CI-sized run lasts `CORRAL_ROBUSTNESS_SECS` (default 40 s); the soak in
-//! docs/reliability.md sets it to 1800.
+//! The CI-sized run lasts `CORRAL_ROBUSTNESS_SECS` (default 40 s), and at least one
+//! round of every kind of fault; the soak in docs/reliability.md sets it to 1800.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -54,7 +54,8 @@ async fn faults_under_traffic_keep_linearizability_watches_and_locks() -> Result
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
     let checker = lincheck()?;
-    let mut cluster = Cluster::start(3).await?;
+    // A proxy on every peer link (for partitions) and the slow-disk switch.
+    let mut cluster = Cluster::start_with_links(3, &["--unsafe-fault-injection"]).await?;
     let endpoints: Vec<String> = cluster
         .ids()
         .into_iter()
@@ -94,13 +95,14 @@ async fn faults_under_traffic_keep_linearizability_watches_and_locks() -> Result
         )));
     }
 
-    let mut rng = traffic::Rng::new(seed);
+    let mut schedule = faults::Schedule::new(seed);
     let mut faults = Vec::new();
     let end = Instant::now() + Duration::from_secs(secs);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    while Instant::now() < end {
-        faults.push(faults::inject(&mut cluster, &mut rng).await?);
-        tokio::time::sleep(Duration::from_secs(3)).await;
+    // At least one round, so that every kind of fault is injected once.
+    while Instant::now() < end || faults.len() < faults::KINDS as usize {
+        faults.push(schedule.next(&mut cluster).await?);
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
     stop.store(true, Ordering::Relaxed);
     let mut kv_ops = 0;

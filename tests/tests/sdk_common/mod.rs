@@ -12,10 +12,8 @@ use corral_client::Client;
 use corral_tests::Cluster;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-#[path = "../common/proxy.rs"]
-mod proxy;
 #[allow(unused_imports)] // Not every test file that includes this module uses it.
-pub use proxy::Proxy;
+pub use corral_tests::proxy::Proxy;
 
 /// Per-call timeout of the test clients.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
