@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use corral_client::{
-    Client, Compare, Consistency, Error, GetOptions, ListOptions, Member, Op, PutOptions, Txn,
+    Client, Compare, Consistency, CreateOptions, Error, GetOptions, ListOptions, Member, Op,
+    PutOptions, Txn,
 };
 use corral_tests::traffic::{self, Ledger, Traffic};
 use corral_tests::{Cluster, Server};
@@ -774,5 +775,60 @@ async fn membership_changes_with_bad_input_fail_with_typed_errors_and_change_not
     let status = c.status().await?;
     assert!(status.is_leader() && !status.is_learner, "{status:?}");
     c.create("/still-writable", "", None).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_through_a_follower_each_get_their_own_result() -> Result<()> {
+    // A follower sends the writes it receives to the leader in batches: every write in a
+    // batch must still be answered with its own result or its own error.
+    let cluster = Cluster::start(3).await?;
+    let (_, follower) = cluster.leader_and_follower().await?;
+    let client = cluster.client(follower).await?;
+    client.create("/fw", "", None).await?;
+    let version = client.create("/fw/cas", "", None).await?.stat.version;
+
+    let mut creates = JoinSet::new();
+    let mut cas = JoinSet::new();
+    for i in 0..100 {
+        let c = client.clone();
+        creates.spawn(async move {
+            c.create(
+                "/fw/seq-",
+                format!("{i}"),
+                CreateOptions::new().sequential(),
+            )
+            .await
+        });
+        let c = client.clone();
+        cas.spawn(async move {
+            c.put(
+                "/fw/cas",
+                format!("{i}"),
+                PutOptions::new().expected_version(version),
+            )
+            .await
+        });
+    }
+    let mut paths = std::collections::BTreeSet::new();
+    while let Some(r) = creates.join_next().await {
+        paths.insert(r??.path);
+    }
+    assert_eq!(paths.len(), 100, "each sequential create got its own path");
+    let (mut won, mut lost) = (0, 0);
+    while let Some(r) = cas.join_next().await {
+        match r? {
+            Ok(_) => won += 1,
+            Err(Error::VersionMismatch { .. }) => lost += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert_eq!(
+        (won, lost),
+        (1, 99),
+        "exactly one compare-and-set on the created version wins"
+    );
+    let listed = client.list_all("/fw", None).await?.nodes.len();
+    assert_eq!(listed, 101);
     Ok(())
 }

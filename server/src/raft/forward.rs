@@ -49,6 +49,8 @@ pub enum ForwardRequest {
     KeepAlive(i64),
     /// A lease's remaining time, as the leader's clock has it.
     LeaseRemaining(i64),
+    /// Propose client commands (to the leader), each answered on its own.
+    ProposeBatch(Vec<Command>),
 }
 
 /// The answer. Short-lived (decoded and consumed at once), so variant sizes do not matter.
@@ -70,6 +72,8 @@ pub enum ForwardResponse {
     KeptAlive(i64),
     /// The lease's remaining time, ms.
     Remaining(i64),
+    /// Each command's applied result or error, in the order proposed.
+    ProposedBatch(Vec<Result<CommandResult, RaftNodeError>>),
 }
 
 /// Result of a forwarded request, as sent back.

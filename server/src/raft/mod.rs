@@ -4,6 +4,7 @@
 
 mod error;
 pub mod forward;
+mod forwarder;
 pub mod lease_clock;
 pub mod log_store;
 pub mod network;

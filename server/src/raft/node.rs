@@ -15,6 +15,7 @@ use openraft::{BasicNode, ChangeMembers, Raft, SnapshotPolicy};
 use tokio::sync::watch;
 
 use super::forward::{AdminOp, ForwardRequest, ForwardResponse, ForwardResult};
+use super::forwarder::Forwarder;
 use super::lease_clock::LeaseClock;
 use super::log_store::{self, LogStore};
 use super::network::{ForwardFailure, PeerNetwork};
@@ -102,8 +103,8 @@ pub struct NodeStatus {
     pub snapshot_installs: u64,
 }
 
-/// The parts shared with background tasks (proposer, read barrier).
-struct Core {
+/// The parts shared with background tasks (proposer, forwarder, read barrier).
+pub(super) struct Core {
     id: u64,
     raft: Raft<TypeConfig>,
     network: PeerNetwork,
@@ -117,6 +118,7 @@ pub struct RaftNode {
     core: Arc<Core>,
     db: SharedDb,
     proposer: Proposer,
+    forwarder: Forwarder,
     reads: ReadBarrier,
     revision: watch::Receiver<i64>,
     cluster_id: OnceLock<u64>,
@@ -140,7 +142,7 @@ pub enum StartError {
 }
 
 /// What a forwarding attempt came to.
-enum Attempt<T> {
+pub(super) enum Attempt<T> {
     Done(Result<T, RaftNodeError>),
     /// Certainly not carried out (no leader there, or never delivered): try again.
     Retry(String),
@@ -190,7 +192,8 @@ impl Core {
         }
     }
 
-    async fn forward(
+    /// Sends `req` to `leader` and sorts out what its answer (or silence) means.
+    pub(super) async fn forward(
         &self,
         leader: u64,
         addr: &str,
@@ -200,7 +203,12 @@ impl Core {
         // stop waiting once this member sees another leader (or an election) rather
         // than at the full timeout. Membership operations (a leadership transfer moves
         // the leader on purpose) wait for their answer.
-        let give_up_on_move = matches!(req, ForwardRequest::Propose(_) | ForwardRequest::ReadIndex);
+        let give_up_on_move = matches!(
+            req,
+            ForwardRequest::Propose(_)
+                | ForwardRequest::ProposeBatch(_)
+                | ForwardRequest::ReadIndex
+        );
         let sent = tokio::select! {
             r = self.network.forward(leader, addr, &req, FORWARD_TIMEOUT) => r,
             _ = self.leader_moved(leader), if give_up_on_move => Err(ForwardFailure::Unknown(format!(
@@ -340,6 +348,7 @@ impl RaftNode {
             election_timeout_max: settings.election_timeout_max,
         });
         let proposer = Proposer::spawn(raft.clone(), settings.max_batch);
+        let forwarder = Forwarder::spawn(core.clone(), settings.max_batch);
         let reads = {
             let core = core.clone();
             ReadBarrier::spawn(move || {
@@ -351,6 +360,7 @@ impl RaftNode {
             core,
             db,
             proposer,
+            forwarder,
             reads,
             revision,
             cluster_id: OnceLock::new(),
@@ -432,20 +442,15 @@ impl RaftNode {
                     other => Attempt::Done(other),
                 }
             } else {
-                match self
-                    .core
-                    .forward(leader, &addr, ForwardRequest::Propose(command.clone()))
-                    .await
-                {
-                    Attempt::Done(Ok(ForwardResponse::Proposed(r))) => Attempt::Done(Ok(r)),
-                    Attempt::Done(Ok(other)) => Attempt::Done(Err(RaftNodeError::Stopped(
-                        format!("unexpected reply {other:?}"),
-                    ))),
+                match self.forwarder.forward(leader, &addr, command.clone()).await {
                     Attempt::Done(Err(RaftNodeError::OutcomeUnknown(m))) if idempotent => {
                         ambiguous = true;
                         Attempt::Retry(m)
                     }
-                    Attempt::Done(Err(e)) => Attempt::Done(Err(e)),
+                    Attempt::Done(Err(RaftNodeError::NotLeader { .. })) => {
+                        Attempt::Retry(format!("member {leader} is no longer the leader"))
+                    }
+                    done @ Attempt::Done(_) => done,
                     Attempt::Retry(m) => Attempt::Retry(m),
                 }
             };
@@ -788,6 +793,14 @@ impl RaftNode {
                 .propose(cmd)
                 .await
                 .map(ForwardResponse::Proposed),
+            ForwardRequest::ProposeBatch(commands) => {
+                // Refused whole while not leading: certainly not applied, so the sender
+                // retries every write, with or without a request id.
+                self.require_leader()?;
+                Ok(ForwardResponse::ProposedBatch(
+                    self.proposer.propose_many(commands).await,
+                ))
+            }
             ForwardRequest::ReadIndex => {
                 let (read_log_id, _) = self
                     .core

@@ -48,6 +48,34 @@ impl Proposer {
         rx.await
             .map_err(|_| RaftNodeError::Stopped("proposal dropped".into()))?
     }
+
+    /// Proposes several commands (a batch forwarded by a follower) and waits for each
+    /// one's result. They are queued back to back, so they usually share one entry.
+    pub(super) async fn propose_many(
+        &self,
+        commands: Vec<Command>,
+    ) -> Vec<Result<CommandResult, RaftNodeError>> {
+        let mut waiting = Vec::with_capacity(commands.len());
+        for command in commands {
+            let (reply, rx) = oneshot::channel();
+            if self.tx.send((command, reply)).await.is_err() {
+                break;
+            }
+            waiting.push(rx);
+        }
+        let mut results = Vec::with_capacity(waiting.capacity());
+        for rx in waiting {
+            results.push(
+                rx.await
+                    .unwrap_or_else(|_| Err(RaftNodeError::Stopped("proposal dropped".into()))),
+            );
+        }
+        // Commands never queued (the proposer stopped) fail the same way.
+        while results.len() < results.capacity() {
+            results.push(Err(RaftNodeError::Stopped("proposer stopped".into())));
+        }
+        results
+    }
 }
 
 async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<(Command, Reply)>, max_batch: usize) {

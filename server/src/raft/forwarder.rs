@@ -1,0 +1,140 @@
+//! Group forwarding: writes a follower receives go to the leader in batches, one peer
+//! call per batch instead of one per write.
+//!
+//! Every forwarded call costs a peer RPC, its task wake-ups on both members and a
+//! proposer hand-off on the leader; under load those, not the disk, bound how fast a
+//! follower's clients can write. Like the proposer, this queue sends what arrived while
+//! earlier batches were in flight as the next batch.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::forward::{ForwardRequest, ForwardResponse};
+use super::node::{Attempt, Core};
+use super::proposer::MAX_BATCH_BYTES;
+use super::RaftNodeError;
+use crate::store::command::{Command, CommandResult};
+
+/// Batches on their way to the leader at once.
+const MAX_IN_FLIGHT: usize = 4;
+
+type Reply = oneshot::Sender<Attempt<CommandResult>>;
+
+/// One queued write: the leader it was meant for, the command and who waits for it.
+struct Queued {
+    leader: u64,
+    addr: String,
+    command: Command,
+    reply: Reply,
+}
+
+/// Handle to the forwarding task.
+#[derive(Clone)]
+pub(super) struct Forwarder {
+    tx: mpsc::Sender<Queued>,
+}
+
+impl Forwarder {
+    /// Starts the forwarding task, with at most `max_batch` commands per call.
+    pub(super) fn spawn(core: Arc<Core>, max_batch: usize) -> Self {
+        let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
+        tokio::spawn(run(core, rx, max_batch.max(1)));
+        Self { tx }
+    }
+
+    /// Sends `command` to `leader` (at `addr`) with the other writes queued now.
+    pub(super) async fn forward(
+        &self,
+        leader: u64,
+        addr: &str,
+        command: Command,
+    ) -> Attempt<CommandResult> {
+        let (reply, rx) = oneshot::channel();
+        let queued = Queued {
+            leader,
+            addr: addr.to_string(),
+            command,
+            reply,
+        };
+        if self.tx.send(queued).await.is_err() {
+            return Attempt::Done(Err(RaftNodeError::Stopped("forwarder stopped".into())));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Attempt::Done(Err(RaftNodeError::Stopped(
+                "forwarded write dropped".into(),
+            )))
+        })
+    }
+}
+
+async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Queued>, max_batch: usize) {
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // A write for another leader than the batch's waits for the next batch.
+    let mut held: Option<Queued> = None;
+    loop {
+        let first = match held.take() {
+            Some(q) => q,
+            None => match rx.recv().await {
+                Some(q) => q,
+                None => return,
+            },
+        };
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let (leader, addr) = (first.leader, first.addr.clone());
+        let mut bytes = first.command.approx_size();
+        let mut batch = vec![first];
+        while batch.len() < max_batch && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(q) if q.leader == leader && q.addr == addr => {
+                    bytes += q.command.approx_size();
+                    batch.push(q);
+                }
+                Ok(q) => {
+                    held = Some(q);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let core = core.clone();
+        tokio::spawn(async move {
+            let (commands, replies): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|q| (q.command, q.reply)).unzip();
+            let sent = commands.len();
+            let outcome = core
+                .forward(leader, &addr, ForwardRequest::ProposeBatch(commands))
+                .await;
+            drop(permit);
+            match outcome {
+                Attempt::Done(Ok(ForwardResponse::ProposedBatch(results)))
+                    if results.len() == sent =>
+                {
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(Attempt::Done(result));
+                    }
+                }
+                Attempt::Done(Ok(other)) => {
+                    let e = RaftNodeError::Stopped(format!(
+                        "leader {leader} answered a batch of {sent} writes with {other:?}"
+                    ));
+                    for reply in replies {
+                        let _ = reply.send(Attempt::Done(Err(e.clone())));
+                    }
+                }
+                Attempt::Done(Err(e)) => {
+                    for reply in replies {
+                        let _ = reply.send(Attempt::Done(Err(e.clone())));
+                    }
+                }
+                Attempt::Retry(m) => {
+                    for reply in replies {
+                        let _ = reply.send(Attempt::Retry(m.clone()));
+                    }
+                }
+            }
+        });
+    }
+}
