@@ -18,7 +18,7 @@ use super::convert;
 use super::status::ApiError;
 use super::ApiContext;
 use crate::store::path;
-use crate::watch::watcher::{self, WatchMessage, WatchOptions};
+use crate::watch::watcher::{self, WatchMessage, WatchOptions, WatchSink};
 use crate::watch::{Scope, WatchSpec};
 use crate::znode::{Event, EventKind, Node};
 
@@ -44,7 +44,9 @@ impl WatchService {
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> + Send + 'static>>;
 
-fn parse_create(c: &pb::WatchCreateRequest) -> Result<WatchOptions, ApiError> {
+/// Checks a watch's create request and turns it into the watcher's options, or refuses
+/// it with INVALID_ARGUMENT (public for the fuzz targets in `fuzz/`).
+pub fn parse_create(c: &pb::WatchCreateRequest) -> Result<WatchOptions, ApiError> {
     path::validate(&c.path).map_err(|source| ApiError::InvalidPath {
         field: "create.path".into(),
         source,
@@ -127,22 +129,73 @@ fn event(e: Event, with_prev: bool) -> pb::Event {
 /// State of one stream, owned by its task.
 struct StreamState {
     cx: ApiContext,
-    watches: HashMap<i64, (JoinHandle<()>, bool)>,
+    watches: HashMap<i64, JoinHandle<()>>,
     next_id: i64,
-    events: mpsc::Sender<(i64, WatchMessage)>,
+    out: mpsc::Sender<Result<pb::WatchResponse, Status>>,
+    /// Watches that ended on their own (cancelled by the server) report here.
+    ended: mpsc::UnboundedSender<i64>,
     progress_rx: watch::Receiver<u64>,
 }
 
-impl StreamState {
-    fn response(&self, watch_id: i64, revision: i64) -> pb::WatchResponse {
-        pb::WatchResponse {
-            header: self.cx.header(revision),
-            watch_id,
-            ..Default::default()
+/// A watch's way to its client: its messages are converted and queued on the stream's
+/// output by the watcher's own task, not relayed through the stream's task.
+struct StreamSink {
+    cx: ApiContext,
+    with_prev: bool,
+    out: mpsc::Sender<Result<pb::WatchResponse, Status>>,
+    ended: mpsc::UnboundedSender<i64>,
+}
+
+impl WatchSink for StreamSink {
+    async fn send(&self, id: i64, msg: WatchMessage) -> bool {
+        let canceled = matches!(msg, WatchMessage::Canceled { .. });
+        let resp = response_for(&self.cx, id, self.with_prev, msg);
+        let sent = self.out.send(Ok(resp)).await.is_ok();
+        if canceled {
+            let _ = self.ended.send(id);
+        }
+        sent
+    }
+}
+
+fn response(cx: &ApiContext, watch_id: i64, revision: i64) -> pb::WatchResponse {
+    pb::WatchResponse {
+        header: cx.header(revision),
+        watch_id,
+        ..Default::default()
+    }
+}
+
+/// The client's message for `msg` of watch `id`.
+fn response_for(cx: &ApiContext, id: i64, with_prev: bool, msg: WatchMessage) -> pb::WatchResponse {
+    let applied = cx.node.applied_revision();
+    match msg {
+        WatchMessage::Events(events) => {
+            let mut resp = response(cx, id, applied);
+            resp.events = events.into_iter().map(|e| event(e, with_prev)).collect();
+            resp
+        }
+        WatchMessage::Progress(rev) => {
+            let mut resp = response(cx, id, rev);
+            resp.progress = true;
+            resp
+        }
+        WatchMessage::Canceled {
+            reason,
+            compact_revision,
+        } => {
+            let mut resp = response(cx, id, applied);
+            resp.canceled = true;
+            resp.cancel_reason = reason;
+            resp.compact_revision = compact_revision;
+            resp
         }
     }
+}
 
-    fn create(&mut self, c: pb::WatchCreateRequest) -> Result<pb::WatchResponse, ApiError> {
+impl StreamState {
+    /// Starts a watch and queues its "created" answer, ahead of anything it sends.
+    async fn create(&mut self, c: pb::WatchCreateRequest) -> Result<(), ApiError> {
         let opts = parse_create(&c)?;
         if self.watches.len() >= MAX_WATCHES_PER_STREAM {
             return Err(ApiError::InvalidArgument(format!(
@@ -165,29 +218,30 @@ impl StreamState {
         };
         self.next_id = self.next_id.max(id + 1);
         let hub = self.cx.node.hub().clone();
-        let revision = hub.applied_revision();
-        let task = tokio::spawn(watcher::run(
-            hub,
-            id,
-            opts,
-            self.events.clone(),
-            self.progress_rx.clone(),
-        ));
-        self.watches.insert(id, (task, c.prev_node));
-        let mut resp = self.response(id, revision);
-        resp.created = true;
-        Ok(resp)
+        let mut created = response(&self.cx, id, hub.applied_revision());
+        created.created = true;
+        // If the client is gone, the loop ends at its next turn.
+        let _ = self.out.send(Ok(created)).await;
+        let sink = StreamSink {
+            cx: self.cx.clone(),
+            with_prev: c.prev_node,
+            out: self.out.clone(),
+            ended: self.ended.clone(),
+        };
+        let task = tokio::spawn(watcher::run(hub, id, opts, sink, self.progress_rx.clone()));
+        self.watches.insert(id, task);
+        Ok(())
     }
 
     fn cancel(&mut self, id: i64, reason: &str) -> pb::WatchResponse {
         let known = match self.watches.remove(&id) {
-            Some((task, _)) => {
+            Some(task) => {
                 task.abort();
                 true
             }
             None => false,
         };
-        let mut resp = self.response(id, self.cx.node.applied_revision());
+        let mut resp = response(&self.cx, id, self.cx.node.applied_revision());
         resp.canceled = true;
         resp.cancel_reason = if known {
             reason.to_string()
@@ -195,34 +249,6 @@ impl StreamState {
             format!("no watch {id} on this stream")
         };
         resp
-    }
-
-    fn message(&mut self, id: i64, msg: WatchMessage) -> Option<pb::WatchResponse> {
-        let with_prev = self.watches.get(&id)?.1;
-        let applied = self.cx.node.applied_revision();
-        Some(match msg {
-            WatchMessage::Events(events) => {
-                let mut resp = self.response(id, applied);
-                resp.events = events.into_iter().map(|e| event(e, with_prev)).collect();
-                resp
-            }
-            WatchMessage::Progress(rev) => {
-                let mut resp = self.response(id, rev);
-                resp.progress = true;
-                resp
-            }
-            WatchMessage::Canceled {
-                reason,
-                compact_revision,
-            } => {
-                self.watches.remove(&id);
-                let mut resp = self.response(id, applied);
-                resp.canceled = true;
-                resp.cancel_reason = reason;
-                resp.compact_revision = compact_revision;
-                resp
-            }
-        })
     }
 }
 
@@ -236,13 +262,14 @@ impl Watch for WatchService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let mut incoming = req.into_inner();
         let (out_tx, out_rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(STREAM_BUFFER);
-        let (events_tx, mut events_rx) = mpsc::channel(STREAM_BUFFER);
+        let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress_rx) = watch::channel(0u64);
         let mut state = StreamState {
             cx: self.cx.clone(),
             watches: HashMap::new(),
             next_id: 1,
-            events: events_tx,
+            out: out_tx.clone(),
+            ended: ended_tx,
             progress_rx,
         };
         tokio::spawn(async move {
@@ -262,7 +289,10 @@ impl Watch for WatchService {
                         Some(Err(_)) => break,
                         Some(Ok(req)) => match req.request {
                             Some(pb::watch_request::Request::Create(c)) => {
-                                state.create(c).map_err(Status::from)
+                                match state.create(c).await {
+                                    Ok(()) => continue,
+                                    Err(e) => Err(Status::from(e)),
+                                }
                             }
                             Some(pb::watch_request::Request::Cancel(c)) => {
                                 Ok(state.cancel(c.watch_id, "canceled by the client"))
@@ -276,10 +306,10 @@ impl Watch for WatchService {
                             ))),
                         },
                     },
-                    Some((id, msg)) = events_rx.recv() => match state.message(id, msg) {
-                        Some(resp) => Ok(resp),
-                        None => continue,
-                    },
+                    Some(id) = ended_rx.recv() => {
+                        state.watches.remove(&id);
+                        continue;
+                    }
                     _ = out_tx.closed() => break,
                 };
                 // A malformed request ends the stream with its error; the client's
@@ -289,7 +319,7 @@ impl Watch for WatchService {
                     break;
                 }
             }
-            for (_, (task, _)) in state.watches.drain() {
+            for (_, task) in state.watches.drain() {
                 task.abort();
             }
         });

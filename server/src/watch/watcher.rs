@@ -4,6 +4,7 @@
 //! The watcher subscribes to the ring *before* reading the history, and delivers only
 //! revisions ≥ `next`, so the seam between replay and live has no gap and no duplicate.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,13 +47,26 @@ pub enum WatchMessage {
     },
 }
 
-/// Runs watch `id` until its stream closes or it is cancelled (by aborting the task).
+/// Where a watch's messages go: the client's stream (converted there, in the watcher's
+/// own task, so a message takes no extra hop), or a channel for in-server watchers.
+pub trait WatchSink: Send + Sync + 'static {
+    /// Delivers `msg` of watch `id`, waiting for room; false once the receiver is gone.
+    fn send(&self, id: i64, msg: WatchMessage) -> impl Future<Output = bool> + Send;
+}
+
+impl WatchSink for mpsc::Sender<(i64, WatchMessage)> {
+    async fn send(&self, id: i64, msg: WatchMessage) -> bool {
+        mpsc::Sender::send(self, (id, msg)).await.is_ok()
+    }
+}
+
+/// Runs watch `id` until its sink closes or it is cancelled (by aborting the task).
 /// `progress` is bumped by the stream on each progress request.
 pub async fn run(
     hub: Arc<Hub>,
     id: i64,
     opts: WatchOptions,
-    out: mpsc::Sender<(i64, WatchMessage)>,
+    out: impl WatchSink,
     mut progress: watch::Receiver<u64>,
 ) {
     let mut next = if opts.start_revision > 0 {
@@ -60,10 +74,7 @@ pub async fn run(
     } else {
         hub.applied_revision() + 1
     };
-    let send = |msg: WatchMessage| {
-        let out = out.clone();
-        async move { out.send((id, msg)).await.is_ok() }
-    };
+    let send = |msg: WatchMessage| out.send(id, msg);
     let idle = opts.progress_notify.unwrap_or(Duration::from_secs(3600));
     'resync: loop {
         let mut ring = hub.subscribe();
