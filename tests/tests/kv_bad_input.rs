@@ -91,6 +91,13 @@ fn invalid_paths() -> Vec<(&'static str, String, &'static [&'static str])> {
             format!("/{}", "s".repeat(256)),
             &["255", "segment"],
         ),
+        // Found by tests/tests/grpc_fuzz.rs: echoed whole into the status, a path this
+        // long made the error headers too big for the client (h2 protocol error).
+        (
+            "100 KiB path",
+            "/ü".repeat(100_000 / 3),
+            &["4096", "kib", "long", "length", "bytes", "limit"],
+        ),
     ]
 }
 
@@ -178,6 +185,29 @@ async fn data_over_the_limit_is_rejected_with_data_too_large_and_changes_nothing
         "txn put",
         c.txn(Txn::new().and_then([Op::put("/a", big, None)])).await,
     );
+    before.assert_unchanged(&c).await
+}
+
+#[tokio::test]
+async fn errors_about_the_longest_valid_paths_stay_readable() -> Result<()> {
+    let (_server, c, before) = seeded().await?;
+    // 4 KiB of two-byte characters: the message quoting the path and its parent is
+    // percent-encoded in `grpc-message`, which once made it three times as long.
+    let parent = "/ü".repeat(1364);
+    let path = format!("{parent}/x");
+    assert!(path.len() <= 4096);
+    let err = c
+        .create(path.as_str(), "", None)
+        .await
+        .expect_err("no parent");
+    match err {
+        Error::ParentNotFound { path: named, .. } => {
+            assert!(path.starts_with(named.trim_end_matches('…')), "{named}")
+        }
+        other => panic!("expected PARENT_NOT_FOUND, got {other:?}"),
+    }
+    let err = c.get(path.as_str(), None).await.expect_err("absent");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     before.assert_unchanged(&c).await
 }
 

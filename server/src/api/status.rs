@@ -19,6 +19,17 @@ pub const ERROR_DOMAIN: &str = "corral.v1";
 /// Metadata header naming the leader when a member cannot serve a request itself.
 pub const LEADER_HEADER: &str = "corral-leader-id";
 
+/// Longest status message, in bytes. The message travels in the `grpc-message` header
+/// and the ErrorInfo in `grpc-status-details-bin`, and HTTP/2 clients cap the whole
+/// header list (hyper and tonic at 16 KiB, gRPC C-core and Java at 8 KiB), so neither
+/// may grow with the request. Found by fuzzing: a refused 40 KB path, echoed whole,
+/// made the reply unreadable ("h2 protocol error" on the client), and the client's
+/// resets then made the server drop the connection with every call on it.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// Longest ErrorInfo metadata value, in bytes; longer ones (a path over 1 KiB) are cut
+/// and end with `…`.
+pub const MAX_METADATA_VALUE_BYTES: usize = 1024;
+
 /// Everything a request can fail with, before mapping to a status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,14 +99,28 @@ impl From<ApiError> for Status {
     }
 }
 
+/// `text` cut to at most `max` bytes on a character boundary, ending with `…` if cut.
+fn bounded(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push('…');
+    text
+}
+
 fn status(code: Code, reason: &str, message: String, meta: &[(&str, String)]) -> Status {
     let metadata: HashMap<String, String> = meta
         .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
+        .map(|(k, v)| (k.to_string(), bounded(v.clone(), MAX_METADATA_VALUE_BYTES)))
         .collect();
     Status::with_error_details(
         code,
-        message,
+        bounded(message, MAX_MESSAGE_BYTES),
         ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
     )
 }
@@ -293,6 +318,35 @@ mod tests {
             "{}",
             s.message()
         );
+    }
+
+    #[test]
+    fn huge_inputs_give_bounded_statuses() {
+        let path = "/ü".repeat(50_000);
+        let s = to_status(ApiError::InvalidPath {
+            field: "path".into(),
+            source: PathError::TooLong(path.len()),
+            path: path.clone(),
+        });
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let info = s.get_details_error_info().expect("error info");
+        let echoed = &info.metadata["path"];
+        assert!(echoed.len() <= MAX_METADATA_VALUE_BYTES, "{}", echoed.len());
+        assert!(echoed.ends_with('…') && path.starts_with(echoed.trim_end_matches('…')));
+        assert!(s.details().len() <= 2 * MAX_METADATA_VALUE_BYTES);
+
+        // A message that quotes the input (a foreign page token) is cut too.
+        let s = to_status(ApiError::InvalidArgument(format!("page_token {path:?}")));
+        assert!(
+            s.message().len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            s.message().len()
+        );
+        assert!(s.message().starts_with("page_token \"/ü/ü"));
+
+        // Short values are left alone.
+        let s = to_status(ApiError::Kv(KvError::NodeNotFound { path: "/a".into() }));
+        assert_eq!(s.get_details_error_info().unwrap().metadata["path"], "/a");
     }
 
     #[test]

@@ -212,11 +212,14 @@ impl StreamState {
             c.watch_id
         } else {
             while self.watches.contains_key(&self.next_id) {
-                self.next_id += 1;
+                // Past i64::MAX start again at 1: at most MAX_WATCHES_PER_STREAM are taken.
+                self.next_id = self.next_id.checked_add(1).unwrap_or(1);
             }
             self.next_id
         };
-        self.next_id = self.next_id.max(id + 1);
+        // Saturating: a client may pick watch_id i64::MAX (found by grpc_fuzz; `+ 1`
+        // overflowed and panicked the stream's task in debug builds).
+        self.next_id = self.next_id.max(id.saturating_add(1));
         let hub = self.cx.node.hub().clone();
         let mut created = response(&self.cx, id, hub.applied_revision());
         created.created = true;

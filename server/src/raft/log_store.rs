@@ -33,6 +33,12 @@ pub fn committed_index(db: &crate::store::db::Db) -> Result<u64, crate::store::S
     }
 }
 
+/// Decodes a bincode value read back from disk (log entries, Raft metadata, snapshot
+/// files) or received from a peer. Never panics on malformed bytes: it returns an error.
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::Error> {
+    bincode::deserialize(bytes)
+}
+
 /// The Raft log, in the `log` and `raft_meta` column families.
 #[derive(Clone)]
 pub struct LogStore {

@@ -207,11 +207,23 @@ impl StateMachine {
 
     fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
         match std::fs::read(self.snapshot_path()) {
-            Ok(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
+            Ok(bytes) => {
+                let (meta, data) = decode_snapshot_file(&bytes)?;
+                Ok(Some(StoredSnapshot { meta, data }))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Decodes a snapshot file as [`StateMachine`] writes it: the snapshot's metadata and
+/// the serialized state (public for the fuzz targets in `fuzz/`).
+pub fn decode_snapshot_file(
+    bytes: &[u8],
+) -> Result<(SnapshotMeta<u64, BasicNode>, Vec<u8>), StoreError> {
+    let stored: StoredSnapshot = super::log_store::decode(bytes)?;
+    Ok((stored.meta, stored.data))
 }
 
 /// Builds snapshots from a consistent RocksDB view of the state machine.

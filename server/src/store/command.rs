@@ -63,7 +63,9 @@ pub enum Command {
         client_id: String,
         /// Sequence of the request within the client, ≥ 1.
         seq: u64,
-        /// The write (never itself a `Once`).
+        /// The write (never itself a `Once`: decoding refuses one, see
+        /// [`deserialize_once_inner`]).
+        #[serde(deserialize_with = "deserialize_once_inner")]
         command: Box<Command>,
     },
     /// Forget the request results of clients idle since before `before_ms` (leader clock).
@@ -71,6 +73,35 @@ pub enum Command {
         /// Cut-off, ms since the epoch.
         before_ms: i64,
     },
+}
+
+std::thread_local! {
+    /// Set while the command inside a `Once` is being decoded.
+    static DECODING_ONCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Decodes the command a `Once` wraps, refusing another `Once` inside it. `Command` is
+/// recursive through `Once`, so without this a log entry or peer message of nested
+/// `Once`s (20 bytes a level) decodes by recursion until the stack overflows and the
+/// process aborts: 200 KB was enough on a 2 MiB tokio worker stack (found by fuzzing).
+fn deserialize_once_inner<'de, D>(deserializer: D) -> Result<Box<Command>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    /// Clears the flag however decoding ends (error or unwinding).
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DECODING_ONCE.with(|f| f.set(false));
+        }
+    }
+    if DECODING_ONCE.with(|f| f.replace(true)) {
+        return Err(serde::de::Error::custom(
+            "a request-id (Once) command cannot wrap another one",
+        ));
+    }
+    let _reset = Reset;
+    Command::deserialize(deserializer).map(Box::new)
 }
 
 impl Command {
@@ -418,4 +449,58 @@ pub struct CommandResult {
 pub struct BatchResult {
     /// Per-command results, in order.
     pub results: Vec<CommandResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `depth` nested `Once`s around a `Compact`, encoded by hand as bincode would: the
+    /// server never builds such a value, so it cannot be serialized from one.
+    fn nested_once(depth: usize) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(depth * 20 + 12);
+        for _ in 0..depth {
+            bytes.extend_from_slice(&9u32.to_le_bytes()); // variant Once
+            bytes.extend_from_slice(&0u64.to_le_bytes()); // client_id ""
+            bytes.extend_from_slice(&1u64.to_le_bytes()); // seq 1
+        }
+        bytes.extend_from_slice(&8u32.to_le_bytes()); // variant Compact
+        bytes.extend_from_slice(&1i64.to_le_bytes()); // revision 1
+        bytes
+    }
+
+    #[test]
+    fn once_round_trips_through_bincode() {
+        let once = Command::Once {
+            client_id: "c".into(),
+            seq: 3,
+            command: Box::new(Command::Compact { revision: 1 }),
+        };
+        let bytes = bincode::serialize(&once).expect("encode");
+        assert_eq!(bytes[..4], 9u32.to_le_bytes(), "Once is variant 9");
+        let back: Command = bincode::deserialize(&bytes).expect("decode");
+        assert_eq!(back, once);
+        // The flag is cleared after decoding: a second Once decodes too.
+        let again: Command = bincode::deserialize(&bytes).expect("decode again");
+        assert_eq!(again, once);
+    }
+
+    #[test]
+    fn nested_once_is_refused_without_overflowing_the_stack() {
+        assert!(bincode::deserialize::<Command>(&nested_once(1)).is_ok());
+        assert!(bincode::deserialize::<Command>(&nested_once(2)).is_err());
+        // A million levels (20 MB, under the 64 MiB peer message limit) on a stack as
+        // small as a tokio worker's: before the fix this aborted the process.
+        let bytes = nested_once(1_000_000);
+        let decoded = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || bincode::deserialize::<Command>(&bytes).map(|_| ()))
+            .expect("spawn")
+            .join()
+            .expect("decoding did not panic");
+        let err = decoded.expect_err("nested Once refused");
+        assert!(err.to_string().contains("cannot wrap another"), "{err}");
+        // And the refusal left the thread able to decode a normal Once.
+        assert!(bincode::deserialize::<Command>(&nested_once(1)).is_ok());
+    }
 }

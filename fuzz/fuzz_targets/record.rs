@@ -1,0 +1,6 @@
+//! libFuzzer entry point for [`corral_fuzz::record`]; the checks live in the library so
+//! the stable corpus-replay test runs exactly the same code.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| corral_fuzz::record(data));
