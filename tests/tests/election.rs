@@ -169,3 +169,45 @@ async fn proclaim_by_a_non_leader_and_leader_of_an_empty_election_are_refused() 
     tokio::time::timeout(Duration::from_secs(10), waiting).await???;
     Ok(())
 }
+
+/// The `corral_watchers` gauge of `server`'s /metrics.
+async fn watchers(server: &Server) -> Result<u64> {
+    let (_, body) = server.http_get("/metrics").await?;
+    body.lines()
+        .find_map(|l| l.strip_prefix("corral_watchers "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .ok_or_else(|| anyhow::anyhow!("no corral_watchers in /metrics:\n{body}"))
+}
+
+#[tokio::test]
+async fn an_abandoned_observe_releases_its_watcher_without_a_leader_change() -> Result<()> {
+    // Found by reading after a gRPC fuzz pass: an Observe whose client went away kept
+    // its server-side watcher until the next leader change, which may never come.
+    let server = Server::start().await?;
+    let before = watchers(&server).await?;
+    let mut observers = Vec::new();
+    for _ in 0..5 {
+        let mut stream = wire::election_client(&server.endpoint())
+            .await?
+            .observe(pb::ObserveRequest {
+                name: "/elect/quiet".into(),
+            })
+            .await?
+            .into_inner();
+        stream.message().await?.expect("initial state");
+        observers.push(stream);
+    }
+    assert_eq!(watchers(&server).await?, before + 5);
+    drop(observers);
+    for _ in 0..100 {
+        if watchers(&server).await? == before {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "abandoned observers still hold {} watchers after 10 s",
+        watchers(&server).await? - before
+    )
+}

@@ -163,7 +163,14 @@ pub async fn observe(
         progress_notify: None,
     };
     let task = tokio::spawn(watcher::run(node.hub().clone(), 0, opts, tx, progress_rx));
-    while let Some((_, msg)) = rx.recv().await {
+    loop {
+        // An observer whose client went away ends now, not at the next leader change
+        // (which may never come): it holds a watcher on the hub.
+        let msg = tokio::select! {
+            msg = rx.recv() => msg,
+            _ = out.closed() => None,
+        };
+        let Some((_, msg)) = msg else { break };
         let events = match msg {
             WatchMessage::Events(events) => events,
             WatchMessage::Progress(_) => continue,
