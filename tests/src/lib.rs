@@ -324,6 +324,11 @@ impl Server {
         matches!(self.exit_status(), Ok(None))
     }
 
+    /// The process id while it runs (for reading its /proc entries).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// Whether the process is paused by [`Server::pause`].
     pub fn is_paused(&self) -> bool {
         self.paused

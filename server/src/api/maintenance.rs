@@ -1,7 +1,10 @@
 //! `corral.v1.Maintenance`: history compaction and consistent backups.
 
+use std::sync::Arc;
+
 use corral_proto::v1 as pb;
 use corral_proto::v1::maintenance_server::Maintenance;
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use super::status::ApiError;
@@ -11,12 +14,19 @@ use crate::store::command::{Command, Output};
 /// The Maintenance service.
 pub struct MaintenanceService {
     cx: ApiContext,
+    /// One backup is built at a time: each holds the whole state in memory, so
+    /// concurrent ones would multiply that. Later calls wait their turn (or give up
+    /// with their deadline, which drops them from the queue).
+    backups: Arc<Semaphore>,
 }
 
 impl MaintenanceService {
     /// Maintenance service over `cx`.
     pub fn new(cx: ApiContext) -> Self {
-        Self { cx }
+        Self {
+            cx,
+            backups: Arc::new(Semaphore::new(1)),
+        }
     }
 }
 
@@ -35,6 +45,12 @@ impl Maintenance for MaintenanceService {
         &self,
         _req: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        let permit = self
+            .backups
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Internal("backup queue closed".into()))?;
         let db = self.cx.node.db().clone();
         // One RocksDB snapshot: the backup is exactly the state at one applied revision.
         let (bytes, meta) = tokio::task::spawn_blocking(move || db.export_state(&["revision"]))
@@ -50,18 +66,18 @@ impl Maintenance for MaintenanceService {
             .unwrap_or(0);
         let header = self.cx.header(revision);
         let total = bytes.len();
-        let chunks: Vec<Result<pb::SnapshotResponse, Status>> = bytes
-            .chunks(SNAPSHOT_CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| {
-                let sent = (i * SNAPSHOT_CHUNK + chunk.len()) as u64;
-                Ok(pb::SnapshotResponse {
-                    header,
-                    remaining_bytes: total as u64 - sent,
-                    blob: chunk.to_vec(),
-                })
+        // Chunks are copied out as the client takes them, and the turn is held until
+        // the last one is sent (or the client goes away and the stream is dropped).
+        let chunks = (0..total.div_ceil(SNAPSHOT_CHUNK)).map(move |i| {
+            let _turn = &permit;
+            let start = i * SNAPSHOT_CHUNK;
+            let end = (start + SNAPSHOT_CHUNK).min(total);
+            Ok(pb::SnapshotResponse {
+                header,
+                remaining_bytes: (total - end) as u64,
+                blob: bytes[start..end].to_vec(),
             })
-            .collect();
+        });
         Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
     }
 

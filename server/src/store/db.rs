@@ -9,6 +9,7 @@ use rocksdb::{
     ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 use super::lease::LeaseRecord;
 use super::overlay::{child_key, counters, Backing, Layer, ReapKind};
@@ -77,8 +78,11 @@ pub type SharedDb = Arc<Db>;
 #[derive(Serialize, Deserialize)]
 struct SmDump {
     format: u32,
-    /// (column family index in [`SM_CFS`], key, value).
-    entries: Vec<(u8, Vec<u8>, Vec<u8>)>,
+    /// (column family index in [`SM_CFS`], key, value). Keys and values go through
+    /// `serde_bytes`: bincode writes the same bytes as for a plain `Vec<u8>` (length,
+    /// then the bytes), but copies them whole instead of one element at a time, which
+    /// made a 24 MB dump take seconds.
+    entries: Vec<(u8, ByteBuf, ByteBuf)>,
 }
 
 const DUMP_FORMAT: u32 = 1;
@@ -332,7 +336,11 @@ impl Db {
         for (i, name) in SM_CFS.iter().enumerate() {
             for item in snap.iterator_cf(self.cf(name)?, IteratorMode::Start) {
                 let (k, v) = item?;
-                entries.push((i as u8, k.to_vec(), v.to_vec()));
+                entries.push((
+                    i as u8,
+                    ByteBuf::from(k.to_vec()),
+                    ByteBuf::from(v.to_vec()),
+                ));
             }
         }
         let mut meta = Vec::with_capacity(meta_keys.len());
@@ -366,7 +374,7 @@ impl Db {
             let name = SM_CFS.get(i as usize).ok_or_else(|| {
                 StoreError::Corrupt(format!("snapshot names unknown column family #{i}"))
             })?;
-            batch.put_cf(self.cf(name)?, k, v);
+            batch.put_cf(self.cf(name)?, k.as_slice(), v.as_slice());
         }
         for (k, v) in meta {
             batch.put_cf(self.cf(CF_SM)?, k.as_bytes(), v);
