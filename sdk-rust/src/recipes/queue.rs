@@ -115,6 +115,10 @@ impl Queue {
     }
 
     /// Takes the first item, waiting for one if the queue is empty.
+    ///
+    /// Do not cancel this future (e.g. with `tokio::time::timeout`): a take whose delete
+    /// already reached the server has removed the item, and a cancelled one loses it.
+    /// [`Queue::take_timeout`] bounds only the waiting.
     pub async fn take(&self) -> Result<Vec<u8>> {
         loop {
             let (item, revision) = self.take_one().await?;
@@ -132,11 +136,27 @@ impl Queue {
         }
     }
 
-    /// Takes the first item, waiting at most `wait` for one (`None` if none came).
+    /// Takes the first item, waiting at most `wait` for one to arrive (`None` if none
+    /// came). Only the waiting is bounded: a take in progress always finishes, since
+    /// cutting it short after its delete reached the server would lose the item.
     pub async fn take_timeout(&self, wait: Duration) -> Result<Option<Vec<u8>>> {
-        match tokio::time::timeout(wait, self.take()).await {
-            Ok(item) => item.map(Some),
-            Err(_) => Ok(None),
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (item, revision) = self.take_one().await?;
+            if item.is_some() {
+                return Ok(item);
+            }
+            let change = wait_change(
+                &self.client,
+                &self.path,
+                WatchOptions::new().children(),
+                &[EventType::Created],
+                revision,
+            );
+            match tokio::time::timeout_at(deadline, change).await {
+                Ok(changed) => changed?,
+                Err(_) => return Ok(None),
+            }
         }
     }
 
