@@ -25,11 +25,20 @@ async fn ephemeral_survives_leader_kill9_while_kept_alive_then_expires() -> Resu
     let client = cluster.client(follower).await?;
 
     let lease = wire::grant(&endpoint, TTL.as_millis() as i64).await?;
-    client
+    let created = client
         .create("/e", "owner", CreateOptions::new().ephemeral(lease))
-        .await?;
+        .await?
+        .header
+        .revision;
     let mut watch = WatchStream::open(&endpoint).await?;
-    watch.watch(wire::create("/e", Scope::Node)).await?;
+    // From just after the create: a watch from "now" on a follower starts at what that
+    // member has applied, which may not include the create it forwarded yet.
+    watch
+        .watch(pb::WatchCreateRequest {
+            start_revision: created + 1,
+            ..wire::create("/e", Scope::Node)
+        })
+        .await?;
     let (stop, keeper) = wire::keep_alive(&endpoint, lease, KEEPALIVE_EVERY).await?;
 
     // Let a lease checkpoint or two happen, then kill the leader.
