@@ -108,32 +108,23 @@ async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Queued>, max_batch: usize) 
                 .forward(leader, &addr, ForwardRequest::ProposeBatch(commands))
                 .await;
             drop(permit);
-            match outcome {
+            let results: Vec<Attempt<CommandResult>> = match outcome {
                 Attempt::Done(Ok(ForwardResponse::ProposedBatch(results)))
                     if results.len() == sent =>
                 {
-                    for (reply, result) in replies.into_iter().zip(results) {
-                        let _ = reply.send(Attempt::Done(result));
-                    }
+                    results.into_iter().map(Attempt::Done).collect()
                 }
                 Attempt::Done(Ok(other)) => {
                     let e = RaftNodeError::Stopped(format!(
                         "leader {leader} answered a batch of {sent} writes with {other:?}"
                     ));
-                    for reply in replies {
-                        let _ = reply.send(Attempt::Done(Err(e.clone())));
-                    }
+                    (0..sent).map(|_| Attempt::Done(Err(e.clone()))).collect()
                 }
-                Attempt::Done(Err(e)) => {
-                    for reply in replies {
-                        let _ = reply.send(Attempt::Done(Err(e.clone())));
-                    }
-                }
-                Attempt::Retry(m) => {
-                    for reply in replies {
-                        let _ = reply.send(Attempt::Retry(m.clone()));
-                    }
-                }
+                Attempt::Done(Err(e)) => (0..sent).map(|_| Attempt::Done(Err(e.clone()))).collect(),
+                Attempt::Retry(m) => (0..sent).map(|_| Attempt::Retry(m.clone())).collect(),
+            };
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
             }
         });
     }

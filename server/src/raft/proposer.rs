@@ -55,26 +55,7 @@ impl Proposer {
         &self,
         commands: Vec<Command>,
     ) -> Vec<Result<CommandResult, RaftNodeError>> {
-        let mut waiting = Vec::with_capacity(commands.len());
-        for command in commands {
-            let (reply, rx) = oneshot::channel();
-            if self.tx.send((command, reply)).await.is_err() {
-                break;
-            }
-            waiting.push(rx);
-        }
-        let mut results = Vec::with_capacity(waiting.capacity());
-        for rx in waiting {
-            results.push(
-                rx.await
-                    .unwrap_or_else(|_| Err(RaftNodeError::Stopped("proposal dropped".into()))),
-            );
-        }
-        // Commands never queued (the proposer stopped) fail the same way.
-        while results.len() < results.capacity() {
-            results.push(Err(RaftNodeError::Stopped("proposer stopped".into())));
-        }
-        results
+        futures::future::join_all(commands.into_iter().map(|c| self.propose(c))).await
     }
 }
 
