@@ -52,6 +52,7 @@ pub struct Stat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NodeRecord {
     /// The znode's data.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     /// The znode's stat.
     pub stat: Stat,
@@ -93,4 +94,34 @@ pub struct Event {
     pub prev: Option<NodeRecord>,
     /// Leader clock stamp of the write (ms since the epoch), for age-based retention.
     pub ts_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serde_bytes` only changes how data is decoded (one copy instead of byte by byte):
+    /// the bincode layout — a u64 length, then the bytes — must stay the one that logs,
+    /// snapshots and history written by earlier versions already hold.
+    #[test]
+    fn data_keeps_the_plain_vec_layout() {
+        #[derive(Serialize)]
+        struct Before<'a> {
+            data: &'a Vec<u8>,
+            stat: &'a Stat,
+        }
+        let record = NodeRecord {
+            data: vec![1, 2, 3, 250],
+            stat: Stat::default(),
+        };
+        let old = bincode::serialize(&Before {
+            data: &record.data,
+            stat: &record.stat,
+        })
+        .expect("encode");
+        assert_eq!(bincode::serialize(&record).expect("encode"), old);
+        assert_eq!(&old[..12], &[4, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 250]);
+        let back: NodeRecord = bincode::deserialize(&old).expect("decode");
+        assert_eq!(back, record);
+    }
 }

@@ -832,3 +832,31 @@ async fn concurrent_writes_through_a_follower_each_get_their_own_result() -> Res
     assert_eq!(listed, 101);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_serves_its_clients_their_own_writes() -> Result<()> {
+    // A write sent to a follower is committed and applied by the leader first; the
+    // follower learns of the commit a moment later. A client that then reads from the
+    // same member without a round trip to the leader (a serializable read) must still
+    // see its own write, as a ZooKeeper session does.
+    let cluster = Cluster::start(3).await?;
+    let (_, follower) = cluster.leader_and_follower().await?;
+    let client = cluster.client(follower).await?;
+    client.create("/ryw", "", None).await?;
+    for i in 0..300 {
+        let value = format!("write {i}");
+        let put = client
+            .put("/ryw/k", value.clone(), PutOptions::new().create_if_missing())
+            .await?;
+        let got = client.get("/ryw/k", GetOptions::new().serializable()).await?;
+        assert_eq!(got.header.member_id, follower);
+        ensure!(
+            got.header.revision >= put.header.revision,
+            "write {i} was acknowledged at revision {} but the follower then read at {}",
+            put.header.revision,
+            got.header.revision
+        );
+        assert_eq!(String::from_utf8_lossy(&got.node.data), value);
+    }
+    Ok(())
+}

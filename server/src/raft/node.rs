@@ -450,6 +450,10 @@ impl RaftNode {
                     Attempt::Done(Err(RaftNodeError::NotLeader { .. })) => {
                         Attempt::Retry(format!("member {leader} is no longer the leader"))
                     }
+                    Attempt::Done(Ok(result)) => {
+                        self.catch_up_to(result.revision, deadline).await;
+                        Attempt::Done(Ok(result))
+                    }
                     done @ Attempt::Done(_) => done,
                     Attempt::Retry(m) => Attempt::Retry(m),
                 }
@@ -471,6 +475,28 @@ impl RaftNode {
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
             }
+        }
+    }
+
+    /// Waits until this member has applied up to `revision`, the revision the leader
+    /// answered a forwarded write with, so that the client's next serializable read or
+    /// watch "from now" on this member includes its own write (ZooKeeper's session
+    /// order). The write is done whatever happens here: if this member cannot catch up
+    /// before `deadline`, the answer goes out anyway rather than as an error a client
+    /// might retry.
+    async fn catch_up_to(&self, revision: i64, deadline: Instant) {
+        let mut applied = self.revision.clone();
+        let caught_up = {
+            let wait = applied.wait_for(|r| *r >= revision);
+            // An error means the state machine stopped: the node is shutting down.
+            tokio::time::timeout_at(deadline.into(), wait).await.is_ok()
+        };
+        if !caught_up {
+            tracing::warn!(
+                revision,
+                applied = self.applied_revision(),
+                "answering a forwarded write before this member applied it"
+            );
         }
     }
 

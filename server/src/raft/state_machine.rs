@@ -73,6 +73,7 @@ pub struct StateMachine {
 #[derive(Serialize, Deserialize)]
 struct StoredSnapshot {
     meta: SnapshotMeta<u64, BasicNode>,
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
 }
 

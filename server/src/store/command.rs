@@ -153,6 +153,7 @@ pub struct CreateCmd {
     /// Path (prefix for sequential znodes).
     pub path: String,
     /// Initial data.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     /// Kind of the new znode.
     pub kind: NodeKind,
@@ -172,6 +173,7 @@ pub struct PutCmd {
     /// Path.
     pub path: String,
     /// New data.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     /// Compare-and-set on the current version.
     pub expected_version: Option<i64>,
@@ -241,7 +243,7 @@ pub enum CmpTarget {
     /// `stat.create_revision`.
     CreateRevision(i64),
     /// The data, bytewise.
-    Data(Vec<u8>),
+    Data(#[serde(with = "serde_bytes")] Vec<u8>),
     /// `stat.num_children`.
     NumChildren(i64),
 }
