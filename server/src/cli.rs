@@ -20,7 +20,60 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a member (with no flags: a single-node cluster with data in ./corral-data).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Make a new member's data directory from a backup (`corralctl snapshot save`), to
+    /// start a new cluster from it: run it for every member, with the same backup and the
+    /// same --initial-cluster, then start each with `corral serve`.
+    Restore(RestoreArgs),
+}
+
+/// Flags of `corral restore`; the member flags mean what they mean to `corral serve`,
+/// and come from the same config file and `CORRAL_*` variables.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file.
+    pub backup: PathBuf,
+    /// TOML configuration file (keys as in config.example.toml).
+    #[arg(long, env = "CORRAL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The member's Raft id in the new cluster.
+    #[arg(long, env = "CORRAL_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Data directory to create; must not hold data yet.
+    #[arg(long, env = "CORRAL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// This member's Raft peer address (for a single-member cluster).
+    #[arg(long, env = "CORRAL_PEER_ADDR")]
+    pub peer_addr: Option<String>,
+    /// The new cluster's members: id=peer-address,...
+    #[arg(long, env = "CORRAL_INITIAL_CLUSTER")]
+    pub initial_cluster: Option<String>,
+}
+
+impl RestoreArgs {
+    /// The configuration `corral serve` would get from the same flags.
+    fn into_config(self) -> anyhow::Result<(PathBuf, Config)> {
+        let mut cfg = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { cfg.$field = v; } )* };
+        }
+        let peer_addr_given = self.peer_addr.is_some();
+        set!(node_id, data_dir, peer_addr, initial_cluster);
+        // Nothing listens during a restore: the member's peer address is the one the
+        // member list gives it, unless one was asked for and must then agree.
+        if !peer_addr_given {
+            if let Ok(members) = cfg.initial_members() {
+                if let Some(addr) = members.get(&cfg.node_id) {
+                    cfg.peer_addr = addr.clone();
+                }
+            }
+        }
+        cfg.validate().context("invalid configuration")?;
+        Ok((self.backup, cfg))
+    }
 }
 
 /// Flags of `corral serve`; each overrides the config file and has a `CORRAL_*` variable.
@@ -149,5 +202,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("start the async runtime")?;
             runtime.block_on(crate::server::run(cfg))
         }
+        Command::Restore(args) => {
+            let (backup, cfg) = args.into_config()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("start the async runtime")?;
+            let restored = runtime.block_on(crate::restore::run(&backup, &cfg))?;
+            println!(
+                "restored revision {} from {} into {} (member {} of cluster {:016x}); start it with: corral serve --data-dir {} --node-id {} --initial-cluster {}",
+                restored.revision,
+                backup.display(),
+                cfg.data_dir.display(),
+                cfg.node_id,
+                restored.cluster_id,
+                cfg.data_dir.display(),
+                cfg.node_id,
+                render_members(&cfg)?,
+            );
+            Ok(())
+        }
     }
+}
+
+/// The member list as `--initial-cluster` takes it.
+fn render_members(cfg: &Config) -> anyhow::Result<String> {
+    Ok(cfg
+        .initial_members()?
+        .iter()
+        .map(|(id, addr)| format!("{id}={addr}"))
+        .collect::<Vec<_>>()
+        .join(","))
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod coord;
 pub mod lease;
 pub mod raft;
+pub mod restore;
 pub mod server;
 pub mod store;
 pub mod watch;

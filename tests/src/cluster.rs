@@ -3,6 +3,7 @@
 //! restart, and new members started with `--join`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -56,7 +57,22 @@ impl Cluster {
         Self::launch(size, extra_args, true).await
     }
 
+    /// A new cluster of `size` members; those in `restored` are first made with
+    /// `corral restore backup`, the others start empty.
+    pub async fn start_restored(size: u64, backup: &Path, restored: &[u64]) -> Result<Cluster> {
+        Self::launch_from(size, &[], false, Some((backup, restored))).await
+    }
+
     async fn launch(size: u64, extra_args: &[&str], with_links: bool) -> Result<Cluster> {
+        Self::launch_from(size, extra_args, with_links, None).await
+    }
+
+    async fn launch_from(
+        size: u64,
+        extra_args: &[&str],
+        with_links: bool,
+        backup: Option<(&Path, &[u64])>,
+    ) -> Result<Cluster> {
         let extra_args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
         // Another process may grab a port between allocation and a member's bind;
         // only then is a retry on fresh ports right.
@@ -100,7 +116,14 @@ impl Cluster {
                     initial_cluster: Some(initial_cluster.clone()),
                     extra_args: args,
                 };
-                members.insert(id, Server::spawn(config)?);
+                let mut server = Server::create(config)?;
+                if let Some((backup, restored)) = backup {
+                    if restored.contains(&id) {
+                        server.restore(backup)?;
+                    }
+                }
+                server.respawn()?;
+                members.insert(id, server);
             }
             let mut cluster = Cluster {
                 members,

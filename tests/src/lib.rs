@@ -165,19 +165,55 @@ impl Server {
     /// Spawns a member without waiting for it (a cluster's members must all be up
     /// before any can elect a leader); follow with [`Server::wait_ready`].
     pub fn spawn(config: NodeConfig) -> Result<Server> {
+        let mut server = Server::create(config)?;
+        server.launch()?;
+        Ok(server)
+    }
+
+    /// Makes a member's directory without starting its process (see [`Server::restore`]
+    /// and [`Server::respawn`]).
+    pub fn create(config: NodeConfig) -> Result<Server> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("corral-node{}-", config.node_id))
             .tempdir()
             .context("creating the node's temp dir")?;
-        let mut server = Server {
+        Ok(Server {
             config,
             bin: corral_bin()?,
             dir: Some(dir),
             child: None,
             paused: false,
-        };
-        server.launch()?;
-        Ok(server)
+        })
+    }
+
+    /// Runs `corral restore BACKUP` for this member (not running) with its own node id,
+    /// data directory and initial cluster, and returns what the command printed.
+    pub fn restore(&self, backup: &Path) -> Result<String> {
+        let mut command = Command::new(&self.bin);
+        command
+            .arg("restore")
+            .arg(backup)
+            .args(["--node-id", &self.config.node_id.to_string()])
+            .arg("--data-dir")
+            .arg(self.data_dir());
+        if let Some(cluster) = &self.config.initial_cluster {
+            command.args(["--initial-cluster", cluster]);
+        } else {
+            command.args([
+                "--peer-addr",
+                &SocketAddr::from(([127, 0, 0, 1], self.config.ports.peer)).to_string(),
+            ]);
+        }
+        let out = command
+            .stdin(Stdio::null())
+            .output()
+            .context("running corral restore")?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            bail!("corral restore failed ({}): {stderr}", out.status);
+        }
+        Ok(stdout)
     }
 
     /// Waits until the member answers a linearizable `get("/")`, which needs an

@@ -1,9 +1,11 @@
 //! Backups (`Maintenance/Snapshot`) under load: concurrent backups of a large state all
-//! succeed, identical, and the server's memory does not grow with their number.
+//! succeed, identical, and the server's memory does not grow with their number. A new
+//! cluster started with `corral restore` from a backup serves exactly the backed-up
+//! state and carries on from its revision.
 
 use anyhow::{ensure, Context, Result};
-use corral_client::PutOptions;
-use corral_tests::Server;
+use corral_client::{GetOptions, PutOptions, WatchOptions};
+use corral_tests::{Cluster, Server};
 use tokio::task::JoinSet;
 
 /// Peak resident memory of a process (`VmHWM`), from /proc.
@@ -75,5 +77,118 @@ async fn concurrent_backups_of_a_large_state_take_bounded_memory() -> Result<()>
         grew >> 20,
         state >> 20
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_cluster_restored_from_a_backup_serves_it_and_carries_on() -> Result<()> {
+    let old = Cluster::start(3).await?;
+    let client = old.client_all(1).await?;
+    client.create("/app", "config", None).await?;
+    for i in 0..50 {
+        client
+            .put(
+                format!("/app/k{i:02}"),
+                format!("v{i}"),
+                PutOptions::new().create_if_missing(),
+            )
+            .await?;
+    }
+    let dir = tempfile::tempdir()?;
+    let backup = dir.path().join("corral.backup");
+    let mut file = tokio::fs::File::create(&backup).await?;
+    let info = client.snapshot(&mut file).await?;
+    drop(file);
+    let backed_up = info.header.revision;
+    // Written after the backup: the restored cluster must not have it.
+    client.put("/app/k00", "after the backup", None).await?;
+    drop(old);
+
+    let new = Cluster::start_restored(3, &backup, &[1, 2, 3]).await?;
+    let restored = new.client_all(2).await?;
+    for id in new.ids() {
+        let member = new.client(id).await?;
+        let got = member
+            .get("/app/k00", GetOptions::new().serializable())
+            .await?;
+        assert_eq!(
+            got.node.data, b"v0",
+            "member {id} serves the backed-up value"
+        );
+        assert_eq!(member.list_all("/app", None).await?.nodes.len(), 50);
+    }
+    let status = new.status(1).await?;
+    ensure!(
+        status.revision >= backed_up,
+        "revision {} went back from the backup's {backed_up}",
+        status.revision
+    );
+    // History came along: a watch from before the backup replays the backed-up writes.
+    let mut watch = restored
+        .watch("/app/k49", WatchOptions::new().start_revision(backed_up))
+        .await?;
+    let event = watch.next().await.context("watch ended")??;
+    assert_eq!(event.revision, backed_up);
+    // The new cluster writes on from the backup's revision.
+    let put = restored.put("/app/k00", "new cluster", None).await?;
+    assert_eq!(put.header.revision, backed_up + 1);
+    let again = restored.get("/app/k00", None).await?;
+    assert_eq!(again.node.data, b"new cluster");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_started_empty_beside_restored_ones_is_sent_the_restored_state() -> Result<()> {
+    let old = Server::start().await?;
+    let client = old.client().await?;
+    for i in 0..20 {
+        client
+            .put(
+                format!("/k{i}"),
+                format!("v{i}"),
+                PutOptions::new().create_if_missing(),
+            )
+            .await?;
+    }
+    let dir = tempfile::tempdir()?;
+    let backup = dir.path().join("corral.backup");
+    let mut file = tokio::fs::File::create(&backup).await?;
+    let info = client.snapshot(&mut file).await?;
+    drop(file);
+    // Member 3 was forgotten: it bootstraps an empty log of its own, which must lose to
+    // the restored majority's, and then receive their state rather than keep its own.
+    let new = Cluster::start_restored(3, &backup, &[1, 2]).await?;
+    let forgotten = new.client(3).await?;
+    let got = forgotten.get("/k19", None).await?;
+    assert_eq!(got.node.data, b"v19");
+    assert_eq!(got.header.member_id, 3);
+    ensure!(got.header.revision >= info.header.revision);
+    assert_eq!(forgotten.list_all("/", None).await?.nodes.len(), 20);
+    Ok(())
+}
+
+#[tokio::test]
+async fn restore_refuses_a_used_data_dir_and_a_file_that_is_no_backup() -> Result<()> {
+    let server = Server::start().await?;
+    let dir = tempfile::tempdir()?;
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"this is not a backup")?;
+    // The running member's directory holds a database already.
+    let err = server
+        .restore(&junk)
+        .expect_err("a used data dir is refused");
+    ensure!(err.to_string().contains("already exists"), "{err:#}");
+    let fresh = Server::create(corral_tests::NodeConfig::single()?)?;
+    let err = fresh.restore(&junk).expect_err("junk is refused");
+    ensure!(
+        err.to_string().contains("not a usable Corral backup"),
+        "{err:#}"
+    );
+    // Nothing was left behind: the same directory still takes a real backup.
+    let mut file = tokio::fs::File::create(dir.path().join("real")).await?;
+    server.client().await?.snapshot(&mut file).await?;
+    drop(file);
+    let out = fresh.restore(&dir.path().join("real"))?;
+    ensure!(out.contains("restored revision"), "{out}");
     Ok(())
 }

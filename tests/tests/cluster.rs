@@ -846,9 +846,15 @@ async fn a_follower_serves_its_clients_their_own_writes() -> Result<()> {
     for i in 0..300 {
         let value = format!("write {i}");
         let put = client
-            .put("/ryw/k", value.clone(), PutOptions::new().create_if_missing())
+            .put(
+                "/ryw/k",
+                value.clone(),
+                PutOptions::new().create_if_missing(),
+            )
             .await?;
-        let got = client.get("/ryw/k", GetOptions::new().serializable()).await?;
+        let got = client
+            .get("/ryw/k", GetOptions::new().serializable())
+            .await?;
         assert_eq!(got.header.member_id, follower);
         ensure!(
             got.header.revision >= put.header.revision,

@@ -11,6 +11,7 @@ pub mod network;
 mod node;
 mod proposer;
 mod read_barrier;
+pub mod restore;
 pub mod state_machine;
 
 use std::io::Cursor;

@@ -43,7 +43,7 @@ pub fn cluster_id(db: &crate::store::db::Db) -> Result<Option<u64>, StoreError> 
 
 /// A stable id for a cluster: FNV-1a over its first membership's `id=addr` list, so
 /// every member (and every later joiner, via the log or a snapshot) derives the same one.
-fn derive_cluster_id(m: &openraft::Membership<u64, BasicNode>) -> u64 {
+pub(super) fn derive_cluster_id(m: &openraft::Membership<u64, BasicNode>) -> u64 {
     let canonical = m
         .nodes()
         .map(|(id, n)| format!("{id}={}", n.addr))
@@ -55,6 +55,20 @@ fn derive_cluster_id(m: &openraft::Membership<u64, BasicNode>) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
+}
+
+/// The `sm_meta` values that record a state as applied up to `last_applied` with
+/// `membership`, encoded as apply writes them (for `corral restore`).
+pub(super) fn applied_meta_values(
+    last_applied: Option<LogId<u64>>,
+    membership: &StoredMembership<u64, BasicNode>,
+    cluster_id: u64,
+) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
+    Ok(vec![
+        (KEY_LAST_APPLIED, bincode::serialize(&last_applied)?),
+        (KEY_MEMBERSHIP, bincode::serialize(membership)?),
+        (KEY_CLUSTER_ID, bincode::serialize(&cluster_id)?),
+    ])
 }
 
 /// The replicated state machine.
