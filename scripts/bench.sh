@@ -9,7 +9,9 @@
 # and `corral-bench` binaries there instead of building them in release), --only LIST
 # (run only the workloads whose names start with one of the comma-separated words, e.g.
 # `--only put,watch`), --repeat N (rounds per workload; default 3, 1 with --quick),
-# --keep (keep the clusters' data directories).
+# --keep (keep the clusters' data directories), --corral-args "FLAGS" (further
+# `corral serve` flags for every Corral member, e.g. "--unsafe-no-fsync" to measure what
+# the disk costs; the report then names them).
 #
 # Steps: install etcd-server, zookeeper and gnuplot from Debian's packages if missing;
 # build `corral` and `corral-bench` in release; start a 3-member cluster of each system
@@ -28,6 +30,7 @@ bin_dir=""
 keep=0
 only=""
 repeat_flag=""
+corral_args=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -36,7 +39,8 @@ while [[ $# -gt 0 ]]; do
     --only) only="${2:?--only needs a list of workload names}"; shift ;;
     --repeat) repeat_flag="${2:?--repeat needs a number}"; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --corral-args) corral_args="${2?--corral-args needs flags}"; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -83,6 +87,7 @@ corral_version="$("$corral_bin" --version)"
 # --- Processes: everything started is recorded here and stopped by pid ---------------
 work="$(mktemp -d /tmp/corral-bench.XXXXXX)"
 pids=()
+corral_pids=() etcd_pids=() zookeeper_pids=()
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -129,8 +134,9 @@ start_corral() {
     "$corral_bin" serve --node-id "$((i + 1))" --data-dir "$work/corral/$((i + 1))" \
       --client-addr "127.0.0.1:${corral_client[$i]}" --peer-addr "127.0.0.1:${corral_peer[$i]}" \
       --http-addr "127.0.0.1:${corral_http[$i]}" --initial-cluster "$(join "${initial[@]}")" \
-      >"$out/logs/corral-$((i + 1)).log" 2>&1 &
+      $corral_args >"$out/logs/corral-$((i + 1)).log" 2>&1 &
     pids+=($!)
+    corral_pids+=($!)
   done
 }
 
@@ -147,6 +153,7 @@ start_etcd() {
       --initial-cluster-token corral-bench \
       >"$out/logs/etcd-$((i + 1)).log" 2>&1 &
     pids+=($!)
+    etcd_pids+=($!)
   done
 }
 
@@ -180,6 +187,7 @@ EOF
       org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/conf/zoo.cfg" \
       >"$out/logs/zookeeper-$n.log" 2>&1 &
     pids+=($!)
+    zookeeper_pids+=($!)
   done
 }
 
@@ -272,6 +280,17 @@ eps_of() {
   case "$1" in corral) echo "$corral_eps" ;; etcd) echo "$etcd_eps" ;; zookeeper) echo "$zk_eps" ;; esac
 }
 
+# CPU time (user + system, in clock ticks) used so far by a list of processes.
+cpu_ticks() {
+  local p total=0 t
+  for p in "$@"; do
+    t="$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)"
+    total=$((total + t))
+  done
+  echo "$total"
+}
+ticks_per_s="$(getconf CLK_TCK)"
+
 failures=0
 bench() { # bench NAME ARGS...: runs one workload against each system, `repeat` rounds
   local name="$1" system file err word selected=0 r
@@ -285,9 +304,37 @@ bench() { # bench NAME ARGS...: runs one workload against each system, `repeat` 
       file="$out/raw/$name.$system.$r.json"
       err="$out/logs/bench-$name.$system.$r.err"
       log "$name: $system (round $r of $repeat)"
-      if timeout "$((duration * 3 + 180))" "$bench_bin" --target "$system" \
-        --endpoints "$(eps_of "$system")" "${common[@]}" "$@" -o json >"$file" 2>"$err"; then
-        python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("  %.0f ops/s  p50 %.2f ms  p99 %.2f ms  errors %d" % (s["throughput"], s["latency_ms"]["p50"], s["latency_ms"]["p99"], s["errors"]))' "$file" >&2
+      local server_pids
+      case "$system" in
+        corral) server_pids=("${corral_pids[@]}") ;;
+        etcd) server_pids=("${etcd_pids[@]}") ;;
+        zookeeper) server_pids=("${zookeeper_pids[@]}") ;;
+      esac
+      # The servers' and the driver's CPU time over the measured seconds only (sampled
+      # after the warm-up), to tell a CPU-bound result from one that waits on the disk.
+      timeout "$((duration * 3 + 180))" "$bench_bin" --target "$system" \
+        --endpoints "$(eps_of "$system")" "${common[@]}" "$@" -o json >"$file" 2>"$err" &
+      local runner=$! status=0 driver s0 d0 s1 d1
+      # The middle 90 % of the measured seconds, so the driver is surely still running.
+      local window
+      window="$(python3 -c "print($duration * 0.9)")"
+      sleep "$(python3 -c "print($warmup + $duration * 0.05)")"
+      driver="$(pgrep -P "$runner" | head -n 1 || true)"  # corral-bench, under `timeout`
+      s0="$(cpu_ticks "${server_pids[@]}")" d0="$(cpu_ticks "$driver")"
+      sleep "$window"
+      s1="$(cpu_ticks "${server_pids[@]}")" d1="$(cpu_ticks "$driver")"
+      wait "$runner" || status=$?
+      if [[ $status -eq 0 ]]; then
+        python3 - "$file" "$((s1 - s0))" "$((d1 - d0))" "$ticks_per_s" "$window" <<'PY'
+import json, sys
+path, servers, driver, hz, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+s = json.load(open(path))
+ops_per_s = s["throughput"] or 0
+s["cpu"] = {"servers_cores": servers / hz / seconds, "driver_cores": driver / hz / seconds,
+            "servers_us_per_op": (servers / hz / seconds) * 1e6 / ops_per_s if ops_per_s else None}
+json.dump(s, open(path, "w"))
+PY
+        python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("  %.0f ops/s  p50 %.2f ms  p99 %.2f ms  errors %d  servers %.2f cores" % (s["throughput"], s["latency_ms"]["p50"], s["latency_ms"]["p99"], s["errors"], s["cpu"]["servers_cores"]))' "$file" >&2
       else
         failures=$((failures + 1))
         log "  FAILED: $(tail -n 3 "$err")"
@@ -331,6 +378,7 @@ log "writing the report"
   echo "zookeeper=$(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo unknown)"
   echo "java=$(java -version 2>&1 | head -n1)"
   echo "git=$git_rev"
+  echo "corral_args=$corral_args"
 } >"$out/machine.txt"
 
 python3 - "$out" <<'EOF'
@@ -359,6 +407,10 @@ def median_of(summaries):
             m["error_samples"][msg] = m["error_samples"].get(msg, 0) + n
     for k in m["extra"]:
         m["extra"][k] = statistics.median(s["extra"][k] for s in summaries)
+    if all("cpu" in s for s in summaries):
+        for k in m["cpu"]:
+            xs = [s["cpu"][k] for s in summaries if s["cpu"][k] is not None]
+            m["cpu"][k] = statistics.median(xs) if xs else None
     return m
 
 runs = {name: {s: median_of(v) for s, v in by.items()} for name, by in rounds.items()}
@@ -387,8 +439,10 @@ for name in sorted(runs, key=order):
     p50 = {s: (v["latency_ms"]["p50"] if v else None) for s, v in r.items()}
     p99 = {s: (v["latency_ms"]["p99"] if v else None) for s, v in r.items()}
     errs = {s: (v["errors"] if v else None) for s, v in r.items()}
+    cpu = {s: (v.get("cpu", {}).get("servers_us_per_op") if v else None) for s, v in r.items()}
+    cores = {s: (v.get("cpu", {}).get("servers_cores") if v else None) for s, v in r.items()}
     fmt = lambda x, f: (f % x) if x is not None else "failed"
-    rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         name, any_run["clients"],
         " / ".join(fmt(tput[s], "%.0f") for s in systems),
         ratio(tput["corral"], tput["etcd"]), ratio(tput["corral"], tput["zookeeper"]),
@@ -396,6 +450,8 @@ for name in sorted(runs, key=order):
         " / ".join(fmt(p99[s], "%.2f") for s in systems),
         ratio(p99["corral"], p99["etcd"]), ratio(p99["corral"], p99["zookeeper"]),
         " / ".join(fmt(errs[s], "%d") for s in systems),
+        " / ".join(fmt(cores[s], "%.2f") for s in systems),
+        " / ".join(fmt(cpu[s], "%.0f") for s in systems),
         any_run["measures"]))
 
 def tp(name, s):
@@ -457,10 +513,13 @@ with open(os.path.join(out, "report.md"), "w") as f:
     n_rounds = max(len(v) for by in rounds.values() for v in by.values())
     f.write("Each cell lists Corral / etcd / ZooKeeper: the median of %d round(s) of %s s each (after %s s of "
             "warm-up), the systems taking turns. Ratios are Corral ÷ other: above 1 is better for "
-            "throughput, below 1 is better for latency. 3-member clusters on 127.0.0.1, 256-byte values.\n\n"
-            % (n_rounds, machine["duration_s"], machine["warmup_s"]))
-    f.write("| workload | clients | ops/s | ops/s C/etcd | ops/s C/ZK | p50 ms | p99 ms | p99 C/etcd | p99 C/ZK | errors | latency of |\n")
-    f.write("|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "throughput, below 1 is better for latency. 3-member clusters on 127.0.0.1, 256-byte values. "
+            "Server cores: CPU time of the three members together per second measured (the machine has %s); "
+            "server CPU µs/op: that time per operation.%s\n\n"
+            % (n_rounds, machine["duration_s"], machine["warmup_s"], machine["nproc"],
+               (" Corral members ran with extra flags: `%s`." % machine["corral_args"]) if machine.get("corral_args") else ""))
+    f.write("| workload | clients | ops/s | ops/s C/etcd | ops/s C/ZK | p50 ms | p99 ms | p99 C/etcd | p99 C/ZK | errors | server cores | server CPU µs/op | latency of |\n")
+    f.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     f.write("\n".join(rows) + "\n\n")
     f.write("## Targets (issue 7)\n\n| target | result | detail |\n|---|---|---|\n")
     f.write("\n".join(checks) + "\n\n")

@@ -15,8 +15,10 @@ use openraft::{
     Vote,
 };
 
+use super::io_thread::IoThread;
 use super::TypeConfig;
 use crate::store::db::SharedDb;
+use crate::store::StoreError;
 
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
@@ -43,12 +45,29 @@ pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode
 #[derive(Clone)]
 pub struct LogStore {
     db: SharedDb,
+    /// Runs the synced writes (append, vote, truncate, purge), in the order submitted.
+    io: IoThread,
 }
 
 impl LogStore {
-    /// Log store over `db`.
-    pub fn new(db: SharedDb) -> Self {
-        Self { db }
+    /// Log store over `db`, with its own I/O thread.
+    pub fn new(db: SharedDb) -> std::io::Result<Self> {
+        Ok(Self {
+            db,
+            io: IoThread::spawn("corral-log-io")?,
+        })
+    }
+
+    /// Runs a synced write on the I/O thread.
+    async fn synced<F>(&self, write: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&crate::store::db::Db) -> Result<(), StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        self.io
+            .run(move || write(&db))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
     }
 
     fn meta<T: for<'de> serde::Deserialize<'de>>(
@@ -121,7 +140,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
         let bytes = bincode::serialize(vote).map_err(|e| StorageIOError::write_vote(&e))?;
-        super::blocking(|| self.db.set_raft_meta(KEY_VOTE, &bytes, true))
+        self.synced(move |db| db.set_raft_meta(KEY_VOTE, &bytes, true))
+            .await
             .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
@@ -160,7 +180,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         // One synced write for every entry openraft handed us: this is where group commit
         // pays off, as each entry already carries a whole batch of client commands.
-        match super::blocking(|| self.db.log_append(&encoded)) {
+        match self.synced(move |db| db.log_append(&encoded)).await {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
                 Ok(())
@@ -173,7 +193,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        super::blocking(|| self.db.log_truncate(log_id.index))
+        self.synced(move |db| db.log_truncate(log_id.index))
+            .await
             .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
@@ -181,7 +202,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let bytes = bincode::serialize(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
         // Synced, and the WAL is shared: this also makes durable every state-machine write
         // that the snapshot behind this purge was built from.
-        super::blocking(|| self.db.log_purge(log_id.index, KEY_LAST_PURGED, &bytes))
+        self.synced(move |db| db.log_purge(log_id.index, KEY_LAST_PURGED, &bytes))
+            .await
             .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }

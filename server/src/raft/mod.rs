@@ -5,6 +5,7 @@
 mod error;
 pub mod forward;
 mod forwarder;
+mod io_thread;
 pub mod lease_clock;
 pub mod log_store;
 pub mod network;
@@ -20,18 +21,6 @@ pub use error::RaftNodeError;
 pub use node::{MemberInfo, NodeStatus, RaftNode, RaftSettings};
 
 use crate::store::command::{Batch, BatchResult};
-
-/// Runs blocking storage work (fsync, a large apply) without stalling the runtime's other
-/// tasks: on the multi-threaded runtime the worker hands its other tasks off first, so
-/// heartbeats and replication keep flowing while a disk sync is in progress.
-pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
 
 openraft::declare_raft_types!(
     /// Corral's openraft type configuration: log entries carry batches of commands.

@@ -304,7 +304,7 @@ impl RaftNode {
             ..Default::default()
         }
         .validate()?;
-        let log_store = LogStore::new(db.clone());
+        let log_store = LogStore::new(db.clone()).map_err(StoreError::from)?;
         let applied = {
             let reader = db.reader();
             crate::store::overlay::Backing::revision(&reader)?

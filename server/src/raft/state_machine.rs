@@ -17,6 +17,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::io_thread::IoThread;
 use super::TypeConfig;
 use crate::store::apply::apply_command;
 use crate::store::command::BatchResult;
@@ -72,6 +73,7 @@ pub(super) fn applied_meta_values(
 }
 
 /// The replicated state machine.
+#[derive(Clone)]
 pub struct StateMachine {
     db: SharedDb,
     snapshot_dir: PathBuf,
@@ -81,6 +83,9 @@ pub struct StateMachine {
     installs: Arc<std::sync::atomic::AtomicU64>,
     /// Where applied events go to watchers.
     hub: Arc<Hub>,
+    /// Runs apply: its RocksDB write can wait behind a log fsync in RocksDB's write
+    /// queue, which must not hold up an async worker.
+    apply_io: IoThread,
 }
 
 /// A snapshot as stored on disk: its metadata and the serialized state.
@@ -105,6 +110,7 @@ impl StateMachine {
             revision_tx: Arc::new(tx),
             installs: Arc::default(),
             hub,
+            apply_io: IoThread::spawn("corral-apply")?,
         })
     }
 
@@ -206,20 +212,25 @@ impl StateMachine {
     fn snapshot_path(&self) -> PathBuf {
         self.snapshot_dir.join(SNAPSHOT_FILE)
     }
+}
 
-    /// Writes the snapshot file atomically: temp file, fsync, rename, fsync the directory.
-    fn persist_snapshot(&self, stored: &StoredSnapshot) -> Result<(), StoreError> {
-        use std::io::Write;
-        let tmp = self.snapshot_dir.join(format!("{SNAPSHOT_FILE}.tmp"));
-        let bytes = bincode::serialize(stored)?;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, self.snapshot_path())?;
-        std::fs::File::open(&self.snapshot_dir)?.sync_all()?;
-        Ok(())
-    }
+/// Writes the snapshot file atomically: temp file, fsync, rename, fsync the directory.
+fn persist_snapshot(
+    snapshot_dir: &std::path::Path,
+    stored: &StoredSnapshot,
+) -> Result<(), StoreError> {
+    use std::io::Write;
+    let tmp = snapshot_dir.join(format!("{SNAPSHOT_FILE}.tmp"));
+    let bytes = bincode::serialize(stored)?;
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, snapshot_dir.join(SNAPSHOT_FILE))?;
+    std::fs::File::open(snapshot_dir)?.sync_all()?;
+    Ok(())
+}
 
+impl StateMachine {
     fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
         match std::fs::read(self.snapshot_path()) {
             Ok(bytes) => {
@@ -245,8 +256,6 @@ pub fn decode_snapshot_file(
 pub struct SnapshotBuilder {
     db: SharedDb,
     snapshot_dir: PathBuf,
-    revision_tx: Arc<watch::Sender<i64>>,
-    hub: Arc<Hub>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -281,18 +290,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership,
             snapshot_id,
         };
-        let sm = StateMachine {
-            db: self.db.clone(),
-            snapshot_dir: self.snapshot_dir.clone(),
-            revision_tx: self.revision_tx.clone(),
-            installs: Arc::default(),
-            hub: self.hub.clone(),
-        };
         let stored = StoredSnapshot {
             meta: meta.clone(),
             data,
         };
-        sm.persist_snapshot(&stored)
+        persist_snapshot(&self.snapshot_dir, &stored)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         Ok(Snapshot {
             meta,
@@ -315,15 +317,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
-        super::blocking(|| self.apply_sync(entries))
+        // The clone shares everything apply touches (database, revision, hub).
+        let mut sm = self.clone();
+        self.apply_io
+            .run(move || sm.apply_sync(entries))
+            .await
+            .map_err(|e| StorageIOError::write_state_machine(&e))?
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         SnapshotBuilder {
             db: self.db.clone(),
             snapshot_dir: self.snapshot_dir.clone(),
-            revision_tx: self.revision_tx.clone(),
-            hub: self.hub.clone(),
         }
     }
 
@@ -360,7 +365,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: meta.clone(),
             data,
         };
-        self.persist_snapshot(&stored).map_err(|e| err(&e))?;
+        persist_snapshot(&self.snapshot_dir, &stored).map_err(|e| err(&e))?;
         let reader = self.db.reader();
         let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
         drop(reader);

@@ -29,7 +29,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for RocksBuilder 
         let hub = Arc::new(crate::watch::Hub::new(db.clone(), 0, 16));
         let sm =
             StateMachine::new(db.clone(), dir.path().join("snapshots"), hub).map_err(|e| io(&e))?;
-        Ok((dir, LogStore::new(db), sm))
+        let log_store = LogStore::new(db).map_err(|e| io(&e))?;
+        Ok((dir, log_store, sm))
     }
 }
 
