@@ -215,7 +215,7 @@ async fn track_health(node: Arc<RaftNode>, reporter: tonic_health::server::Healt
     let mut metrics = node.raft().metrics();
     let mut last: Option<bool> = None;
     loop {
-        let has_leader = metrics.borrow().current_leader.is_some();
+        let has_leader = metrics.borrow().current_leader.is_some() && node.is_member();
         if last != Some(has_leader) {
             let status = if has_leader {
                 ServingStatus::Serving

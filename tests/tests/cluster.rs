@@ -385,6 +385,20 @@ async fn learner_catches_up_by_snapshot_then_is_promoted_and_removed() -> Result
         .map(|m| (m.member_id, m.is_learner))
         .collect();
     assert_eq!(voters, [(1, false), (2, false), (3, false)]);
+    // The removed member no longer gets the log: it must stop reporting ready, so a
+    // load balancer takes it out of rotation.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, body) = cluster.member(4).http_get("/readyz").await?;
+        if code == 503 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "removed member 4 still answers /readyz with {code}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     cluster.kill9(4)?;
     // Every remaining member drops member 4 (a follower may apply the change a moment
     // after the leader answers).

@@ -13,6 +13,7 @@ mod node;
 mod proposer;
 mod read_barrier;
 pub mod restore;
+mod snapshot_store;
 pub mod state_machine;
 
 use std::io::Cursor;

@@ -885,6 +885,20 @@ impl RaftNode {
         }
     }
 
+    /// Whether this member is in the cluster's configuration as it knows it (a voter or
+    /// a learner): a removed member still knows the last leader, but no longer gets the
+    /// log, so it must not count as ready.
+    pub fn is_member(&self) -> bool {
+        let m = self.core.raft.metrics();
+        let m = m.borrow();
+        let is_member = m
+            .membership_config
+            .membership()
+            .nodes()
+            .any(|(id, _)| *id == self.core.id);
+        is_member
+    }
+
     /// Members of the current configuration.
     pub fn members(&self) -> Vec<MemberInfo> {
         let m = self.core.raft.metrics();

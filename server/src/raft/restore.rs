@@ -83,6 +83,7 @@ pub async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::snapshot_store::SnapshotStore;
     use crate::store::db::Sync;
 
     fn members() -> BTreeMap<u64, String> {
@@ -124,8 +125,12 @@ mod tests {
             state_machine::cluster_id(&db).expect("meta"),
             Some(restored.cluster_id)
         );
-        let snap = std::fs::read(dir.path().join("snap").join("current.snap")).expect("snap");
-        let (meta, _) = state_machine::decode_snapshot_file(&snap).expect("decode");
+        let (meta, data) = SnapshotStore::open(dir.path().join("snap"))
+            .expect("open")
+            .load()
+            .expect("load")
+            .expect("a snapshot was taken");
+        assert!(!data.is_empty());
         assert_eq!(meta.last_log_id, Some(RESTORED_AT));
         let ids: Vec<u64> = meta.last_membership.membership().voter_ids().collect();
         assert_eq!(ids, vec![1, 2]);

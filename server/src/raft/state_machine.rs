@@ -14,10 +14,11 @@ use openraft::{
     BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, StorageError,
     StorageIOError, StoredMembership,
 };
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::io_thread::IoThread;
+pub use super::snapshot_store::decode_snapshot_file;
+use super::snapshot_store::SnapshotStore;
 use super::TypeConfig;
 use crate::store::apply::apply_command;
 use crate::store::command::BatchResult;
@@ -29,9 +30,8 @@ use crate::watch::Hub;
 /// Last applied log id and the membership as of it.
 type AppliedState = (Option<LogId<u64>>, StoredMembership<u64, BasicNode>);
 
-const KEY_LAST_APPLIED: &str = "last_applied";
-const KEY_MEMBERSHIP: &str = "membership";
-const SNAPSHOT_FILE: &str = "current.snap";
+pub(super) const KEY_LAST_APPLIED: &str = "last_applied";
+pub(super) const KEY_MEMBERSHIP: &str = "membership";
 const KEY_CLUSTER_ID: &str = "cluster_id";
 
 /// The cluster id, once the bootstrap membership has been applied here.
@@ -76,7 +76,7 @@ pub(super) fn applied_meta_values(
 #[derive(Clone)]
 pub struct StateMachine {
     db: SharedDb,
-    snapshot_dir: PathBuf,
+    snapshots: SnapshotStore,
     /// Revision after the last applied batch, for readers waiting on progress.
     revision_tx: Arc<watch::Sender<i64>>,
     /// Snapshots received from a leader and installed here since start.
@@ -88,25 +88,17 @@ pub struct StateMachine {
     apply_io: IoThread,
 }
 
-/// A snapshot as stored on disk: its metadata and the serialized state.
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta<u64, BasicNode>,
-    #[serde(with = "serde_bytes")]
-    data: Vec<u8>,
-}
-
 impl StateMachine {
     /// State machine over `db`, keeping its latest snapshot under `snapshot_dir`.
     pub fn new(db: SharedDb, snapshot_dir: PathBuf, hub: Arc<Hub>) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(&snapshot_dir)?;
+        let snapshots = SnapshotStore::open(snapshot_dir)?;
         let reader = db.reader();
         let revision = crate::store::overlay::Backing::revision(&reader)?;
         drop(reader);
         let (tx, _) = watch::channel(revision);
         Ok(Self {
             db,
-            snapshot_dir,
+            snapshots,
             revision_tx: Arc::new(tx),
             installs: Arc::default(),
             hub,
@@ -208,97 +200,27 @@ impl StateMachine {
         self.hub.publish(events, revision);
         Ok(responses)
     }
-
-    fn snapshot_path(&self) -> PathBuf {
-        self.snapshot_dir.join(SNAPSHOT_FILE)
-    }
 }
 
-/// Writes the snapshot file atomically: temp file, fsync, rename, fsync the directory.
-fn persist_snapshot(
-    snapshot_dir: &std::path::Path,
-    stored: &StoredSnapshot,
-) -> Result<(), StoreError> {
-    use std::io::Write;
-    let tmp = snapshot_dir.join(format!("{SNAPSHOT_FILE}.tmp"));
-    let bytes = bincode::serialize(stored)?;
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, snapshot_dir.join(SNAPSHOT_FILE))?;
-    std::fs::File::open(snapshot_dir)?.sync_all()?;
-    Ok(())
-}
-
-impl StateMachine {
-    fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
-        match std::fs::read(self.snapshot_path()) {
-            Ok(bytes) => {
-                let (meta, data) = decode_snapshot_file(&bytes)?;
-                Ok(Some(StoredSnapshot { meta, data }))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-/// Decodes a snapshot file as [`StateMachine`] writes it: the snapshot's metadata and
-/// the serialized state (public for the fuzz targets in `fuzz/`).
-pub fn decode_snapshot_file(
-    bytes: &[u8],
-) -> Result<(SnapshotMeta<u64, BasicNode>, Vec<u8>), StoreError> {
-    let stored: StoredSnapshot = super::log_store::decode(bytes)?;
-    Ok((stored.meta, stored.data))
-}
-
-/// Builds snapshots from a consistent RocksDB view of the state machine.
+/// Takes snapshots (RocksDB checkpoints) of the state machine's database.
 pub struct SnapshotBuilder {
     db: SharedDb,
-    snapshot_dir: PathBuf,
+    snapshots: SnapshotStore,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    /// openraft keeps only the metadata of a snapshot it asked for (to purge the log
+    /// behind it), so the data stays in the checkpoint until a lagging member needs it:
+    /// the returned snapshot's data is empty.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
-        let db = self.db.clone();
-        let (data, meta_values) = tokio::task::spawn_blocking(move || {
-            db.export_state(&[KEY_LAST_APPLIED, KEY_MEMBERSHIP])
-        })
-        .await
-        .map_err(|e| StorageIOError::read_state_machine(&e))?
-        .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let decode_err = |e: bincode::Error| StorageIOError::read_state_machine(&e);
-        let last_log_id: Option<LogId<u64>> = match &meta_values[0] {
-            Some(b) => bincode::deserialize(b).map_err(decode_err)?,
-            None => None,
-        };
-        let last_membership: StoredMembership<u64, BasicNode> = match &meta_values[1] {
-            Some(b) => bincode::deserialize(b).map_err(decode_err)?,
-            None => StoredMembership::default(),
-        };
-        // Snapshot ids only need to be unique per build; this is not apply, so the clock is fine.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let snapshot_id = match last_log_id {
-            Some(id) => format!("{}-{}-{nanos}", id.leader_id, id.index),
-            None => format!("empty-{nanos}"),
-        };
-        let meta = SnapshotMeta {
-            last_log_id,
-            last_membership,
-            snapshot_id,
-        };
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
-        persist_snapshot(&self.snapshot_dir, &stored)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        let (db, snapshots) = (self.db.clone(), self.snapshots.clone());
+        let meta = tokio::task::spawn_blocking(move || snapshots.take(&db))
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }
@@ -328,7 +250,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         SnapshotBuilder {
             db: self.db.clone(),
-            snapshot_dir: self.snapshot_dir.clone(),
+            snapshots: self.snapshots.clone(),
         }
     }
 
@@ -361,11 +283,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 ],
             )
             .map_err(|e| err(&e))?;
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
-        persist_snapshot(&self.snapshot_dir, &stored).map_err(|e| err(&e))?;
+        drop(data);
+        // The installed state becomes this member's current snapshot, for members that
+        // lag behind it in turn.
+        let (db, snapshots) = (self.db.clone(), self.snapshots.clone());
+        tokio::task::spawn_blocking(move || snapshots.take(&db))
+            .await
+            .map_err(|e| err(&e))?
+            .map_err(|e| err(&e))?;
         let reader = self.db.reader();
         let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
         drop(reader);
@@ -380,12 +305,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
-        let stored = self
-            .load_snapshot()
+        let snapshots = self.snapshots.clone();
+        let loaded = tokio::task::spawn_blocking(move || snapshots.load())
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(stored.map(|s| Snapshot {
-            meta: s.meta,
-            snapshot: Box::new(Cursor::new(s.data)),
+        Ok(loaded.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 }

@@ -36,6 +36,10 @@ pub async fn serve(
 /// Ready when this member knows a leader.
 async fn ready(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
     match node.leader() {
+        Some(_) if !node.is_member() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: this member was removed from the cluster\n".to_string(),
+        ),
         Some(id) => (StatusCode::OK, format!("ok: leader is member {id}\n")),
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
