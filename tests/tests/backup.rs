@@ -4,7 +4,7 @@
 //! state and carries on from its revision.
 
 use anyhow::{ensure, Context, Result};
-use corral_client::{GetOptions, PutOptions, WatchOptions};
+use corral_client::{Client, GetOptions, PutOptions, SnapshotInfo, WatchOptions};
 use corral_tests::{Cluster, Server};
 use tokio::task::JoinSet;
 
@@ -80,25 +80,39 @@ async fn concurrent_backups_of_a_large_state_take_bounded_memory() -> Result<()>
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_cluster_restored_from_a_backup_serves_it_and_carries_on() -> Result<()> {
-    let old = Cluster::start(3).await?;
-    let client = old.client_all(1).await?;
-    client.create("/app", "config", None).await?;
-    for i in 0..50 {
+/// The backup's file name in the directory [`fill_and_back_up`] returns.
+const BACKUP: &str = "corral.backup";
+
+/// Puts `{prefix}00` = `v0` … up to `n` znodes, then saves a backup of the state into
+/// a new temporary directory.
+async fn fill_and_back_up(
+    client: &Client,
+    prefix: &str,
+    n: usize,
+) -> Result<(tempfile::TempDir, SnapshotInfo)> {
+    for i in 0..n {
         client
             .put(
-                format!("/app/k{i:02}"),
+                format!("{prefix}{i:02}"),
                 format!("v{i}"),
                 PutOptions::new().create_if_missing(),
             )
             .await?;
     }
     let dir = tempfile::tempdir()?;
-    let backup = dir.path().join("corral.backup");
-    let mut file = tokio::fs::File::create(&backup).await?;
+    let mut file = tokio::fs::File::create(dir.path().join(BACKUP)).await?;
     let info = client.snapshot(&mut file).await?;
     drop(file);
+    Ok((dir, info))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_cluster_restored_from_a_backup_serves_it_and_carries_on() -> Result<()> {
+    let old = Cluster::start(3).await?;
+    let client = old.client_all(1).await?;
+    client.create("/app", "config", None).await?;
+    let (dir, info) = fill_and_back_up(&client, "/app/k", 50).await?;
+    let backup = dir.path().join(BACKUP);
     let backed_up = info.header.revision;
     // Written after the backup: the restored cluster must not have it.
     client.put("/app/k00", "after the backup", None).await?;
@@ -141,20 +155,8 @@ async fn a_new_cluster_restored_from_a_backup_serves_it_and_carries_on() -> Resu
 async fn a_member_started_empty_beside_restored_ones_is_sent_the_restored_state() -> Result<()> {
     let old = Server::start().await?;
     let client = old.client().await?;
-    for i in 0..20 {
-        client
-            .put(
-                format!("/k{i}"),
-                format!("v{i}"),
-                PutOptions::new().create_if_missing(),
-            )
-            .await?;
-    }
-    let dir = tempfile::tempdir()?;
-    let backup = dir.path().join("corral.backup");
-    let mut file = tokio::fs::File::create(&backup).await?;
-    let info = client.snapshot(&mut file).await?;
-    drop(file);
+    let (dir, info) = fill_and_back_up(&client, "/k", 20).await?;
+    let backup = dir.path().join(BACKUP);
     // Member 3 was forgotten: it bootstraps an empty log of its own, which must lose to
     // the restored majority's, and then receive their state rather than keep its own.
     let new = Cluster::start_restored(3, &backup, &[1, 2]).await?;
