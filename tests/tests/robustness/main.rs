@@ -54,8 +54,20 @@ async fn faults_under_traffic_keep_linearizability_watches_and_locks() -> Result
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
     let checker = lincheck()?;
-    // A proxy on every peer link (for partitions) and the slow-disk switch.
-    let mut cluster = Cluster::start_with_links(3, &["--unsafe-fault-injection"]).await?;
+    // A proxy on every peer link (for partitions) and the slow-disk switch. Frequent
+    // snapshots with a short log behind them, so that faults also hit snapshot making
+    // and purging, and members that were cut off or down catch up by snapshot.
+    let mut cluster = Cluster::start_with_links(
+        3,
+        &[
+            "--unsafe-fault-injection",
+            "--snapshot-every-entries",
+            "300",
+            "--logs-to-keep",
+            "50",
+        ],
+    )
+    .await?;
     let endpoints: Vec<String> = cluster
         .ids()
         .into_iter()
