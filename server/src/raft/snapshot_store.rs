@@ -16,15 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use openraft::storage::SnapshotMeta;
-use openraft::{BasicNode, LogId, StoredMembership};
+use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
-use super::state_machine::{KEY_LAST_APPLIED, KEY_MEMBERSHIP};
+use super::state_machine::applied_state;
 use crate::store::db::Db;
 use crate::store::StoreError;
-
-/// `sm_meta` keys of the applied log id and membership, in the order `meta_from` reads.
-const META_KEYS: [&str; 2] = [KEY_LAST_APPLIED, KEY_MEMBERSHIP];
 
 const CURRENT: &str = "checkpoint";
 const MAKING: &str = "checkpoint.tmp";
@@ -76,14 +73,7 @@ impl SnapshotStore {
         let making = self.dir.join(MAKING);
         remove_if_present(&making)?;
         db.checkpoint(&making)?;
-        let meta = {
-            let copy = Db::open_checkpoint(&making)?;
-            let values = META_KEYS
-                .iter()
-                .map(|k| copy.sm_meta(k))
-                .collect::<Result<Vec<_>, _>>()?;
-            meta_from(&values)?
-        };
+        let meta = meta_of(&Db::open_checkpoint(&making)?)?;
         let current = self.dir.join(CURRENT);
         let previous = self.dir.join(PREVIOUS);
         remove_if_present(&previous)?;
@@ -109,9 +99,10 @@ impl SnapshotStore {
         for name in [CURRENT, PREVIOUS] {
             let dir = self.dir.join(name);
             if dir.exists() {
+                // Read-only and never written again, so the metadata and the dump agree.
                 let copy = Db::open_checkpoint(&dir)?;
-                let (data, values) = copy.export_state(&META_KEYS)?;
-                return Ok(Some((meta_from(&values)?, data)));
+                let (data, _) = copy.export_state(&[])?;
+                return Ok(Some((meta_of(&copy)?, data)));
             }
         }
         match std::fs::read(self.dir.join(LEGACY_FILE)) {
@@ -129,17 +120,10 @@ fn remove_if_present(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Snapshot metadata from the `sm_meta` values of [`META_KEYS`]. The id is derived from
-/// the position: two snapshots at one log id hold the same state.
-fn meta_from(values: &[Option<Vec<u8>>]) -> Result<SnapshotMeta<u64, BasicNode>, StoreError> {
-    let last_log_id: Option<LogId<u64>> = match values.first() {
-        Some(Some(b)) => bincode::deserialize(b)?,
-        _ => None,
-    };
-    let last_membership: StoredMembership<u64, BasicNode> = match values.get(1) {
-        Some(Some(b)) => bincode::deserialize(b)?,
-        _ => StoredMembership::default(),
-    };
+/// The metadata of a snapshot of `db`'s state. The id is derived from the position:
+/// two snapshots at one log id hold the same state.
+fn meta_of(db: &Db) -> Result<SnapshotMeta<u64, BasicNode>, StoreError> {
+    let (last_log_id, last_membership) = applied_state(db)?;
     let snapshot_id = match last_log_id {
         Some(id) => format!("{}-{}", id.leader_id, id.index),
         None => "empty".to_string(),

@@ -22,7 +22,7 @@ use super::snapshot_store::SnapshotStore;
 use super::TypeConfig;
 use crate::store::apply::apply_command;
 use crate::store::command::BatchResult;
-use crate::store::db::SharedDb;
+use crate::store::db::{Db, SharedDb};
 use crate::store::overlay::Overlay;
 use crate::store::StoreError;
 use crate::watch::Hub;
@@ -30,8 +30,8 @@ use crate::watch::Hub;
 /// Last applied log id and the membership as of it.
 type AppliedState = (Option<LogId<u64>>, StoredMembership<u64, BasicNode>);
 
-pub(super) const KEY_LAST_APPLIED: &str = "last_applied";
-pub(super) const KEY_MEMBERSHIP: &str = "membership";
+const KEY_LAST_APPLIED: &str = "last_applied";
+const KEY_MEMBERSHIP: &str = "membership";
 const KEY_CLUSTER_ID: &str = "cluster_id";
 
 /// The cluster id, once the bootstrap membership has been applied here.
@@ -72,8 +72,20 @@ pub(super) fn applied_meta_values(
     ])
 }
 
+/// The last applied log id and the membership as of it, as recorded in `db`.
+pub(super) fn applied_state(db: &Db) -> Result<AppliedState, StoreError> {
+    let last_applied = match db.sm_meta(KEY_LAST_APPLIED)? {
+        Some(b) => bincode::deserialize(&b)?,
+        None => None,
+    };
+    let membership = match db.sm_meta(KEY_MEMBERSHIP)? {
+        Some(b) => bincode::deserialize(&b)?,
+        None => StoredMembership::default(),
+    };
+    Ok((last_applied, membership))
+}
+
 /// The replicated state machine.
-#[derive(Clone)]
 pub struct StateMachine {
     db: SharedDb,
     snapshots: SnapshotStore,
@@ -116,31 +128,22 @@ impl StateMachine {
         self.revision_tx.subscribe()
     }
 
-    fn applied_meta(&self) -> Result<AppliedState, StoreError> {
-        let last_applied = match self.db.sm_meta(KEY_LAST_APPLIED)? {
-            Some(b) => bincode::deserialize(&b)?,
-            None => None,
-        };
-        let membership = match self.db.sm_meta(KEY_MEMBERSHIP)? {
-            Some(b) => bincode::deserialize(&b)?,
-            None => StoredMembership::default(),
-        };
-        Ok((last_applied, membership))
-    }
-
-    /// Applies entries synchronously; kept out of the async fn so no RocksDB snapshot
-    /// lives across an await.
+    /// Applies entries synchronously (on the apply thread), publishing the new revision
+    /// on `revision_tx` and the events to `hub`; no RocksDB snapshot lives across an
+    /// await.
     fn apply_sync(
-        &mut self,
+        db: &Db,
+        revision_tx: &watch::Sender<i64>,
+        hub: &Hub,
         entries: Vec<Entry<TypeConfig>>,
     ) -> Result<Vec<BatchResult>, StorageError<u64>> {
-        let reader = self.db.reader();
+        let reader = db.reader();
         let mut tree = Overlay::new(&reader);
         let mut responses = Vec::with_capacity(entries.len());
         let mut last_applied = None;
         let mut membership = None;
         let mut new_cluster_id = None;
-        let has_cluster_id = cluster_id(&self.db)
+        let has_cluster_id = cluster_id(db)
             .map_err(|e| StorageIOError::read_state_machine(&e))?
             .is_some();
         for entry in entries {
@@ -190,14 +193,13 @@ impl StateMachine {
                 bincode::serialize(&id).map_err(|e| StorageIOError::write_state_machine(&e))?,
             ));
         }
-        let events = self
-            .db
+        let events = db
             .commit_applied(layer, &meta)
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
-        self.revision_tx.send_replace(revision);
+        revision_tx.send_replace(revision);
         // Only after the batch is in RocksDB: a watcher that misses it live finds it in
         // the history.
-        self.hub.publish(events, revision);
+        hub.publish(events, revision);
         Ok(responses)
     }
 }
@@ -229,8 +231,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<AppliedState, StorageError<u64>> {
-        self.applied_meta()
-            .map_err(|e| StorageIOError::read_state_machine(&e).into())
+        applied_state(&self.db).map_err(|e| StorageIOError::read_state_machine(&e).into())
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResult>, StorageError<u64>>
@@ -239,10 +240,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
-        // The clone shares everything apply touches (database, revision, hub).
-        let mut sm = self.clone();
+        let (db, revision_tx, hub) = (self.db.clone(), self.revision_tx.clone(), self.hub.clone());
         self.apply_io
-            .run(move || sm.apply_sync(entries))
+            .run(move || Self::apply_sync(&db, &revision_tx, &hub, entries))
             .await
             .map_err(|e| StorageIOError::write_state_machine(&e))?
     }
