@@ -1,30 +1,23 @@
-# Sourced (never run) by scripts/test.sh and scripts/serve.sh: makes sure the build
-# tools are there and exports what cargo needs. On a fresh Debian machine it installs
-# what is missing (apt-get as root or through sudo; Rust through rustup).
+# Sourced (never run) by scripts/test.sh, serve.sh, install.sh and bench.sh: makes sure
+# the build tools are there and exports what cargo needs. On a fresh Debian machine it
+# installs what is missing (apt-get as root or through sudo; Rust through rustup); each
+# check tests the thing the scripts then use (scripts/lib/detect.sh).
 #
 # Exports CARGO_TARGET_DIR (default ~/.cache/corral/target, outside the clone so every
 # clone shares one build) and the ROCKSDB_*/SNAPPY_* variables of the prebuilt RocksDB
-# (scripts/rocksdb-cache.sh compiles it once, ~30 minutes on 2 cores).
+# (scripts/rocksdb-cache.sh compiles it once, ~30 minutes on 2 cores), and writes the
+# same settings into the clone's .cargo/config.toml (untracked), so that plain `cargo
+# build` / `cargo test` in this clone use the cache too instead of compiling RocksDB
+# again into ./target.
 
 corral_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-
-# Installs Debian packages; fails with a clear message where apt-get is not available.
-corral_apt_install() {
-  if ! command -v apt-get >/dev/null; then
-    echo "dev-env: please install: $*" >&2
-    return 1
-  fi
-  local sudo=()
-  if [[ "$(id -u)" -ne 0 ]]; then
-    sudo=(sudo)
-  fi
-  echo "dev-env: installing $* with apt-get" >&2
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@" >&2
-}
+# shellcheck source=scripts/lib/apt.sh
+source "$corral_root/scripts/lib/apt.sh"
+# shellcheck source=scripts/lib/detect.sh
+source "$corral_root/scripts/lib/detect.sh"
 
 # C and C++ compilers: RocksDB's C++ and other native dependencies need them.
-if ! command -v cc >/dev/null || ! command -v c++ >/dev/null; then
+if ! cc --version >/dev/null 2>&1 || ! c++ --version >/dev/null 2>&1; then
   corral_apt_install build-essential
 fi
 
@@ -33,28 +26,30 @@ if ! command -v cargo >/dev/null && [[ -f "$HOME/.cargo/env" ]]; then
   # shellcheck source=/dev/null
   source "$HOME/.cargo/env"
 fi
-if ! command -v cargo >/dev/null; then
-  command -v curl >/dev/null || corral_apt_install curl ca-certificates
+if ! cargo --version >/dev/null 2>&1; then
+  curl --version >/dev/null 2>&1 || corral_apt_install curl ca-certificates
   echo "dev-env: installing the Rust toolchain with rustup" >&2
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
     sh -s -- -y --profile minimal --component rustfmt,clippy >&2
   # shellcheck source=/dev/null
   source "$HOME/.cargo/env"
 fi
-if command -v rustup >/dev/null; then
-  corral_installed="$(rustup component list --installed 2>/dev/null || true)"
-  for corral_component in rustfmt clippy; do
-    if ! grep -q "^$corral_component" <<<"$corral_installed"; then
-      rustup component add "$corral_component" >&2
+for corral_component in fmt clippy; do
+  if ! corral_have_cargo_subcommand "$corral_component"; then
+    if ! command -v rustup >/dev/null; then
+      echo "dev-env: 'cargo $corral_component' does not run and there is no rustup to add it" >&2
+      return 1
     fi
-  done
-fi
+    # The component of `cargo fmt` is rustfmt; of `cargo clippy`, clippy.
+    rustup component add "$([[ $corral_component == fmt ]] && echo rustfmt || echo clippy)" >&2
+  fi
+done
 
-# Go, for the history checker (tests/lincheck) and the Go SDK.
+# Go, for the history checker (tests/lincheck, go 1.19).
 if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
-if ! command -v go >/dev/null; then
+if ! corral_go_at_least 1.19; then
   corral_apt_install golang-go
 fi
 
@@ -64,3 +59,22 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/corral/target}"
 # `set -e`, so a failed RocksDB build stops here instead of building without it.
 corral_rocksdb_env="$("$corral_root/scripts/rocksdb-cache.sh")"
 eval "$corral_rocksdb_env"
+
+# Plain cargo commands in this clone (as the docs write them) get the same target
+# directory and prebuilt RocksDB. Rewritten only when it changes, so a concurrent
+# set-up never reads half a file.
+corral_cargo_config="# Written by scripts/dev-env.sh (untracked): this machine's RocksDB cache and
+# target directory, so that plain cargo commands in this clone use them.
+[build]
+target-dir = \"$CARGO_TARGET_DIR\"
+
+[env]
+ROCKSDB_LIB_DIR = \"$ROCKSDB_LIB_DIR\"
+ROCKSDB_STATIC = \"1\"
+SNAPPY_LIB_DIR = \"$SNAPPY_LIB_DIR\"
+SNAPPY_STATIC = \"1\""
+if [[ "$(cat "$corral_root/.cargo/config.toml" 2>/dev/null)" != "$corral_cargo_config" ]]; then
+  mkdir -p "$corral_root/.cargo"
+  printf '%s\n' "$corral_cargo_config" >"$corral_root/.cargo/config.toml.$$"
+  mv "$corral_root/.cargo/config.toml.$$" "$corral_root/.cargo/config.toml"
+fi

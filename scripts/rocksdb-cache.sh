@@ -22,15 +22,32 @@ fi
 features='"snappy", "bindgen-runtime"'
 libdir="$cache/rocksdb/$version"
 
-# librocksdb-sys runs bindgen on every build, cached archive or not: it needs libclang.
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* 2>/dev/null | grep -q .; then
-  echo "rocksdb-cache: installing libclang-dev (needed by librocksdb-sys bindgen)" >&2
-  if command -v apt-get >/dev/null; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev) >&2
-  else
-    echo "rocksdb-cache: please install libclang (apt: libclang-dev)" >&2
+# shellcheck source=scripts/lib/detect.sh
+source "$root/scripts/lib/detect.sh"
+# shellcheck source=scripts/lib/apt.sh
+source "$root/scripts/lib/apt.sh"
+
+# librocksdb-sys runs bindgen on every build, cached archive or not: it needs the C
+# libclang (libclang-cpp, which many machines have, does not do).
+if ! corral_find_libclang >/dev/null; then
+  echo "rocksdb-cache: no C libclang for bindgen; installing libclang-dev" >&2
+  corral_apt_install libclang-dev
+  if ! libclang="$(corral_find_libclang)"; then
+    echo "rocksdb-cache: libclang-dev installed, but still no libclang.so / libclang-N.so;" \
+      "set LIBCLANG_PATH to the directory that holds it" >&2
     exit 1
   fi
+  echo "rocksdb-cache: using $libclang" >&2
+fi
+
+# One build per machine: a second set-up (another clone, or serve.sh while test.sh
+# runs) waits here for the first and then uses its archives instead of building into
+# the same directories.
+mkdir -p "$cache/rocksdb"
+exec 9>"$cache/rocksdb/.lock"
+if ! flock -n 9; then
+  echo "rocksdb-cache: another set-up is building RocksDB; waiting for it" >&2
+  flock 9
 fi
 if [[ ! -f "$libdir/librocksdb.a" || ! -f "$libdir/libsnappy.a" ]]; then
   echo "rocksdb-cache: building RocksDB $version once (about 30 minutes on 2 cores)" >&2
@@ -56,12 +73,13 @@ TOML
   (cd "$build" && env -u ROCKSDB_LIB_DIR -u SNAPPY_LIB_DIR CARGO_TARGET_DIR="$build/target" \
     cargo build --release --quiet) >&2
   out="$(ls -d "$build"/target/release/build/librocksdb-sys-*/out | head -n1)"
-  mkdir -p "$libdir.tmp"
-  cp "$(find "$out" -name librocksdb.a | head -n1)" "$libdir.tmp/"
-  cp "$(find "$out" -name libsnappy.a | head -n1)" "$libdir.tmp/"
+  tmp="$(mktemp -d "$cache/rocksdb/$version.XXXXXX.tmp")"
+  cp "$(find "$out" -name librocksdb.a | head -n1)" "$tmp/"
+  cp "$(find "$out" -name libsnappy.a | head -n1)" "$tmp/"
   rm -rf "$libdir"
-  mv "$libdir.tmp" "$libdir"
+  mv "$tmp" "$libdir"
   echo "rocksdb-cache: cached in $libdir" >&2
 fi
+exec 9>&-
 
 echo "export ROCKSDB_LIB_DIR='$libdir' ROCKSDB_STATIC=1 SNAPPY_LIB_DIR='$libdir' SNAPPY_STATIC=1"

@@ -6,10 +6,16 @@
 #   scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+# First, before anything is installed or built: the set-up's own checks must answer
+# "missing" for what is missing (a libclang-cpp is not libclang).
+step "scripts/check-setup.sh"
+bash scripts/check-setup.sh
+
+step "set-up (scripts/dev-env.sh)"
 # shellcheck source=scripts/dev-env.sh
 source scripts/dev-env.sh
-
-step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "cargo fmt --all --check"
 cargo fmt --all --check
