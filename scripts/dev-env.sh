@@ -28,9 +28,18 @@ if ! command -v cargo >/dev/null && [[ -f "$HOME/.cargo/env" ]]; then
 fi
 if ! cargo --version >/dev/null 2>&1; then
   curl --version >/dev/null 2>&1 || corral_apt_install curl ca-certificates
-  echo "dev-env: installing the Rust toolchain with rustup" >&2
-  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-    sh -s -- -y --profile minimal --component rustfmt,clippy >&2
+  # rustup-init itself from static.rust-lang.org (where rustup gets toolchains too),
+  # checked against its published SHA-256; sh.rustup.rs is only a redirector to it and
+  # is not reachable from every network that reaches the toolchains.
+  corral_rustup_url="https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+  echo "dev-env: installing the Rust toolchain with rustup ($corral_rustup_url)" >&2
+  corral_rustup_tmp="$(mktemp -d)"
+  curl --proto '=https' --tlsv1.2 -sSfL -o "$corral_rustup_tmp/rustup-init" "$corral_rustup_url"
+  corral_rustup_sum="$(curl --proto '=https' --tlsv1.2 -sSfL "$corral_rustup_url.sha256")"
+  (cd "$corral_rustup_tmp" && echo "${corral_rustup_sum%% *}  rustup-init" | sha256sum -c --quiet)
+  chmod +x "$corral_rustup_tmp/rustup-init"
+  "$corral_rustup_tmp/rustup-init" -y --profile minimal --component rustfmt,clippy >&2
+  rm -rf "$corral_rustup_tmp"
   # shellcheck source=/dev/null
   source "$HOME/.cargo/env"
 fi
