@@ -3,12 +3,16 @@
 # installs what is missing (apt-get as root or through sudo; Rust through rustup); each
 # check tests the thing the scripts then use (scripts/lib/detect.sh).
 #
-# Exports CARGO_TARGET_DIR (default ~/.cache/corral/target, outside the clone so every
-# clone shares one build) and the ROCKSDB_*/SNAPPY_* variables of the prebuilt RocksDB
-# (scripts/rocksdb-cache.sh compiles it once, ~30 minutes on 2 cores), and writes the
-# same settings into the clone's .cargo/config.toml (untracked), so that plain `cargo
-# build` / `cargo test` in this clone use the cache too instead of compiling RocksDB
-# again into ./target.
+# Exports CARGO_TARGET_DIR (default: the clone's own ./target) and the
+# ROCKSDB_*/SNAPPY_* variables of the prebuilt RocksDB (scripts/rocksdb-cache.sh
+# compiles it once per machine, ~15-30 minutes on 2 cores, and every clone links it),
+# and writes the same settings into the clone's .cargo/config.toml (untracked), so that
+# plain `cargo build` / `cargo test` in this clone use the cache too.
+#
+# The target directory is per clone on purpose: cargo names a workspace crate's
+# artifacts by its path inside the workspace, not by the clone's location, so two
+# clones sharing one target directory overwrite each other's `corral` binary, and a
+# test run of one clone can start the other clone's server.
 
 corral_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/apt.sh
@@ -62,7 +66,7 @@ if ! corral_go_at_least 1.19; then
   corral_apt_install golang-go
 fi
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/corral/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$corral_root/target}"
 
 # Two steps, not `eval "$(...)"`: the assignment carries the script's exit status to
 # `set -e`, so a failed RocksDB build stops here instead of building without it.

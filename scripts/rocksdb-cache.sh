@@ -74,6 +74,7 @@ TOML
     cargo build --release --quiet) >&2
   out="$(ls -d "$build"/target/release/build/librocksdb-sys-*/out | head -n1)"
   tmp="$(mktemp -d "$cache/rocksdb/$version.XXXXXX.tmp")"
+  chmod 755 "$tmp" # mktemp makes it private; the cache is not a secret
   cp "$(find "$out" -name librocksdb.a | head -n1)" "$tmp/"
   cp "$(find "$out" -name libsnappy.a | head -n1)" "$tmp/"
   rm -rf "$libdir"

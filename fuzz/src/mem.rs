@@ -104,6 +104,26 @@ impl Backing for MemTree {
         )
     }
 
+    fn scan_children_before<'s>(
+        &'s self,
+        parent: &str,
+        before_name: &str,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
+        let parent = parent.to_string();
+        let before = before_name.to_string();
+        Box::new(
+            self.nodes
+                .keys()
+                .filter(move |k| Self::parent_of(k) == Some(parent.as_str()))
+                .map(|k| corral_server::store::path::name(k).to_string())
+                .filter(move |name| name.as_str() < before.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .rev()
+                .map(Ok),
+        )
+    }
+
     fn revision(&self) -> Result<i64, StoreError> {
         Ok(self.revision)
     }

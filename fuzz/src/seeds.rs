@@ -362,7 +362,8 @@ fn requests() -> Vec<Seed> {
             "key",
             "Unlock",
             pb::UnlockRequest {
-                key: "/locks/db/0000000001".into(),
+                key: "/locks/db/lock-0000000001".into(),
+                lease_id: 7,
             }
             .encode_to_vec(),
         ),

@@ -1,5 +1,10 @@
 //! Generated protobuf and gRPC types for Corral: the public API (`corral.v1`) and the
-//! members-only peer protocol (`corral.raft.v1`). Nothing here is written by hand.
+//! members-only peer protocol (`corral.raft.v1`). Nothing here is written by hand but
+//! `contract`, which derives the error contract's strings from the generated enums.
+
+mod contract;
+
+pub use contract::{ERROR_DOMAIN, LEADER_ID_HEADER, REQUEST_ID_HEADER};
 
 /// The public client API, package `corral.v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

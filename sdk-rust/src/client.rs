@@ -14,8 +14,9 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::endpoint::parse_endpoint;
-use crate::error::{after_failure, describe, Error, Next, Result, Retry};
+use crate::error::{describe, Error, Result};
 use crate::options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
+use crate::retry::{after_failure, Backoff, Next, Retry};
 use crate::txn::{Txn, TxnResponse};
 use crate::types::{CreateResponse, DeleteResponse, GetResponse, ListResponse, PutResponse};
 
@@ -26,7 +27,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Metadata header carrying a write's request id, `<client-id>/<sequence>`.
-pub const REQUEST_ID_HEADER: &str = "corral-request-id";
+pub use corral_proto::REQUEST_ID_HEADER;
 
 /// How often an idle connection is probed (HTTP/2 PING), so that a member that died
 /// or froze without closing its sockets is noticed by streams and long waits.
@@ -34,12 +35,6 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long a PING may go unanswered before the connection is deemed dead.
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// First pause before a call is sent again; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(25);
-
-/// Longest pause between two attempts of a call.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Attempts of a call that has no timeout (with a timeout, attempts go on until it).
 const MAX_ATTEMPTS_WITHOUT_TIMEOUT: u32 = 20;
@@ -547,7 +542,7 @@ impl Client {
         // The member of the attempt under way, to move off it if time runs out.
         let trying = AtomicUsize::new(usize::MAX);
         let attempts = async {
-            let mut backoff = FIRST_BACKOFF;
+            let mut backoff = Backoff::new();
             let mut attempt = 0u32;
             let mut left_in_round = members.len();
             loop {
@@ -577,7 +572,7 @@ impl Client {
                 }
                 members.skip(index);
                 let out_of_attempts = match deadline {
-                    Some(deadline) => Instant::now() + backoff >= deadline,
+                    Some(deadline) => Instant::now() + backoff.current() >= deadline,
                     None => attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT,
                 };
                 if out_of_attempts {
@@ -587,8 +582,7 @@ impl Client {
                 left_in_round -= 1;
                 if left_in_round == 0 {
                     left_in_round = members.len();
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff.pause().await;
                 }
             }
         };

@@ -21,7 +21,8 @@ use corral_proto::v1::cluster_client::ClusterClient;
 use tonic::transport::Channel;
 
 use crate::client::Client;
-use crate::error::{Error, Result, Retry};
+use crate::error::{Error, Result};
+use crate::retry::Retry;
 use crate::types::{required, Header};
 
 /// One member of the cluster's configuration.

@@ -5,15 +5,14 @@
 //! ```no_run
 //! # async fn example(client: corral_client::Client, lease_id: i64) -> corral_client::Result<()> {
 //! let leader = client.campaign("/elections/scheduler", lease_id, "10.0.0.7:9000", None).await?;
-//! client.proclaim(&leader.key, "10.0.0.7:9001").await?;
-//! client.resign(&leader.key).await?;
+//! client.proclaim(&leader.key, lease_id, "10.0.0.7:9001").await?;
+//! client.resign(&leader.key, lease_id).await?;
 //! # Ok(())
 //! # }
 //! ```
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::election_client::ElectionClient;
@@ -23,8 +22,9 @@ use tokio_stream::Stream;
 use tonic::transport::Channel;
 
 use crate::client::Client;
-use crate::error::{Error, Result, Retry};
+use crate::error::{Error, Result};
 use crate::lock::LockOptions;
+use crate::retry::{reopens, Backoff, Retry};
 use crate::types::{required, Header};
 
 /// The leader of an election.
@@ -134,13 +134,20 @@ impl Client {
         Ok(leader)
     }
 
-    /// Publishes a new value for the leader `key`, only while it still leads (else
+    /// Publishes a new value for the leader `key` held by `lease_id` (the lease given to
+    /// [`Client::campaign`]), only while it still leads (else
     /// [`Error::NotElectionLeader`]). Returns the revision of the change.
-    pub async fn proclaim(&self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Result<i64> {
+    pub async fn proclaim(
+        &self,
+        key: impl Into<String>,
+        lease_id: i64,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<i64> {
         let key = key.into();
         let request = pb::ProclaimRequest {
             key: key.clone(),
             value: value.into(),
+            lease_id,
         };
         // Setting the same value again changes nothing that matters.
         let Done(header) = self
@@ -168,10 +175,15 @@ impl Client {
     }
 
     /// Gives up leadership (or a place in the queue) by the key from
-    /// [`Client::campaign`]. A key already gone is not an error.
-    pub async fn resign(&self, key: impl Into<String>) -> Result<()> {
+    /// [`Client::campaign`] and the lease given to it. A key already gone is not an
+    /// error; a key that is not an election's queue entry, or is another lease's, is
+    /// refused and left alone.
+    pub async fn resign(&self, key: impl Into<String>, lease_id: i64) -> Result<()> {
         let key = key.into();
-        let request = pb::ResignRequest { key: key.clone() };
+        let request = pb::ResignRequest {
+            key: key.clone(),
+            lease_id,
+        };
         self.call(&key, Retry::Safe, request, |channel, r| async move {
             election(channel).resign(r).await
         })
@@ -251,7 +263,7 @@ async fn observe(
 ) {
     let mut ready = Some(ready);
     let mut last: Option<Option<LeaderKey>> = None;
-    let mut pause = Duration::from_millis(25);
+    let mut backoff = Backoff::new();
     loop {
         let (index, channel) = client.members.current();
         let outcome = async {
@@ -279,7 +291,7 @@ async fn observe(
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(Ok(()));
                 }
-                pause = Duration::from_millis(25);
+                backoff.reset();
                 let leader = response.leader.map(LeaderKey::from);
                 if last.as_ref() == Some(&leader) {
                     continue;
@@ -295,7 +307,7 @@ async fn observe(
             Ok(()) => return,
             Err(e) => e,
         };
-        if !error.is_transient() && !matches!(error, Error::Timeout { .. }) {
+        if !reopens(&error) {
             match ready.take() {
                 Some(ready) => {
                     let _ = ready.send(Err(error));
@@ -307,7 +319,6 @@ async fn observe(
             return;
         }
         client.members.skip(index);
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(1));
+        backoff.pause().await;
     }
 }

@@ -11,7 +11,7 @@ use tonic_types::StatusExt;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The `ErrorInfo.domain` the server puts on every error it raises.
-pub const ERROR_DOMAIN: &str = "corral.v1";
+pub use corral_proto::ERROR_DOMAIN;
 
 /// Why a request was rejected as invalid (`INVALID_ARGUMENT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -313,80 +313,84 @@ fn from_error_info(
     metadata: &HashMap<String, String>,
     message: &str,
 ) -> Option<Error> {
+    use corral_proto::v1::{ErrorMetadataKey as K, ErrorReason as R};
     let message = message.to_string();
-    let text = |key: &str| metadata.get(key).cloned();
-    let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<i64>().ok());
+    let text = |key: K| metadata.get(&key.key()).cloned();
+    let number = |key: K| metadata.get(&key.key()).and_then(|v| v.parse::<i64>().ok());
     let invalid = |reason| Error::InvalidArgument {
         reason,
-        path: text("path"),
+        path: text(K::Path),
         message: message.clone(),
     };
-    Some(match reason {
-        "INVALID_PATH" => invalid(InvalidReason::InvalidPath),
-        "DATA_TOO_LARGE" => invalid(InvalidReason::DataTooLarge),
-        "INVALID_ARGUMENT" => invalid(InvalidReason::InvalidArgument),
-        "NODE_NOT_FOUND" => Error::NotFound {
-            path: text("path")?,
+    Some(match R::from_str_name(reason)? {
+        R::InvalidPath => invalid(InvalidReason::InvalidPath),
+        R::DataTooLarge => invalid(InvalidReason::DataTooLarge),
+        R::InvalidArgument => invalid(InvalidReason::InvalidArgument),
+        R::NodeNotFound => Error::NotFound {
+            path: text(K::Path)?,
             message,
         },
-        "PARENT_NOT_FOUND" => Error::ParentNotFound {
-            path: text("path")?,
+        R::ParentNotFound => Error::ParentNotFound {
+            path: text(K::Path)?,
             message,
         },
-        "LEASE_NOT_FOUND" => Error::LeaseNotFound {
-            lease_id: number("lease_id"),
+        R::LeaseNotFound => Error::LeaseNotFound {
+            lease_id: number(K::LeaseId),
             message,
         },
-        "NODE_EXISTS" => Error::AlreadyExists {
-            path: text("path")?,
+        R::NodeExists => Error::AlreadyExists {
+            path: text(K::Path)?,
             message,
         },
-        "VERSION_MISMATCH" => Error::VersionMismatch {
-            path: text("path")?,
-            expected: number("expected_version")?,
-            current: number("current_version")?,
+        R::VersionMismatch => Error::VersionMismatch {
+            path: text(K::Path)?,
+            expected: number(K::ExpectedVersion)?,
+            current: number(K::CurrentVersion)?,
             message,
         },
-        "NOT_EMPTY" => Error::NotEmpty {
-            path: text("path")?,
-            num_children: number("num_children")?,
+        R::NotEmpty => Error::NotEmpty {
+            path: text(K::Path)?,
+            num_children: number(K::NumChildren)?,
             message,
         },
-        "EPHEMERAL_PARENT" => Error::EphemeralParent {
-            path: text("path")?,
+        R::EphemeralParent => Error::EphemeralParent {
+            path: text(K::Path)?,
             message,
         },
-        "MEMBER_NOT_FOUND" => Error::MemberNotFound {
-            member_id: metadata.get("member_id")?.parse().ok()?,
+        R::MemberNotFound => Error::MemberNotFound {
+            member_id: metadata.get(&K::MemberId.key())?.parse().ok()?,
             message,
         },
-        "MEMBERSHIP" => Error::Membership { message },
-        "OUTCOME_UNKNOWN" => Error::OutcomeUnknown { message },
-        "LEASE_EXISTS" => Error::LeaseExists {
-            lease_id: number("lease_id"),
+        R::Membership => Error::Membership { message },
+        R::OutcomeUnknown => Error::OutcomeUnknown { message },
+        R::LeaseExists => Error::LeaseExists {
+            lease_id: number(K::LeaseId),
             message,
         },
-        "REQUEST_TOO_OLD" => Error::RequestTooOld { message },
-        "WAIT_TIMEOUT" => Error::WaitTimeout { message },
-        "NO_LEADER" => Error::NoLeader {
-            name: text("name")?,
+        R::RequestTooOld => Error::RequestTooOld { message },
+        R::WaitTimeout => Error::WaitTimeout { message },
+        R::NoLeader => Error::NoLeader {
+            name: text(K::Name)?,
             message,
         },
-        "NOT_ELECTION_LEADER" => Error::NotElectionLeader {
-            key: text("path")?,
+        R::NotElectionLeader => Error::NotElectionLeader {
+            key: text(K::Path)?,
             message,
         },
-        "ENTRY_GONE" => Error::EntryGone {
-            key: text("path")?,
+        R::EntryGone => Error::EntryGone {
+            key: text(K::Path)?,
             message,
         },
-        "TIMEOUT" => Error::Timeout { message },
-        "UNAVAILABLE" | "NOT_LEADER" => Error::Unavailable {
-            leader_id: metadata.get("leader_id").and_then(|v| v.parse().ok()),
-            leader_addr: text("leader_addr").filter(|a| !a.is_empty()),
+        R::Timeout => Error::Timeout { message },
+        R::Unavailable | R::NotLeader => Error::Unavailable {
+            leader_id: metadata
+                .get(&K::LeaderId.key())
+                .and_then(|v| v.parse().ok()),
+            leader_addr: text(K::LeaderAddr).filter(|a| !a.is_empty()),
             message,
         },
-        _ => return None,
+        // Typed by their status code (FailedPrecondition / Other), keeping the reason.
+        R::NotQueueEntry | R::NotEntryOwner | R::Internal | R::Unspecified => return None,
     })
 }
 
@@ -447,50 +451,8 @@ impl Error {
     }
 }
 
-/// How a call may be retried after a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retry {
-    /// A read, or a call whose repetition changes nothing (e.g. Unlock, a Lock that finds
-    /// the lease's own queue entry): always safe to send again.
-    Safe,
-    /// A write carrying a request id: the server applies it once whatever the retries.
-    WithRequestId,
-    /// A write without a request id: sent again only when it certainly was not applied.
-    Unsafe,
-}
-
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Give up with the error.
-    Fail,
-    /// Send the call again (to the next member).
-    Again,
-}
-
-/// Decides whether a failed attempt is sent again: a request that never left the client
-/// (no connection) always is; one whose connection broke mid-way, or that the server
-/// answered `OUTCOME_UNKNOWN`, only if repeating it is safe; one the server refused as
-/// `UNAVAILABLE` (no leader, not leader: certainly not applied) always is.
-pub(crate) fn after_failure(status: &Status, error: &Error, retry: Retry) -> Next {
-    if let Some(source) = status.source() {
-        if matches!(error, Error::Timeout { .. }) {
-            return Next::Fail;
-        }
-        if chain_has::<tonic::ConnectError>(source) || retry != Retry::Unsafe {
-            return Next::Again;
-        }
-        return Next::Fail;
-    }
-    match error {
-        Error::Unavailable { .. } => Next::Again,
-        Error::OutcomeUnknown { .. } if retry != Retry::Unsafe => Next::Again,
-        _ => Next::Fail,
-    }
-}
-
 /// Whether `E` appears anywhere in the cause chain starting at `err`.
-fn chain_has<E: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
+pub(crate) fn chain_has<E: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(err) = next {
         if err.is::<E>() {
@@ -546,6 +508,7 @@ pub(crate) fn describe(err: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::{after_failure, Next, Retry};
     use tonic_types::{ErrorDetails, StatusExt};
 
     fn status(code: Code, reason: &str, metadata: &[(&str, &str)]) -> Status {

@@ -24,7 +24,8 @@ use tonic::transport::Channel;
 use tonic::Streaming;
 
 use crate::client::Client;
-use crate::error::{Error, Result, Retry};
+use crate::error::{Error, Result};
+use crate::retry::{reopens, Backoff, Retry};
 use crate::types::{required, Header};
 
 /// Result of [`Client::lease_grant`].
@@ -261,16 +262,15 @@ impl LeaseKeepAlive {
     pub async fn keep_alive(&mut self) -> Result<Duration> {
         let timeout = self.client.timeout();
         let attempts = async {
-            let mut pause = Duration::from_millis(25);
+            let mut backoff = Backoff::new();
             loop {
                 match self.attempt().await {
                     Ok(ttl) => return Ok(ttl),
-                    Err(e) if e.is_transient() => {
+                    Err(e) if reopens(&e) => {
                         if let Some(stream) = self.stream.take() {
                             self.client.members.skip(stream.member);
                         }
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_millis(500));
+                        backoff.pause().await;
                     }
                     Err(e) => {
                         self.stream = None;

@@ -48,6 +48,7 @@ mod lock;
 mod maintenance;
 mod options;
 pub mod recipes;
+mod retry;
 mod session;
 mod txn;
 mod types;

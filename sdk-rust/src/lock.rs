@@ -8,7 +8,7 @@
 //! use corral_client::LockOptions;
 //! let held = client.lock("/locks/db", lease_id, LockOptions::new().wait_timeout(Duration::from_secs(5))).await?;
 //! // ... pass held.fencing_token to the protected resource ...
-//! client.unlock(&held.key).await?;
+//! client.unlock(&held.key, lease_id).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -20,8 +20,9 @@ use corral_proto::v1::lock_client::LockClient;
 use tonic::transport::Channel;
 
 use crate::client::Client;
-use crate::error::{Error, Result, Retry};
+use crate::error::{Error, Result};
 use crate::lease::millis;
+use crate::retry::Retry;
 use crate::types::{required, Header};
 
 /// Options of [`Client::lock`] and [`Client::campaign`](crate::Client::campaign).
@@ -137,11 +138,17 @@ impl Client {
         .await
     }
 
-    /// Releases a held lock (or gives up a place in its queue) by its key. Releasing
-    /// a key that is already gone succeeds.
-    pub async fn unlock(&self, key: impl Into<String>) -> Result<UnlockResponse> {
+    /// Releases a held lock (or gives up a place in its queue) by its key and the lease
+    /// given to [`Client::lock`]. Releasing a key that is already gone succeeds; a key
+    /// that is not a lock's queue entry, or is another lease's, is refused
+    /// ([`Error::FailedPrecondition`] with reason `NOT_QUEUE_ENTRY` / `NOT_ENTRY_OWNER`)
+    /// and left alone.
+    pub async fn unlock(&self, key: impl Into<String>, lease_id: i64) -> Result<UnlockResponse> {
         let key = key.into();
-        let request = pb::UnlockRequest { key: key.clone() };
+        let request = pb::UnlockRequest {
+            key: key.clone(),
+            lease_id,
+        };
         self.call(&key, Retry::Safe, request, |channel, r| async move {
             lock_stub(channel).unlock(r).await
         })

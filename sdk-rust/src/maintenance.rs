@@ -6,7 +6,8 @@ use corral_proto::v1::maintenance_client::MaintenanceClient;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::client::Client;
-use crate::error::{Error, Result, Retry};
+use crate::error::{Error, Result};
+use crate::retry::Retry;
 use crate::types::{required, Header};
 
 /// Result of [`Client::compact`].

@@ -185,7 +185,7 @@ impl TryFrom<pb::Stat> for Stat {
             Ok(pb::NodeKind::Ephemeral) => NodeKind::Ephemeral,
             Ok(pb::NodeKind::Container) => NodeKind::Container,
             Ok(pb::NodeKind::Ttl) => NodeKind::Ttl,
-            Err(_) => {
+            Ok(pb::NodeKind::Unspecified) | Err(_) => {
                 return Err(Error::InvalidResponse {
                     message: format!("unknown node kind {}", s.kind),
                 })

@@ -21,7 +21,6 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::watch_client::WatchClient;
@@ -29,11 +28,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
-use tonic::Code;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::options::GetOptions;
+use crate::retry::{reopens, Backoff};
 use crate::types::{required, Node};
 
 /// Which znodes a watch covers, relative to its path.
@@ -169,9 +168,6 @@ enum Message {
 
 /// Events buffered between the background task and the user, in messages.
 const CHANNEL_MESSAGES: usize = 64;
-
-/// Longest pause between two attempts to re-establish a broken watch.
-const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 /// A stream of [`Event`]s in revision order, from [`Client::watch`]; also a
 /// [`Stream`] of `Result<Event>`.
@@ -387,21 +383,6 @@ impl Client {
     }
 }
 
-/// Whether a watch that failed with `error` is worth re-establishing.
-fn resumable(error: &Error) -> bool {
-    !matches!(
-        error,
-        Error::InvalidArgument { .. }
-            | Error::Unsupported { .. }
-            | Error::Compacted { .. }
-            | Error::InvalidResponse { .. }
-            | Error::Other {
-                code: Code::PermissionDenied | Code::Unauthenticated,
-                ..
-            }
-    )
-}
-
 /// Holds the watch: (re-)creates it from `next` on the current member and forwards its
 /// messages until the [`Watcher`] is dropped or the watch fails for good.
 async fn run(
@@ -428,7 +409,7 @@ async fn run(
             }
         }
     };
-    let mut pause = Duration::from_millis(25);
+    let mut backoff = Backoff::new();
     loop {
         let (index, channel) = client.members.current();
         let outcome = async {
@@ -462,7 +443,7 @@ async fn run(
                             if let Some(ready) = ready.take() {
                                 let _ = ready.send(Ok(()));
                             }
-                            pause = Duration::from_millis(25);
+                            backoff.reset();
                             continue;
                         }
                         if response.canceled {
@@ -524,7 +505,7 @@ async fn run(
             Ok(()) => return,
             Err(error) => error,
         };
-        if !resumable(&error) {
+        if !reopens(&error) {
             fail(&mut ready, error).await;
             return;
         }
@@ -532,8 +513,7 @@ async fn run(
             return;
         }
         client.members.skip(index);
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
+        backoff.pause().await;
     }
 }
 
@@ -542,7 +522,7 @@ fn convert(event: pb::Event) -> Result<Event> {
         Ok(pb::EventType::Created) => EventType::Created,
         Ok(pb::EventType::Updated) => EventType::Updated,
         Ok(pb::EventType::Deleted) => EventType::Deleted,
-        Err(_) => {
+        Ok(pb::EventType::Unspecified) | Err(_) => {
             return Err(Error::InvalidResponse {
                 message: format!("unknown event type {}", event.r#type),
             })

@@ -33,7 +33,8 @@ pub enum Command {
 pub struct RestoreArgs {
     /// The backup file.
     pub backup: PathBuf,
-    /// TOML configuration file (keys as in config.example.toml).
+    /// TOML configuration file; every key, with its default, is in
+    /// server/config.example.toml of the source tree.
     #[arg(long, env = "CORRAL_CONFIG")]
     pub config: Option<PathBuf>,
     /// The member's Raft id in the new cluster.
@@ -79,7 +80,8 @@ impl RestoreArgs {
 /// Flags of `corral serve`; each overrides the config file and has a `CORRAL_*` variable.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// TOML configuration file (keys as in config.example.toml).
+    /// TOML configuration file; every key, with its default, is in
+    /// server/config.example.toml of the source tree.
     #[arg(long, env = "CORRAL_CONFIG")]
     pub config: Option<PathBuf>,
     /// This member's Raft id.

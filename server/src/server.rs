@@ -24,6 +24,7 @@ use crate::api::kv::KvService;
 use crate::api::lease::LeaseService;
 use crate::api::lock::LockService;
 use crate::api::maintenance::MaintenanceService;
+use crate::api::transport_errors::TransportErrorsLayer;
 use crate::api::watch::WatchService;
 use crate::api::ApiContext;
 use crate::config::Config;
@@ -128,11 +129,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let max_msg = max_client_message(&cfg);
     let cx = ApiContext {
         node: node.clone(),
         max_data_bytes: cfg.max_data_bytes as usize,
+        max_message_bytes: max_msg,
     };
-    let max_msg = max_client_message(&cfg);
+    let transport_errors = TransportErrorsLayer::new(cx.limits());
     let cluster = ClusterServer::new(ClusterService::new(cx.clone()));
     let lease = LeaseServer::new(LeaseService::new(cx.clone()));
     let lock = LockServer::new(LockService::new(cx.clone()));
@@ -150,6 +153,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let client = Server::builder()
         .tcp_nodelay(true)
+        .layer(transport_errors)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

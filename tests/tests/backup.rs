@@ -186,6 +186,12 @@ async fn restore_refuses_a_used_data_dir_and_a_file_that_is_no_backup() -> Resul
         err.to_string().contains("not a usable Corral backup"),
         "{err:#}"
     );
+    // The reason reads as one: not bincode's "encoding: io error: : io error:".
+    ensure!(
+        err.to_string().contains("not a Corral backup or snapshot")
+            && !err.to_string().contains("io error"),
+        "{err:#}"
+    );
     // Nothing was left behind: the same directory still takes a real backup.
     let mut file = tokio::fs::File::create(dir.path().join("real")).await?;
     server.client().await?.snapshot(&mut file).await?;

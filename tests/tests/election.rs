@@ -83,6 +83,7 @@ async fn three_campaigners_one_leader_at_a_time_observed_in_order() -> Result<()
             election
                 .proclaim(pb::ProclaimRequest {
                     key: leader.key.clone(),
+                    lease_id: leader.lease_id,
                     value: format!("node-{round}-v2").into_bytes(),
                 })
                 .await?;
@@ -160,12 +161,18 @@ async fn proclaim_by_a_non_leader_and_leader_of_an_empty_election_are_refused() 
     let err = election
         .proclaim(pb::ProclaimRequest {
             key: follower_key,
+            lease_id: b,
             value: b"nope".to_vec(),
         })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
-    election.resign(pb::ResignRequest { key: lead.key }).await?;
+    election
+        .resign(pb::ResignRequest {
+            key: lead.key,
+            lease_id: a,
+        })
+        .await?;
     tokio::time::timeout(Duration::from_secs(10), waiting).await???;
     Ok(())
 }

@@ -227,6 +227,23 @@ async fn bad_lease_input_is_refused_precisely_and_changes_nothing() -> Result<()
     assert_eq!(status.code(), tonic::Code::NotFound);
     assert_eq!(wire::reason(status).as_deref(), Some("LEASE_NOT_FOUND"));
 
+    // A TTL znode whose TTL would never end (i64::MAX ms overflowed the deadline, so it
+    // was never reaped) or is over the cap is refused; the cap itself is accepted.
+    let mut kv =
+        corral_proto::v1::kv_client::KvClient::new(wire::channel(&server.endpoint()).await?);
+    for ttl_ms in [i64::MAX, 365 * 86_400_000 + 1] {
+        let err = kv
+            .create(pb::CreateRequest {
+                path: "/ttl-forever".into(),
+                ttl_ms,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "ttl {ttl_ms}");
+        assert!(err.message().contains("365 days"), "{}", err.message());
+    }
+
     // Ephemeral without a lease, with an unknown lease, and as a parent.
     let err = client
         .create("/x", "", CreateOptions::new().ephemeral(0))

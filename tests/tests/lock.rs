@@ -69,7 +69,12 @@ async fn fifty_contenders_never_overlap_acquire_in_fifo_order_with_increasing_to
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
             resource.lock().unwrap().holder = None;
-            locks.unlock(pb::UnlockRequest { key: held.key }).await?;
+            locks
+                .unlock(pb::UnlockRequest {
+                    key: held.key,
+                    lease_id: lease,
+                })
+                .await?;
             anyhow::Ok(())
         }));
     }
@@ -224,7 +229,12 @@ async fn lock_cycles_never_lose_a_race_with_the_container_reaper() -> Result<()>
             })
             .await?
             .into_inner();
-        locks.unlock(pb::UnlockRequest { key: held.key }).await?;
+        locks
+            .unlock(pb::UnlockRequest {
+                key: held.key,
+                lease_id: lease,
+            })
+            .await?;
         cycles += 1;
     }
     eprintln!("{cycles} lock/unlock cycles");
@@ -278,7 +288,12 @@ async fn a_cancelled_wait_never_removes_the_entry_its_retry_adopted() -> Result<
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        locks.unlock(pb::UnlockRequest { key: held.key }).await?;
+        locks
+            .unlock(pb::UnlockRequest {
+                key: held.key,
+                lease_id: holder_lease,
+            })
+            .await?;
         let got = retry.await??;
         // Whatever the cancelled call's cleanup does, the retry's lock stays held.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -287,7 +302,12 @@ async fn a_cancelled_wait_never_removes_the_entry_its_retry_adopted() -> Result<
             "round {round}: the retry's lock entry {} was removed under it",
             got.key
         );
-        locks.unlock(pb::UnlockRequest { key: got.key }).await?;
+        locks
+            .unlock(pb::UnlockRequest {
+                key: got.key,
+                lease_id: lease,
+            })
+            .await?;
     }
     Ok(())
 }
@@ -351,5 +371,205 @@ async fn bad_lock_input_is_refused_with_invalid_argument() -> Result<()> {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert_eq!(wire::reason(&err).as_deref(), Some("LEASE_NOT_FOUND"));
+    Ok(())
+}
+
+/// Every znode under `/` with its stat and data, and the revision: what "changes
+/// nothing" is checked against.
+async fn whole_tree(client: &corral_client::Client) -> Result<(Vec<corral_client::Node>, i64)> {
+    let page = client
+        .list_all("/", ListOptions::new().recursive().with_data())
+        .await?;
+    Ok((page.nodes, page.header.revision))
+}
+
+#[tokio::test]
+async fn unlock_and_resign_refuse_anything_but_the_callers_own_queue_entry() -> Result<()> {
+    use corral_client::CreateOptions;
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let client = server.client().await?;
+    let mine = wire::grant(&endpoint, 60_000).await?;
+    let other = wire::grant(&endpoint, 60_000).await?;
+    let mut locks = wire::lock_client(&endpoint).await?;
+    let mut elections = wire::election_client(&endpoint).await?;
+
+    // What a newcomer's trial deleted: a config znode, a persistent znode, another
+    // lease's ephemeral znode; and a lock held by another lease.
+    client.create("/cfg", "db=1", None).await?;
+    client.create("/victim2", "keep", None).await?;
+    client
+        .create("/eph", "", CreateOptions::new().ephemeral(other))
+        .await?;
+    let held = locks
+        .lock(pb::LockRequest {
+            name: "/locks/a".into(),
+            lease_id: other,
+            wait_timeout_ms: 0,
+        })
+        .await?
+        .into_inner();
+    let campaigned = elections
+        .campaign(pb::CampaignRequest {
+            name: "/elect/a".into(),
+            lease_id: other,
+            value: b"v".to_vec(),
+            wait_timeout_ms: 0,
+        })
+        .await?
+        .into_inner()
+        .leader
+        .context("leader")?;
+    let before = whole_tree(&client).await?;
+
+    for (key, lease, reason) in [
+        ("/cfg", mine, "NOT_QUEUE_ENTRY"),
+        ("/victim2", mine, "NOT_QUEUE_ENTRY"),
+        ("/eph", other, "NOT_QUEUE_ENTRY"),
+        (campaigned.key.as_str(), other, "NOT_QUEUE_ENTRY"), // an election's entry
+        (held.key.as_str(), mine, "NOT_ENTRY_OWNER"),
+    ] {
+        let err = locks
+            .unlock(pb::UnlockRequest {
+                key: key.into(),
+                lease_id: lease,
+            })
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.code(),
+            tonic::Code::FailedPrecondition,
+            "unlock {key}: {err:?}"
+        );
+        assert_eq!(wire::reason(&err).as_deref(), Some(reason), "unlock {key}");
+    }
+    for (key, lease, reason) in [
+        ("/cfg", mine, "NOT_QUEUE_ENTRY"),
+        ("/victim2", mine, "NOT_QUEUE_ENTRY"),
+        ("/eph", other, "NOT_QUEUE_ENTRY"),
+        (held.key.as_str(), other, "NOT_QUEUE_ENTRY"), // a lock's entry
+        (campaigned.key.as_str(), mine, "NOT_ENTRY_OWNER"),
+    ] {
+        let err = elections
+            .resign(pb::ResignRequest {
+                key: key.into(),
+                lease_id: lease,
+            })
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.code(),
+            tonic::Code::FailedPrecondition,
+            "resign {key}: {err:?}"
+        );
+        assert_eq!(wire::reason(&err).as_deref(), Some(reason), "resign {key}");
+        let err = elections
+            .proclaim(pb::ProclaimRequest {
+                key: key.into(),
+                value: b"stolen".to_vec(),
+                lease_id: lease,
+            })
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.code(),
+            tonic::Code::FailedPrecondition,
+            "proclaim {key}: {err:?}"
+        );
+    }
+    // Without the lease, nothing is even looked at.
+    let err = locks
+        .unlock(pb::UnlockRequest {
+            key: held.key.clone(),
+            lease_id: 0,
+        })
+        .await
+        .expect_err("no lease");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        whole_tree(&client).await?,
+        before,
+        "a refused call changed the tree"
+    );
+
+    // The holder itself releases both, and doing it again is not an error.
+    for _ in 0..2 {
+        locks
+            .unlock(pb::UnlockRequest {
+                key: held.key.clone(),
+                lease_id: other,
+            })
+            .await?;
+        elections
+            .resign(pb::ResignRequest {
+                key: campaigned.key.clone(),
+                lease_id: other,
+            })
+            .await?;
+    }
+    for gone in [&held.key, &campaigned.key] {
+        assert!(
+            client.get(gone.as_str(), None).await.is_err(),
+            "{gone} still there"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_waiter_behind_20000_entries_keeps_its_place_and_gets_the_lock() -> Result<()> {
+    use corral_client::{CreateOptions, Op, Txn};
+    const AHEAD: usize = 20_000;
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let client = server.client().await?;
+    // 20,000 queue entries of one lease, created directly (a Txn takes 128 ops), ahead
+    // of the waiter.
+    let crowd = wire::grant(&endpoint, 120_000).await?;
+    client
+        .create("/locks/big", "", CreateOptions::new().create_parents())
+        .await?;
+    let mut made = 0;
+    while made < AHEAD {
+        let n = (AHEAD - made).min(128);
+        let ops = (0..n).map(|_| {
+            Op::create(
+                "/locks/big/lock-",
+                "",
+                CreateOptions::new().ephemeral(crowd).sequential(),
+            )
+        });
+        client.txn(Txn::new().and_then(ops)).await?;
+        made += n;
+    }
+    let waiter = wire::grant(&endpoint, 120_000).await?;
+    let waiting = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move {
+            let mut locks = wire::lock_client(&endpoint).await?;
+            anyhow::Ok(
+                locks
+                    .lock(pb::LockRequest {
+                        name: "/locks/big".into(),
+                        lease_id: waiter,
+                        wait_timeout_ms: 0,
+                    })
+                    .await?
+                    .into_inner(),
+            )
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !waiting.is_finished(),
+        "waiter 20,001 did not wait: {:?}",
+        waiting.await
+    );
+    // One revoke removes the 20,000 in one revision: the waiter is first.
+    wire::revoke(&endpoint, crowd).await?;
+    let held = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .context("the waiter never got the lock")???;
+    assert_eq!(key_sequence(&held.key), AHEAD as u64);
     Ok(())
 }

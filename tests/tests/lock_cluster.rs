@@ -80,6 +80,7 @@ async fn locks_keep_mutual_exclusion_and_progress_through_a_leader_kill9() -> Re
                     match locks
                         .unlock(pb::UnlockRequest {
                             key: held.key.clone(),
+                            lease_id: lease,
                         })
                         .await
                     {

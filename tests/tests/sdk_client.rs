@@ -369,8 +369,8 @@ async fn coordination_errors_are_typed() -> Result<()> {
         .await
         .expect_err("held by a");
     assert!(matches!(err, Error::WaitTimeout { .. }), "{err:?}");
-    client.unlock(&held.key).await?;
-    client.unlock(&held.key).await?; // already released: not an error
+    client.unlock(&held.key, a.lease_id).await?;
+    client.unlock(&held.key, a.lease_id).await?; // already released: not an error
     let next = client.lock("/locks/x", b.lease_id, None).await?;
     assert!(next.fencing_token > held.fencing_token);
 
@@ -379,9 +379,9 @@ async fn coordination_errors_are_typed() -> Result<()> {
         .campaign("/elections/e", a.lease_id, "a", None)
         .await?;
     assert_eq!(client.leader("/elections/e").await?, Some(leading.clone()));
-    client.resign(&leading.key).await?;
+    client.resign(&leading.key, a.lease_id).await?;
     let err = client
-        .proclaim(&leading.key, "late")
+        .proclaim(&leading.key, a.lease_id, "late")
         .await
         .expect_err("resigned");
     assert!(
@@ -573,7 +573,7 @@ async fn lock_wait_cut_off_mid_way_is_retried_and_still_gets_the_lock() -> Resul
         "the cut call was sent again, directly"
     );
     assert!(!waiting.is_finished(), "{:?}", waiting.await);
-    direct.unlock(&held.key).await?;
+    direct.unlock(&held.key, holder).await?;
     let got = tokio::time::timeout(TIMEOUT, waiting)
         .await
         .context("the waiter never got the lock")??;

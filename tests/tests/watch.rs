@@ -388,3 +388,37 @@ async fn watch_on_an_invalid_path_fails_invalid_argument() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_watch_from_a_future_revision_is_refused_naming_the_current_revision() -> Result<()> {
+    let server = Server::start().await?;
+    let client = server.client().await?;
+    let now = client.create("/f", "x", None).await?.header.revision;
+    // now + 1 is the next write: waiting for it is what resuming clients do.
+    let mut stream = WatchStream::open(&server.endpoint()).await?;
+    stream
+        .watch(pb::WatchCreateRequest {
+            start_revision: now + 1,
+            ..wire::create("/f", Scope::Node)
+        })
+        .await?;
+    let mut stream = WatchStream::open(&server.endpoint()).await?;
+    stream
+        .create(pb::WatchCreateRequest {
+            start_revision: now + 1000,
+            ..wire::create("/f", Scope::Node)
+        })
+        .await?;
+    match stream.rx.message().await {
+        Err(status) => {
+            assert_eq!(status.code(), tonic::Code::InvalidArgument);
+            assert!(
+                status.message().contains(&format!("revision {now}")),
+                "{}",
+                status.message()
+            );
+        }
+        Ok(other) => bail!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
+    Ok(())
+}

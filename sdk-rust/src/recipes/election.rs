@@ -112,7 +112,9 @@ impl Leadership {
     /// [`Error::NotElectionLeader`] once leadership is lost.
     pub async fn proclaim(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
         let value = value.into();
-        self.client.proclaim(&self.key.key, value.clone()).await?;
+        self.client
+            .proclaim(&self.key.key, self.session.lease_id(), value.clone())
+            .await?;
         self.key.value = value;
         Ok(())
     }
@@ -131,7 +133,7 @@ impl Leadership {
     pub async fn resign(mut self) -> Result<()> {
         self.resigned = true;
         self.client
-            .resign(&self.key.key)
+            .resign(&self.key.key, self.session.lease_id())
             .await
             .map_err(|e| lease_error(&self.session, e))
     }

@@ -110,7 +110,10 @@ impl MutexGuard {
     /// Releases the lock.
     pub async fn unlock(mut self) -> Result<()> {
         self.released = true;
-        self.client.unlock(&self.key).await.map(drop)
+        self.client
+            .unlock(&self.key, self.session.lease_id())
+            .await
+            .map(drop)
     }
 }
 

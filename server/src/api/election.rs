@@ -8,7 +8,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
-use super::lock::{check_lease_and_wait, check_name};
+use super::lock::{check_holder_lease, check_lease_and_wait, check_name};
 use super::status::ApiError;
 use super::ApiContext;
 use crate::coord::election::{self, Leader};
@@ -77,6 +77,7 @@ impl Election for ElectionService {
     ) -> Result<Response<pb::ProclaimResponse>, Status> {
         let r = req.into_inner();
         check_name("key", &r.key)?;
+        check_holder_lease(r.lease_id, "Campaign")?;
         if r.value.len() > self.cx.max_data_bytes {
             return Err(ApiError::DataTooLarge {
                 path: r.key,
@@ -85,7 +86,7 @@ impl Election for ElectionService {
             }
             .into());
         }
-        let revision = election::proclaim(&self.cx.node, &r.key, r.value)
+        let revision = election::proclaim(&self.cx.node, &r.key, r.lease_id, r.value)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ProclaimResponse {
@@ -141,9 +142,10 @@ impl Election for ElectionService {
         &self,
         req: Request<pb::ResignRequest>,
     ) -> Result<Response<pb::ResignResponse>, Status> {
-        let key = req.into_inner().key;
-        check_name("key", &key)?;
-        election::resign(&self.cx.node, &key)
+        let r = req.into_inner();
+        check_name("key", &r.key)?;
+        check_holder_lease(r.lease_id, "Campaign")?;
+        election::resign(&self.cx.node, &r.key, r.lease_id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ResignResponse {

@@ -129,7 +129,7 @@ impl Kv for KvService {
             Ok((tree.revision()?, read::list(&tree, &q)?))
         })
         .await
-        .map_err(|e| Status::internal(format!("list task failed: {e}")))??;
+        .map_err(|e| ApiError::Internal(format!("list task failed: {e}")))??;
         let mut resp = convert::list_page(page);
         resp.header = self.cx.header(revision);
         Ok(Response::new(resp))

@@ -9,7 +9,7 @@ use futures::Stream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::status::ApiError;
+use super::status::{from_transport, ApiError};
 use super::{with_request_id, ApiContext};
 use crate::store::command::{Command, KvError, Output};
 
@@ -73,8 +73,17 @@ impl Lease for LeaseService {
         let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
         match res.result.map_err(ApiError::from)? {
             Output::Lease { id, ttl_ms } => {
-                // Start the clock now rather than at the keeper's next tick.
-                let _ = self.cx.node.lease_keepalive(id).await;
+                // Start the clock now rather than at the keeper's next tick. The grant is
+                // committed whatever happens here: failing the call would make the client
+                // grant again, so a failure only delays the clock to the keeper's next
+                // tick (at most one tick longer than asked), and is logged.
+                if let Err(e) = self.cx.node.lease_keepalive(id).await {
+                    tracing::warn!(
+                        lease_id = id,
+                        "lease granted, but starting its clock failed; it starts at the \
+                         lease keeper's next tick: {e}"
+                    );
+                }
                 Ok(Response::new(pb::LeaseGrantResponse {
                     header: self.cx.header(res.revision),
                     lease_id: id,
@@ -112,7 +121,8 @@ impl Lease for LeaseService {
         let cx = self.cx.clone();
         let out = async_stream::try_stream! {
             while let Some(msg) = incoming.next().await {
-                let id = msg?.lease_id;
+                // A message that does not decode is the client's mistake: say so.
+                let id = msg.map_err(|e| from_transport(e, cx.limits()))?.lease_id;
                 check_id(id)?;
                 // An unknown lease ends the stream with NOT_FOUND: its owner has lost its
                 // session and must start a new one.

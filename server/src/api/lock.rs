@@ -36,6 +36,16 @@ pub fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks the lease of Unlock, Resign and Proclaim: the one the entry was taken with.
+pub fn check_holder_lease(lease_id: i64, taken_by: &str) -> Result<(), ApiError> {
+    if lease_id <= 0 {
+        return Err(ApiError::InvalidArgument(format!(
+            "lease_id must be ≥ 1 (got {lease_id}); pass the lease given to {taken_by}"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the lease and wait arguments shared by Lock and Campaign.
 pub fn check_lease_and_wait(lease_id: i64, wait_timeout_ms: i64) -> Result<(), ApiError> {
     if lease_id <= 0 {
@@ -74,9 +84,10 @@ impl Lock for LockService {
         &self,
         req: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
-        let key = req.into_inner().key;
-        check_name("key", &key)?;
-        coord::lock::unlock(&self.cx.node, &key)
+        let r = req.into_inner();
+        check_name("key", &r.key)?;
+        check_holder_lease(r.lease_id, "Lock")?;
+        coord::lock::unlock(&self.cx.node, &r.key, r.lease_id)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::UnlockResponse {

@@ -53,17 +53,10 @@ impl Maintenance for MaintenanceService {
             .map_err(|_| ApiError::Internal("backup queue closed".into()))?;
         let db = self.cx.node.db().clone();
         // One RocksDB snapshot: the backup is exactly the state at one applied revision.
-        let (bytes, meta) = tokio::task::spawn_blocking(move || db.export_state(&["revision"]))
+        let (bytes, revision) = tokio::task::spawn_blocking(move || db.export_backup())
             .await
             .map_err(|e| ApiError::Internal(format!("backup task failed: {e}")))?
             .map_err(ApiError::from)?;
-        let revision = meta
-            .first()
-            .cloned()
-            .flatten()
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(i64::from_be_bytes)
-            .unwrap_or(0);
         let header = self.cx.header(revision);
         let total = bytes.len();
         // Chunks are copied out as the client takes them, and the turn is held until

@@ -9,6 +9,7 @@ pub mod lease;
 pub mod lock;
 pub mod maintenance;
 pub mod status;
+pub mod transport_errors;
 pub mod validate;
 pub mod watch;
 
@@ -22,7 +23,7 @@ use status::ApiError;
 
 /// Metadata header carrying a write's request id, `<client-id>/<sequence>`: a write sent
 /// again with the same id is applied once and the retry gets the first result.
-pub const REQUEST_ID_HEADER: &str = "corral-request-id";
+pub use corral_proto::REQUEST_ID_HEADER;
 
 /// Wraps `command` for exactly-once application when the request carries a request id.
 pub fn with_request_id<T>(req: &tonic::Request<T>, command: Command) -> Result<Command, ApiError> {
@@ -65,9 +66,19 @@ pub struct ApiContext {
     pub node: Arc<RaftNode>,
     /// Largest znode data accepted.
     pub max_data_bytes: usize,
+    /// Largest request message the client port decodes.
+    pub max_message_bytes: usize,
 }
 
 impl ApiContext {
+    /// The client port's size limits, for messages about them.
+    pub fn limits(&self) -> status::TransportLimits {
+        status::TransportLimits {
+            message_bytes: self.max_message_bytes,
+            data_bytes: self.max_data_bytes,
+        }
+    }
+
     /// A response header at `revision`.
     pub fn header(&self, revision: i64) -> Option<ResponseHeader> {
         Some(ResponseHeader {

@@ -1,9 +1,12 @@
 //! The one table from internal errors to gRPC statuses. Every status carries a
 //! `google.rpc.ErrorInfo` (domain `corral.v1`) whose `reason` and metadata let SDKs map
-//! it to a typed error without parsing the message; the message is for people.
+//! it to a typed error without parsing the message; the message is for people. The
+//! reasons, metadata keys and headers are the enums of `corral/v1/common.proto`.
 
 use std::collections::HashMap;
 
+use corral_proto::v1::{ErrorMetadataKey as Key, ErrorReason};
+use corral_proto::{ERROR_DOMAIN, LEADER_ID_HEADER};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -13,11 +16,6 @@ use crate::store::command::KvError;
 use crate::store::path::PathError;
 use crate::store::read::ListError;
 use crate::store::StoreError;
-
-/// ErrorInfo domain of every Corral error.
-pub const ERROR_DOMAIN: &str = "corral.v1";
-/// Metadata header naming the leader when a member cannot serve a request itself.
-pub const LEADER_HEADER: &str = "corral-leader-id";
 
 /// Longest status message, in bytes. The message travels in the `grpc-message` header
 /// and the ErrorInfo in `grpc-status-details-bin`, and HTTP/2 clients cap the whole
@@ -71,6 +69,50 @@ pub enum ApiError {
     /// A broken invariant inside this server (a bug, never the caller's fault).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request is not a valid protobuf message of the method's type (truncated, a
+    /// wrong wire type, invalid UTF-8 in a string field): raised by the transport.
+    #[error("the request is not a valid {0}; check that strings are UTF-8 and that the message matches the method")]
+    Undecodable(String),
+    /// The request is over the transport's size limit, so its data is surely over the
+    /// data limit: raised by the transport before the request is read.
+    #[error("the request is larger than this server accepts ({transport_limit} bytes); data is limited to {data_limit} bytes per znode (max-data-bytes)")]
+    RequestTooLarge {
+        /// What the transport accepts.
+        transport_limit: usize,
+        /// The configured data limit.
+        data_limit: usize,
+    },
+}
+
+/// Maps a status that tonic raised itself, before a handler ran, to the table's: a
+/// request that does not decode is INVALID_ARGUMENT, one over the size limit is
+/// DATA_TOO_LARGE (they are the client's fault, not INTERNAL / OUT_OF_RANGE). Statuses
+/// from this table carry an ErrorInfo and are returned unchanged; so is anything else.
+pub fn from_transport(status: Status, limits: TransportLimits) -> Status {
+    if status.details().is_empty() {
+        match status.code() {
+            Code::Internal => {
+                return to_status(ApiError::Undecodable(status.message().to_string()))
+            }
+            Code::OutOfRange => {
+                return to_status(ApiError::RequestTooLarge {
+                    transport_limit: limits.message_bytes,
+                    data_limit: limits.data_bytes,
+                })
+            }
+            _ => {}
+        }
+    }
+    status
+}
+
+/// The size limits the client port enforces, for messages about them.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportLimits {
+    /// Largest request message the transport decodes.
+    pub message_bytes: usize,
+    /// Largest znode data (max-data-bytes).
+    pub data_bytes: usize,
 }
 
 impl From<ListError> for ApiError {
@@ -113,110 +155,121 @@ fn bounded(mut text: String, max: usize) -> String {
     text
 }
 
-fn status(code: Code, reason: &str, message: String, meta: &[(&str, String)]) -> Status {
+/// The gRPC code of each reason: one per reason, as `corral/v1/common.proto` documents
+/// (and docs/api.md's table shows, checked by a test).
+pub fn code_of(reason: ErrorReason) -> Code {
+    use ErrorReason as R;
+    match reason {
+        R::InvalidPath | R::InvalidArgument | R::DataTooLarge => Code::InvalidArgument,
+        R::NodeNotFound
+        | R::ParentNotFound
+        | R::LeaseNotFound
+        | R::MemberNotFound
+        | R::NoLeader => Code::NotFound,
+        R::NodeExists | R::LeaseExists => Code::AlreadyExists,
+        R::VersionMismatch
+        | R::NotEmpty
+        | R::EphemeralParent
+        | R::Membership
+        | R::RequestTooOld
+        | R::NotElectionLeader
+        | R::EntryGone
+        | R::NotQueueEntry
+        | R::NotEntryOwner => Code::FailedPrecondition,
+        R::NotLeader | R::Unavailable | R::OutcomeUnknown => Code::Unavailable,
+        R::Timeout | R::WaitTimeout => Code::DeadlineExceeded,
+        R::Internal | R::Unspecified => Code::Internal,
+    }
+}
+
+fn status(reason: ErrorReason, message: String, meta: &[(Key, String)]) -> Status {
     let metadata: HashMap<String, String> = meta
         .iter()
-        .map(|(k, v)| (k.to_string(), bounded(v.clone(), MAX_METADATA_VALUE_BYTES)))
+        .map(|(k, v)| (k.key(), bounded(v.clone(), MAX_METADATA_VALUE_BYTES)))
         .collect();
     Status::with_error_details(
-        code,
+        code_of(reason),
         bounded(message, MAX_MESSAGE_BYTES),
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+        ErrorDetails::with_error_info(reason.reason(), ERROR_DOMAIN, metadata),
     )
 }
 
-/// Maps an error to its status: code, reason, metadata and message decided here only.
+/// Maps an error to its status: reason, metadata and message decided here only.
 pub fn to_status(e: ApiError) -> Status {
+    use ErrorReason as R;
     let message = e.to_string();
     match e {
-        ApiError::InvalidPath { path, .. } => status(
-            Code::InvalidArgument,
-            "INVALID_PATH",
-            message,
-            &[("path", path)],
-        ),
-        ApiError::InvalidArgument(_) => {
-            status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[])
-        }
+        ApiError::InvalidPath { path, .. } => status(R::InvalidPath, message, &[(Key::Path, path)]),
+        ApiError::InvalidArgument(_) => status(R::InvalidArgument, message, &[]),
         ApiError::DataTooLarge { path, size, limit } => status(
-            Code::InvalidArgument,
-            "DATA_TOO_LARGE",
+            R::DataTooLarge,
             message,
             &[
-                ("path", path),
-                ("size", size.to_string()),
-                ("limit", limit.to_string()),
+                (Key::Path, path),
+                (Key::Size, size.to_string()),
+                (Key::Limit, limit.to_string()),
             ],
         ),
         ApiError::Kv(kv) => match kv {
             KvError::NodeNotFound { path } => {
-                status(Code::NotFound, "NODE_NOT_FOUND", message, &[("path", path)])
+                status(R::NodeNotFound, message, &[(Key::Path, path)])
             }
             KvError::ParentNotFound { path, parent } => status(
-                Code::NotFound,
-                "PARENT_NOT_FOUND",
+                R::ParentNotFound,
                 message,
-                &[("path", path), ("parent", parent)],
+                &[(Key::Path, path), (Key::Parent, parent)],
             ),
-            KvError::NodeExists { path } => status(
-                Code::AlreadyExists,
-                "NODE_EXISTS",
-                message,
-                &[("path", path)],
-            ),
+            KvError::NodeExists { path } => status(R::NodeExists, message, &[(Key::Path, path)]),
             KvError::VersionMismatch {
                 path,
                 expected,
                 current,
             } => status(
-                Code::FailedPrecondition,
-                "VERSION_MISMATCH",
+                R::VersionMismatch,
                 message,
                 &[
-                    ("path", path),
-                    ("expected_version", expected.to_string()),
-                    ("current_version", current.to_string()),
+                    (Key::Path, path),
+                    (Key::ExpectedVersion, expected.to_string()),
+                    (Key::CurrentVersion, current.to_string()),
                 ],
             ),
             KvError::NotEmpty { path, num_children } => status(
-                Code::FailedPrecondition,
-                "NOT_EMPTY",
+                R::NotEmpty,
                 message,
-                &[("path", path), ("num_children", num_children.to_string())],
+                &[
+                    (Key::Path, path),
+                    (Key::NumChildren, num_children.to_string()),
+                ],
             ),
             KvError::EphemeralParent { path, parent } => status(
-                Code::FailedPrecondition,
-                "EPHEMERAL_PARENT",
+                R::EphemeralParent,
                 message,
-                &[("path", path), ("parent", parent)],
+                &[(Key::Path, path), (Key::Parent, parent)],
             ),
             KvError::LeaseNotFound { lease_id } => status(
-                Code::NotFound,
-                "LEASE_NOT_FOUND",
+                R::LeaseNotFound,
                 message,
-                &[("lease_id", lease_id.to_string())],
+                &[(Key::LeaseId, lease_id.to_string())],
             ),
             KvError::LeaseExists { lease_id } => status(
-                Code::AlreadyExists,
-                "LEASE_EXISTS",
+                R::LeaseExists,
                 message,
-                &[("lease_id", lease_id.to_string())],
+                &[(Key::LeaseId, lease_id.to_string())],
             ),
             KvError::RequestTooOld {
                 client_id,
                 seq,
                 floor,
             } => status(
-                Code::FailedPrecondition,
-                "REQUEST_TOO_OLD",
+                R::RequestTooOld,
                 message,
                 &[
-                    ("client_id", client_id),
-                    ("seq", seq.to_string()),
-                    ("floor", floor.to_string()),
+                    (Key::ClientId, client_id),
+                    (Key::Seq, seq.to_string()),
+                    (Key::Floor, floor.to_string()),
                 ],
             ),
-            KvError::Invalid(_) => status(Code::InvalidArgument, "INVALID_ARGUMENT", message, &[]),
+            KvError::Invalid(_) => status(R::InvalidArgument, message, &[]),
         },
         ApiError::Raft(r) => match r {
             RaftNodeError::NotLeader {
@@ -225,69 +278,68 @@ pub fn to_status(e: ApiError) -> Status {
             } => {
                 let mut meta = Vec::new();
                 if let Some(id) = leader_id {
-                    meta.push(("leader_id", id.to_string()));
+                    meta.push((Key::LeaderId, id.to_string()));
                 }
                 if let Some(addr) = leader_addr {
-                    meta.push(("leader_addr", addr));
+                    meta.push((Key::LeaderAddr, addr));
                 }
-                let mut s = status(Code::Unavailable, "NOT_LEADER", message, &meta);
+                let mut s = status(R::NotLeader, message, &meta);
                 if let Some(id) = leader_id {
                     if let Ok(v) = id.to_string().parse() {
-                        s.metadata_mut().insert(LEADER_HEADER, v);
+                        s.metadata_mut().insert(LEADER_ID_HEADER, v);
                     }
                 }
                 s
             }
-            RaftNodeError::Unavailable(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
-            RaftNodeError::OutcomeUnknown(_) => {
-                status(Code::Unavailable, "OUTCOME_UNKNOWN", message, &[])
+            RaftNodeError::Unavailable(_) | RaftNodeError::Stopped(_) => {
+                status(R::Unavailable, message, &[])
             }
-            RaftNodeError::Stopped(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
-            RaftNodeError::Membership(_) => {
-                status(Code::FailedPrecondition, "MEMBERSHIP", message, &[])
-            }
+            RaftNodeError::OutcomeUnknown(_) => status(R::OutcomeUnknown, message, &[]),
+            RaftNodeError::Membership(_) => status(R::Membership, message, &[]),
             RaftNodeError::MemberNotFound(id) => status(
-                Code::NotFound,
-                "MEMBER_NOT_FOUND",
+                R::MemberNotFound,
                 message,
-                &[("member_id", id.to_string())],
+                &[(Key::MemberId, id.to_string())],
             ),
-            RaftNodeError::LeaseNotFound(id) => status(
-                Code::NotFound,
-                "LEASE_NOT_FOUND",
-                message,
-                &[("lease_id", id.to_string())],
-            ),
-            RaftNodeError::Timeout(_) => status(Code::DeadlineExceeded, "TIMEOUT", message, &[]),
+            RaftNodeError::LeaseNotFound(id) => {
+                status(R::LeaseNotFound, message, &[(Key::LeaseId, id.to_string())])
+            }
+            RaftNodeError::Timeout(_) => status(R::Timeout, message, &[]),
         },
-        ApiError::Internal(_) => status(Code::Internal, "INTERNAL", message, &[]),
+        ApiError::Internal(_) => status(R::Internal, message, &[]),
+        ApiError::Undecodable(_) => status(R::InvalidArgument, message, &[]),
+        ApiError::RequestTooLarge { data_limit, .. } => status(
+            R::DataTooLarge,
+            message,
+            &[(Key::Limit, data_limit.to_string())],
+        ),
         ApiError::Coord(c) => match c {
-            CoordError::WaitTimeout(_) => {
-                status(Code::DeadlineExceeded, "WAIT_TIMEOUT", message, &[])
-            }
-            CoordError::EntryGone(key) => status(
-                Code::FailedPrecondition,
-                "ENTRY_GONE",
-                message,
-                &[("path", key)],
-            ),
+            CoordError::WaitTimeout(_) => status(R::WaitTimeout, message, &[]),
+            CoordError::EntryGone(key) => status(R::EntryGone, message, &[(Key::Path, key)]),
             CoordError::NotLeader { key, name } => status(
-                Code::FailedPrecondition,
-                "NOT_ELECTION_LEADER",
+                R::NotElectionLeader,
                 message,
-                &[("path", key), ("name", name)],
+                &[(Key::Path, key), (Key::Name, name)],
             ),
-            CoordError::NoLeader(name) => {
-                status(Code::NotFound, "NO_LEADER", message, &[("name", name)])
-            }
-            CoordError::Watch(_) => status(Code::Unavailable, "UNAVAILABLE", message, &[]),
-            CoordError::Kv(_) | CoordError::Raft(_) | CoordError::Store(_) => {
-                status(Code::Internal, "INTERNAL", message, &[])
-            }
+            CoordError::NoLeader(name) => status(R::NoLeader, message, &[(Key::Name, name)]),
+            CoordError::NotQueueEntry { key, lease_id, .. } => status(
+                R::NotQueueEntry,
+                message,
+                &[(Key::Path, key), (Key::LeaseId, lease_id.to_string())],
+            ),
+            CoordError::NotEntryOwner { key, lease_id, .. } => status(
+                R::NotEntryOwner,
+                message,
+                &[(Key::Path, key), (Key::LeaseId, lease_id.to_string())],
+            ),
+            CoordError::Watch(_) => status(R::Unavailable, message, &[]),
+            CoordError::Invariant(_)
+            | CoordError::Kv(_)
+            | CoordError::Raft(_)
+            | CoordError::Store(_) => status(R::Internal, message, &[]),
         },
         ApiError::Store(_) => status(
-            Code::Internal,
-            "INTERNAL",
+            R::Internal,
             format!("storage failure on this member: {message}"),
             &[],
         ),
@@ -297,6 +349,54 @@ pub fn to_status(e: ApiError) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/api.md's table of codes and reasons is the proto's, row for row.
+    #[test]
+    fn docs_error_table_matches_the_proto() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md"))
+            .expect("docs/api.md");
+        let mut documented: HashMap<String, Vec<String>> = HashMap::new();
+        for line in docs
+            .lines()
+            .skip_while(|l| !l.starts_with("| code | reasons |"))
+            .skip(2)
+        {
+            let Some(row) = line.strip_prefix("| `") else {
+                break;
+            };
+            let (code, reasons) = row.split_once("` |").expect("a table row");
+            let names = reasons
+                .split(',')
+                .filter_map(|r| r.trim().strip_prefix('`'))
+                .filter_map(|r| r.split('`').next())
+                .map(str::to_string)
+                .collect();
+            documented.insert(code.to_string(), names);
+        }
+        let mut expected: HashMap<String, Vec<String>> = HashMap::new();
+        for reason in ErrorReason::all() {
+            let code = format!("{:?}", code_of(reason));
+            // Code's Debug is CamelCase; the docs spell the canonical SCREAMING_CASE.
+            let mut screaming = String::new();
+            for (i, ch) in code.chars().enumerate() {
+                if ch.is_uppercase() && i > 0 {
+                    screaming.push('_');
+                }
+                screaming.push(ch.to_ascii_uppercase());
+            }
+            expected
+                .entry(screaming)
+                .or_default()
+                .push(reason.reason().to_string());
+        }
+        for v in documented.values_mut().chain(expected.values_mut()) {
+            v.sort();
+        }
+        assert_eq!(
+            documented, expected,
+            "docs/api.md's error table differs from common.proto"
+        );
+    }
 
     #[test]
     fn version_mismatch_carries_current_version() {

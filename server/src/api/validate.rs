@@ -17,6 +17,10 @@ pub const DEFAULT_LIST_LIMIT: usize = 1000;
 pub const MAX_LIST_LIMIT: usize = 10_000;
 /// Most ops in one Txn branch, and most compares.
 pub const MAX_TXN_OPS: usize = 128;
+/// Longest TTL of a TTL znode, in ms (365 days). Leases are capped too (a day): a TTL
+/// this long is "keep for a year unless touched"; longer ones were accepted before and
+/// overflowed the deadline, so the znode never expired.
+pub const MAX_NODE_TTL_MS: i64 = 365 * 86_400_000;
 
 /// Limits a request is checked against.
 #[derive(Debug, Clone, Copy)]
@@ -71,9 +75,9 @@ pub fn create(r: &pb::CreateRequest, limits: Limits) -> Result<CreateCmd, ApiErr
         }
     }
     check_data(&r.path, &r.data, limits)?;
-    if r.ttl_ms < 0 {
+    if !(0..=MAX_NODE_TTL_MS).contains(&r.ttl_ms) {
         return Err(ApiError::InvalidArgument(format!(
-            "ttl_ms must be ≥ 0 (got {}); 0 means no TTL",
+            "ttl_ms must be between 0 (no TTL) and {MAX_NODE_TTL_MS} (365 days) (got {})",
             r.ttl_ms
         )));
     }
@@ -203,13 +207,16 @@ pub fn list(r: &pb::ListRequest) -> Result<ListQuery, ApiError> {
     })
 }
 
-/// Checks the read consistency is a known value.
+/// Checks the read consistency is a known value; unset (`CONSISTENCY_UNSPECIFIED`)
+/// means LINEARIZABLE.
 pub fn consistency(value: i32) -> Result<pb::Consistency, ApiError> {
-    pb::Consistency::try_from(value).map_err(|_| {
-        ApiError::InvalidArgument(format!(
-            "consistency {value} is unknown; use LINEARIZABLE (0) or SERIALIZABLE (1)"
-        ))
-    })
+    match pb::Consistency::try_from(value) {
+        Ok(pb::Consistency::Unspecified) => Ok(pb::Consistency::Linearizable),
+        Ok(c) => Ok(c),
+        Err(_) => Err(ApiError::InvalidArgument(format!(
+            "consistency {value} is unknown; use LINEARIZABLE (1) or SERIALIZABLE (2)"
+        ))),
+    }
 }
 
 /// Checks a Txn.
@@ -241,7 +248,7 @@ fn compare(i: usize, c: &pb::Compare) -> Result<Compare, ApiError> {
     use pb::compare::{Result as R, Target as T};
     check_path(&format!("compares[{i}].path"), &c.path)?;
     let op = match R::try_from(c.result) {
-        Ok(R::Equal) => CmpOp::Equal,
+        Ok(R::Equal | R::Unspecified) => CmpOp::Equal,
         Ok(R::NotEqual) => CmpOp::NotEqual,
         Ok(R::Greater) => CmpOp::Greater,
         Ok(R::Less) => CmpOp::Less,

@@ -15,7 +15,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
-use super::status::ApiError;
+use super::status::{from_transport, ApiError};
 use super::ApiContext;
 use crate::store::path;
 use crate::watch::watcher::{self, WatchMessage, WatchOptions, WatchSink};
@@ -53,7 +53,9 @@ pub fn parse_create(c: &pb::WatchCreateRequest) -> Result<WatchOptions, ApiError
         path: c.path.clone(),
     })?;
     let scope = match pb::watch_create_request::Scope::try_from(c.scope) {
-        Ok(pb::watch_create_request::Scope::Node) => Scope::Node,
+        Ok(
+            pb::watch_create_request::Scope::Node | pb::watch_create_request::Scope::Unspecified,
+        ) => Scope::Node,
         Ok(pb::watch_create_request::Scope::Children) => Scope::Children,
         Ok(pb::watch_create_request::Scope::Subtree) => Scope::Subtree,
         Err(_) => {
@@ -81,7 +83,7 @@ pub fn parse_create(c: &pb::WatchCreateRequest) -> Result<WatchOptions, ApiError
             Ok(pb::EventType::Created) => EventKind::Created,
             Ok(pb::EventType::Updated) => EventKind::Updated,
             Ok(pb::EventType::Deleted) => EventKind::Deleted,
-            Err(_) => {
+            Ok(pb::EventType::Unspecified) | Err(_) => {
                 return Err(ApiError::InvalidArgument(format!(
                     "create.filters has unknown event type {f}"
                 )))
@@ -221,6 +223,19 @@ impl StreamState {
         // overflowed and panicked the stream's task in debug builds).
         self.next_id = self.next_id.max(id.saturating_add(1));
         let hub = self.cx.node.hub().clone();
+        if c.start_revision > hub.applied_revision().saturating_add(1) {
+            // Maybe only this member is behind: ask the leader how far the cluster is.
+            self.cx.node.read_barrier().await?;
+            let now = hub.applied_revision();
+            if c.start_revision > now.saturating_add(1) {
+                return Err(ApiError::InvalidArgument(format!(
+                    "create.start_revision {} is in the future: the cluster is at revision {now}; \
+                     use 0 to watch from now, or at most {}",
+                    c.start_revision,
+                    now + 1
+                )));
+            }
+        }
         let mut created = response(&self.cx, id, hub.applied_revision());
         created.created = true;
         // If the client is gone, the loop ends at its next turn.
@@ -289,7 +304,8 @@ impl Watch for WatchService {
                             input_open = false;
                             continue;
                         }
-                        Some(Err(_)) => break,
+                        // A message that does not decode is the client's mistake: say so.
+                        Some(Err(e)) => Err(from_transport(e, state.cx.limits())),
                         Some(Ok(req)) => match req.request {
                             Some(pb::watch_request::Request::Create(c)) => {
                                 match state.create(c).await {

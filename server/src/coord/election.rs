@@ -8,13 +8,14 @@ use tokio::sync::mpsc;
 use super::queue::{self, EntryGuard};
 use super::CoordError;
 use crate::raft::RaftNode;
-use crate::store::command::{
-    CmpOp, CmpTarget, Command, Compare, KvError, Output, PutCmd, TxnCmd, TxnOp,
-};
+use crate::store::command::{CmpOp, CmpTarget, Command, Compare, Output, PutCmd, TxnCmd, TxnOp};
 use crate::store::path;
 use crate::watch::watcher::{self, WatchMessage, WatchOptions};
 use crate::watch::{Scope, WatchSpec};
 use crate::znode::{EventKind, Node};
+
+/// Name prefix of an election's queue entries: `<election>/cand-NNNNNNNNNN`.
+pub const PREFIX: &str = "cand-";
 
 /// An election's leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +51,9 @@ pub async fn campaign(
     wait_ms: i64,
 ) -> Result<Leader, CoordError> {
     let deadline = (wait_ms > 0).then(|| Instant::now() + Duration::from_millis(wait_ms as u64));
-    let entry = queue::enqueue(&node, name, "cand-", lease_id, value.clone()).await?;
+    let entry = queue::enqueue(&node, name, PREFIX, lease_id, value.clone()).await?;
     let guard = EntryGuard::new(node.clone(), &entry);
-    match queue::wait_first(&node, name, &entry.key, deadline).await {
+    match queue::wait_first(&node, name, PREFIX, &entry.key, deadline).await {
         Ok(()) => {
             guard.disarm();
             Ok(Leader {
@@ -70,20 +71,29 @@ pub async fn campaign(
 
 /// The current leader of `name`, if any, and the revision it was read at.
 pub async fn leader(node: &RaftNode, name: &str) -> Result<(Option<Leader>, i64), CoordError> {
-    let (entries, revision) = queue::entries(node, name).await?;
-    Ok((entries.first().map(|n| leader_of(name, n)), revision))
+    let (first, revision) = queue::first(node, name, PREFIX).await?;
+    Ok((first.map(|n| leader_of(name, &n)), revision))
 }
 
-/// Sets the leader's value if `key` still leads.
-pub async fn proclaim(node: &RaftNode, key: &str, value: Vec<u8>) -> Result<i64, CoordError> {
+/// Sets the leader's value if `key`, held by `lease_id`, still leads.
+pub async fn proclaim(
+    node: &RaftNode,
+    key: &str,
+    lease_id: i64,
+    value: Vec<u8>,
+) -> Result<i64, CoordError> {
     let name = path::parent(key).unwrap_or("/").to_string();
-    let (current, _) = leader(node, &name).await?;
-    let Some(current) = current.filter(|l| l.key == key) else {
-        return Err(CoordError::NotLeader {
-            key: key.to_string(),
-            name,
-        });
+    let not_leader = || CoordError::NotLeader {
+        key: key.to_string(),
+        name: name.clone(),
     };
+    let Some(entry) = queue::owned_entry(node, key, PREFIX, lease_id).await? else {
+        return Err(not_leader());
+    };
+    let (current, _) = leader(node, &name).await?;
+    if current.is_none_or(|l| l.key != key) {
+        return Err(not_leader());
+    }
     // Only its deletion can end a leader's term, so "same key, same incarnation" is
     // enough to know it still leads when the put applies.
     let res = node
@@ -91,7 +101,7 @@ pub async fn proclaim(node: &RaftNode, key: &str, value: Vec<u8>) -> Result<i64,
             compares: vec![Compare {
                 path: key.to_string(),
                 op: CmpOp::Equal,
-                target: CmpTarget::CreateRevision(current.create_revision),
+                target: CmpTarget::CreateRevision(entry.record.stat.create_revision),
             }],
             success: vec![TxnOp::Put(PutCmd {
                 path: key.to_string(),
@@ -107,28 +117,17 @@ pub async fn proclaim(node: &RaftNode, key: &str, value: Vec<u8>) -> Result<i64,
         Output::Txn {
             succeeded: true, ..
         } => Ok(res.revision),
-        _ => Err(CoordError::NotLeader {
-            key: key.to_string(),
-            name,
-        }),
+        _ => Err(not_leader()),
     }
 }
 
-/// Gives up leadership or a place in the queue.
-pub async fn resign(node: &RaftNode, key: &str) -> Result<(), CoordError> {
-    match node
-        .propose(Command::Delete(crate::store::command::DeleteCmd {
-            path: key.to_string(),
-            expected_version: None,
-            recursive: false,
-        }))
-        .await?
-        .result
-    {
-        Ok(_) => Ok(()),
-        Err(KvError::NodeNotFound { path }) => Err(CoordError::Kv(KvError::NodeNotFound { path })),
-        Err(e) => Err(e.into()),
+/// Gives up leadership or a place in the queue held by `lease_id`. Only an election's
+/// queue entry of that lease is deleted; one already gone has resigned already.
+pub async fn resign(node: &RaftNode, key: &str, lease_id: i64) -> Result<(), CoordError> {
+    if let Some(entry) = queue::owned_entry(node, key, PREFIX, lease_id).await? {
+        queue::remove_entry(node, &entry).await?;
     }
+    Ok(())
 }
 
 /// Sends the leader now and after every change of leader or value, in order, until
@@ -138,7 +137,7 @@ pub async fn observe(
     name: String,
     out: mpsc::Sender<Result<(Option<Leader>, i64), CoordError>>,
 ) {
-    let (entries, revision) = match queue::entries(&node, &name).await {
+    let (entries, revision) = match queue::entries(&node, &name, PREFIX).await {
         Ok(v) => v,
         Err(e) => {
             let _ = out.send(Err(e)).await;
@@ -214,7 +213,5 @@ pub async fn observe(
 }
 
 fn seq_of(p: &str) -> Option<u64> {
-    let name = path::name(p);
-    let digits = name.get(name.len().checked_sub(10)?..)?;
-    digits.parse().ok()
+    queue::sequence(path::name(p), PREFIX)
 }

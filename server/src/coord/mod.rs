@@ -48,4 +48,29 @@ pub enum CoordError {
     /// A watch needed for waiting ended.
     #[error("waiting failed: {0}")]
     Watch(String),
+    /// Unlock, Resign or Proclaim named a znode that is not a queue entry.
+    #[error("{key} is not a lock or election queue entry ({why}); pass the key that Lock or Campaign returned")]
+    NotQueueEntry {
+        /// The key given.
+        key: String,
+        /// The caller's lease.
+        lease_id: i64,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The queue entry belongs to another lease than the caller's.
+    #[error(
+        "{key} is held by lease {owner}, not by lease {lease_id}; only its holder may release it"
+    )]
+    NotEntryOwner {
+        /// The key given.
+        key: String,
+        /// The caller's lease.
+        lease_id: i64,
+        /// The lease that holds it.
+        owner: i64,
+    },
+    /// A broken invariant of the queue code (a server bug, never the caller's fault).
+    #[error("internal error in a lock or election queue: {0}")]
+    Invariant(String),
 }

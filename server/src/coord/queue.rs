@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, watch};
 use super::CoordError;
 use crate::raft::RaftNode;
 use crate::store::command::{
-    CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, ListQuery, OpOutput, Output,
-    PutCmd, TxnCmd, TxnOp,
+    CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, OpOutput, Output, PutCmd,
+    TxnCmd, TxnOp,
 };
 use crate::store::overlay::Overlay;
 use crate::store::{path, read};
@@ -18,49 +18,164 @@ use crate::watch::watcher::{self, WatchMessage, WatchOptions};
 use crate::watch::{Scope, WatchSpec};
 use crate::znode::{EventKind, Node, NodeKind};
 
-/// Most entries read from one queue.
-const MAX_QUEUE: usize = 10_000;
+/// Children read per step when a queue is read whole (Observe's first look).
+const PAGE: usize = 1024;
 
-/// The sequence number of a queue entry, from its 10-digit suffix.
-fn sequence(name: &str) -> Option<u64> {
-    let digits = name.get(name.len().checked_sub(10)?..)?;
-    if digits.bytes().all(|b| b.is_ascii_digit()) {
+/// The sequence number of a queue entry named `<prefix><10 digits>`, or `None` for any
+/// other name. One parser for locks ("lock-") and elections ("cand-").
+pub fn sequence(name: &str, prefix: &str) -> Option<u64> {
+    let digits = name.strip_prefix(prefix)?;
+    if digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse().ok()
     } else {
         None
     }
 }
 
-/// The queue's entries in order, read linearizably, and the revision of the read.
-pub async fn entries(node: &RaftNode, dir: &str) -> Result<(Vec<Node>, i64), CoordError> {
+/// The queue entries of `dir` with `prefix`, in queue order, read linearizably, and the
+/// revision of the read: every entry, however many (read in pages, without data but
+/// for elections, whose values are their data).
+pub async fn entries(
+    node: &RaftNode,
+    dir: &str,
+    prefix: &str,
+) -> Result<(Vec<Node>, i64), CoordError> {
     node.read_barrier().await?;
     let reader = node.db().reader();
     let tree = Overlay::new(&reader);
     let revision = tree.revision()?;
-    let page = match read::list(
-        &tree,
-        &ListQuery {
-            path: dir.to_string(),
-            recursive: false,
-            with_data: true,
-            limit: MAX_QUEUE,
-            after: String::new(),
-        },
-    ) {
-        Ok(page) => page,
-        Err(read::ListError::Kv(KvError::NodeNotFound { .. })) => {
-            return Ok((Vec::new(), revision))
+    let mut out = Vec::new();
+    // Entries with one prefix sort by name as by sequence (fixed-width digits), and all
+    // sort after the bare prefix.
+    let mut after = prefix.to_string();
+    loop {
+        let names = tree.children(dir, &after, PAGE)?;
+        let Some(last) = names.last() else { break };
+        after = last.clone();
+        let done = names.len() < PAGE || !last.starts_with(prefix);
+        for name in names {
+            if !name.starts_with(prefix) {
+                break;
+            }
+            if sequence(&name, prefix).is_none() {
+                continue;
+            }
+            let child = path::join(dir, &name);
+            let record = tree.node(&child)?.ok_or_else(|| {
+                CoordError::Invariant(format!("child index names {child} but it is missing"))
+            })?;
+            out.push(Node {
+                path: child,
+                record,
+            });
         }
-        Err(read::ListError::Kv(e)) => return Err(e.into()),
-        Err(read::ListError::Store(e)) => return Err(e.into()),
-    };
-    let mut nodes: Vec<(u64, Node)> = page
-        .nodes
-        .into_iter()
-        .filter_map(|n| sequence(path::name(&n.path)).map(|s| (s, n)))
-        .collect();
-    nodes.sort_by_key(|(s, _)| *s);
-    Ok((nodes.into_iter().map(|(_, n)| n).collect(), revision))
+        if done {
+            break;
+        }
+    }
+    Ok((out, revision))
+}
+
+/// The first entry of `dir`'s `prefix` queue, read linearizably, and the revision of the
+/// read (reads the queue's head only).
+pub async fn first(
+    node: &RaftNode,
+    dir: &str,
+    prefix: &str,
+) -> Result<(Option<Node>, i64), CoordError> {
+    node.read_barrier().await?;
+    let reader = node.db().reader();
+    let tree = Overlay::new(&reader);
+    let revision = tree.revision()?;
+    let mut after = prefix.to_string();
+    loop {
+        let names = tree.children(dir, &after, 16)?;
+        let Some(last) = names.last() else {
+            return Ok((None, revision));
+        };
+        after = last.clone();
+        for name in &names {
+            if !name.starts_with(prefix) {
+                return Ok((None, revision));
+            }
+            if sequence(name, prefix).is_some() {
+                let child = path::join(dir, name);
+                let record = tree.node(&child)?.ok_or_else(|| {
+                    CoordError::Invariant(format!("child index names {child} but it is missing"))
+                })?;
+                return Ok((
+                    Some(Node {
+                        path: child,
+                        record,
+                    }),
+                    revision,
+                ));
+            }
+        }
+    }
+}
+
+/// Where `key` stands in its queue, read linearizably.
+enum Place {
+    /// `key` is not in the queue (any more).
+    Gone,
+    /// `key` is first.
+    First,
+    /// `key` waits behind this entry.
+    Behind(String),
+}
+
+/// `key`'s place in the queue of `dir` and the revision of the read: one seek back
+/// from `key` finds its predecessor, however long the queue.
+async fn place(
+    node: &RaftNode,
+    dir: &str,
+    prefix: &str,
+    key: &str,
+) -> Result<(Place, i64), CoordError> {
+    node.read_barrier().await?;
+    let reader = node.db().reader();
+    let tree = Overlay::new(&reader);
+    let revision = tree.revision()?;
+    if tree.node(key)?.is_none() {
+        return Ok((Place::Gone, revision));
+    }
+    let name = path::name(key);
+    let mut before = name.to_string();
+    loop {
+        let names = tree.children_before(dir, &before, 16)?;
+        let Some(last) = names.last() else {
+            return Ok((Place::First, revision));
+        };
+        before = last.clone();
+        for n in &names {
+            if !n.starts_with(prefix) {
+                // Below the prefix's range: no entry of this queue comes before.
+                return Ok((Place::First, revision));
+            }
+            if sequence(n, prefix).is_some() {
+                return Ok((Place::Behind(path::join(dir, n)), revision));
+            }
+        }
+    }
+}
+
+/// The entry of `dir` bound to `lease_id`, if any: found through the lease's index of
+/// ephemeral znodes (a lease holds few), not by reading the queue.
+fn own_entry<B: crate::store::overlay::Backing + ?Sized>(
+    tree: &Overlay<'_, B>,
+    dir: &str,
+    prefix: &str,
+    lease_id: i64,
+) -> Result<Option<Node>, CoordError> {
+    for p in tree.lease_nodes(lease_id)? {
+        if path::parent(&p) == Some(dir) && sequence(path::name(&p), prefix).is_some() {
+            if let Some(record) = tree.node(&p)? {
+                return Ok(Some(Node { path: p, record }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn write(node: &RaftNode, cmd: Command) -> Result<Output, CoordError> {
@@ -79,10 +194,12 @@ pub async fn enqueue(
     loop {
         // One entry per lease: a caller retrying after a lost answer (its entry may have
         // been created) finds its own entry instead of queueing behind it forever.
-        let (existing, _) = entries(node, dir).await?;
-        let Some(own) = existing.into_iter().find(|n| {
-            n.record.stat.lease_id == lease_id && path::name(&n.path).starts_with(prefix)
-        }) else {
+        node.read_barrier().await?;
+        let own = {
+            let reader = node.db().reader();
+            own_entry(&Overlay::new(&reader), dir, prefix, lease_id)?
+        };
+        let Some(own) = own else {
             return create_entry(node, dir, prefix, lease_id, data).await;
         };
         // Adopt it by bumping its version: the call that had it before (cancelled, and
@@ -110,7 +227,7 @@ pub async fn enqueue(
             Err(CoordError::Kv(KvError::NodeNotFound { .. }))
             | Err(CoordError::Kv(KvError::VersionMismatch { .. })) => continue,
             Ok(other) => {
-                return Err(CoordError::Watch(format!(
+                return Err(CoordError::Invariant(format!(
                     "unexpected adopt result {other:?}"
                 )))
             }
@@ -179,30 +296,80 @@ async fn create_entry(
                 create_revision: stat.create_revision,
                 version: stat.version,
             }),
-            other => Err(CoordError::Watch(format!(
+            other => Err(CoordError::Invariant(format!(
                 "unexpected enqueue result {other:?}"
             ))),
         },
-        other => Err(CoordError::Watch(format!(
+        other => Err(CoordError::Invariant(format!(
             "unexpected enqueue result {other:?}"
         ))),
     }
 }
 
-/// Deletes a queue entry (ignoring one already gone).
-pub async fn remove(node: &RaftNode, key: &str) -> Result<(), CoordError> {
-    match write(
+/// Checks that `key` names an entry of a `prefix` queue held by `lease_id`, read
+/// linearizably: `Ok(None)` when it is gone (nothing to act on), else the entry.
+/// Anything else (a plain znode, another lease's entry) is refused and left alone.
+pub async fn owned_entry(
+    node: &RaftNode,
+    key: &str,
+    prefix: &str,
+    lease_id: i64,
+) -> Result<Option<Node>, CoordError> {
+    let not_entry = |why: String| CoordError::NotQueueEntry {
+        key: key.to_string(),
+        lease_id,
+        why,
+    };
+    if sequence(path::name(key), prefix).is_none() || path::parent(key).is_none_or(|p| p == "/") {
+        return Err(not_entry(format!(
+            "its name is not {prefix}NNNNNNNNNN under a lock or election"
+        )));
+    }
+    node.read_barrier().await?;
+    let found = {
+        let reader = node.db().reader();
+        read::get(&Overlay::new(&reader), key, true)?
+    };
+    let Some(entry) = found else { return Ok(None) };
+    let stat = &entry.record.stat;
+    if stat.kind != NodeKind::Ephemeral {
+        return Err(not_entry("it is not an ephemeral znode".into()));
+    }
+    if stat.lease_id != lease_id {
+        return Err(CoordError::NotEntryOwner {
+            key: key.to_string(),
+            lease_id,
+            owner: stat.lease_id,
+        });
+    }
+    Ok(Some(entry))
+}
+
+/// Deletes the queue entry `key` if it is still the incarnation `entry` (same create
+/// revision, so same lease): `false` when it was gone already.
+pub async fn remove_entry(node: &RaftNode, entry: &Node) -> Result<bool, CoordError> {
+    let out = write(
         node,
-        Command::Delete(DeleteCmd {
-            path: key.to_string(),
-            expected_version: None,
-            recursive: false,
+        Command::Txn(TxnCmd {
+            compares: vec![Compare {
+                path: entry.path.clone(),
+                op: CmpOp::Equal,
+                target: CmpTarget::CreateRevision(entry.record.stat.create_revision),
+            }],
+            success: vec![TxnOp::Delete(DeleteCmd {
+                path: entry.path.clone(),
+                expected_version: None,
+                recursive: false,
+            })],
+            failure: vec![],
         }),
     )
-    .await
-    {
-        Ok(_) | Err(CoordError::Kv(KvError::NodeNotFound { .. })) => Ok(()),
-        Err(e) => Err(e),
+    .await?;
+    match out {
+        Output::Txn { succeeded, .. } => Ok(succeeded),
+        other => Err(CoordError::Invariant(format!(
+            "unexpected remove result {other:?}"
+        ))),
     }
 }
 
@@ -260,23 +427,23 @@ impl Drop for EntryGuard {
     }
 }
 
-/// Waits until `key` is the first entry of `dir`, watching only its predecessor.
+/// Waits until `key` is the first entry of `dir`'s `prefix` queue, watching only its
+/// predecessor.
 pub async fn wait_first(
     node: &RaftNode,
     dir: &str,
+    prefix: &str,
     key: &str,
     deadline: Option<Instant>,
 ) -> Result<(), CoordError> {
     loop {
-        let (entries, revision) = entries(node, dir).await?;
-        let Some(pos) = entries.iter().position(|n| n.path == key) else {
-            return Err(CoordError::EntryGone(key.to_string()));
-        };
-        if pos == 0 {
-            return Ok(());
+        match place(node, dir, prefix, key).await? {
+            (Place::Gone, _) => return Err(CoordError::EntryGone(key.to_string())),
+            (Place::First, _) => return Ok(()),
+            (Place::Behind(predecessor), revision) => {
+                wait_deleted(node, &predecessor, revision + 1, deadline).await?
+            }
         }
-        let predecessor = entries[pos - 1].path.clone();
-        wait_deleted(node, &predecessor, revision + 1, deadline).await?;
     }
 }
 
@@ -330,10 +497,14 @@ mod tests {
     use super::sequence;
 
     #[test]
-    fn sequence_comes_from_the_ten_digit_suffix() {
-        assert_eq!(sequence("lock-0000000042"), Some(42));
-        assert_eq!(sequence("0000000007"), Some(7));
-        assert_eq!(sequence("lock-00042"), None);
-        assert_eq!(sequence("short"), None);
+    fn sequence_comes_from_the_prefix_and_ten_digits() {
+        assert_eq!(sequence("lock-0000000042", "lock-"), Some(42));
+        assert_eq!(sequence("cand-0000000007", "cand-"), Some(7));
+        assert_eq!(sequence("lock-00042", "lock-"), None);
+        assert_eq!(sequence("cand-0000000007", "lock-"), None);
+        assert_eq!(sequence("lock-00000000x7", "lock-"), None);
+        assert_eq!(sequence("lock-+000000007", "lock-"), None);
+        assert_eq!(sequence("lock-00000000071", "lock-"), None);
+        assert_eq!(sequence("lock-", "lock-"), None);
     }
 }

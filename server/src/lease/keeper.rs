@@ -43,13 +43,43 @@ impl Default for KeeperConfig {
     }
 }
 
-/// Runs until the process ends.
+/// How often the leader re-reads the stored leases to start timing new ones and forget
+/// revoked ones (a grant also starts its clock at once through a keepalive).
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Reaps proposed at once: the proposer batches them into few log entries.
+const REAP_BATCH: usize = 256;
+
+/// Runs until the process ends: the lease clock on one task, and the housekeeping
+/// (reaping TTL and container znodes, forgetting idle clients, compacting history) on
+/// another, so many due TTL znodes never delay a lease's expiry.
 pub async fn run(node: Arc<RaftNode>, cfg: KeeperConfig) {
+    let housekeeping = tokio::spawn(housekeeping(node.clone(), cfg.clone()));
+    leases(node, cfg).await;
+    housekeeping.abort();
+}
+
+/// Every stored lease, read off the async workers (there may be 100k of them).
+async fn stored_leases(node: &Arc<RaftNode>) -> Option<Vec<crate::store::lease::LeaseRecord>> {
+    let db = node.db().clone();
+    match tokio::task::spawn_blocking(move || db.leases()).await {
+        Ok(Ok(l)) => Some(l),
+        Ok(Err(e)) => {
+            tracing::error!("keeper: reading leases: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::error!("keeper: lease reading task failed: {e}");
+            None
+        }
+    }
+}
+
+/// The lease clock: expiry every tick, from memory; the stored set re-read every
+/// [`SYNC_EVERY`]; remaining times committed every `checkpoint_every`.
+async fn leases(node: Arc<RaftNode>, cfg: KeeperConfig) {
     let mut leading = false;
     let mut last_checkpoint = Instant::now();
-    let mut last_reap = Instant::now();
-    let mut last_retention = Instant::now();
-    let mut last_sessions = Instant::now();
+    let mut last_sync = Instant::now();
     loop {
         tokio::time::sleep(cfg.tick).await;
         if !node.is_leader() {
@@ -59,30 +89,46 @@ pub async fn run(node: Arc<RaftNode>, cfg: KeeperConfig) {
             }
             continue;
         }
-        let leases = match node.db().leases() {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("keeper: reading leases: {e}");
-                continue;
-            }
-        };
         if !leading {
+            let Some(stored) = stored_leases(&node).await else {
+                continue;
+            };
             node.lease_clock()
-                .take_over(&leases, node.election_timeout_max());
+                .take_over(&stored, node.election_timeout_max());
             leading = true;
             last_checkpoint = Instant::now();
-        } else {
-            node.lease_clock().sync(&leases);
+            last_sync = Instant::now();
+        } else if last_sync.elapsed() >= SYNC_EVERY {
+            last_sync = Instant::now();
+            if let Some(stored) = stored_leases(&node).await {
+                node.lease_clock().sync(&stored);
+            }
         }
         expire_leases(&node).await;
-        if last_checkpoint.elapsed() >= cfg.checkpoint_every && !leases.is_empty() {
+        if last_checkpoint.elapsed() >= cfg.checkpoint_every {
             last_checkpoint = Instant::now();
             let remaining = node.lease_clock().snapshot();
-            propose(&node, Command::LeaseCheckpoint { remaining }).await;
+            if !remaining.is_empty() {
+                propose(&node, Command::LeaseCheckpoint { remaining }).await;
+            }
+        }
+    }
+}
+
+/// Reaping, idle clients and history retention, each at its own interval, while
+/// this member leads.
+async fn housekeeping(node: Arc<RaftNode>, cfg: KeeperConfig) {
+    let mut last_reap = Instant::now();
+    let mut last_retention = Instant::now();
+    let mut last_sessions = Instant::now();
+    loop {
+        tokio::time::sleep(cfg.tick).await;
+        if !node.is_leader() {
+            continue;
         }
         if last_reap.elapsed() >= cfg.reap_every {
-            last_reap = Instant::now();
             reap(&node).await;
+            last_reap = Instant::now();
         }
         if last_sessions.elapsed() >= cfg.sessions_every {
             last_sessions = Instant::now();
@@ -125,39 +171,57 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-async fn reap(node: &RaftNode) {
-    let candidates = match node.db().reap_candidates() {
-        Ok(c) => c,
-        Err(e) => {
+/// Proposes a reap of every TTL znode past its TTL and every emptied container. The
+/// index is read and checked off the async workers, and the reaps are proposed many at
+/// a time (not one commit after another).
+async fn reap(node: &Arc<RaftNode>) {
+    let db = node.db().clone();
+    let now = now_ms();
+    let due =
+        tokio::task::spawn_blocking(move || -> Result<Vec<Command>, crate::store::StoreError> {
+            let mut due = Vec::new();
+            let reader = db.reader();
+            for (path, kind) in db.reap_candidates()? {
+                let Some(rec) = crate::store::overlay::Backing::node(&reader, &path)? else {
+                    continue;
+                };
+                let is_due = match kind {
+                    ReapKind::Ttl => {
+                        rec.stat.num_children == 0
+                            && now.saturating_sub(rec.stat.mtime_ms) >= rec.stat.ttl_ms
+                    }
+                    ReapKind::Container => {
+                        rec.stat.num_children == 0 && rec.stat.children_version > 0
+                    }
+                };
+                if is_due {
+                    // Apply re-checks these conditions, so a late or stale reap deletes nothing.
+                    due.push(Command::Reap {
+                        path,
+                        mod_revision: rec.stat.mod_revision,
+                    });
+                }
+            }
+            Ok(due)
+        })
+        .await;
+    let due = match due {
+        Ok(Ok(due)) => due,
+        Ok(Err(e)) => {
             tracing::error!("keeper: reading the reap index: {e}");
             return;
         }
+        Err(e) => {
+            tracing::error!("keeper: reap scan task failed: {e}");
+            return;
+        }
     };
-    let now = now_ms();
-    for (path, kind) in candidates {
-        let reader = node.db().reader();
-        let rec = match crate::store::overlay::Backing::node(&reader, &path) {
-            Ok(Some(rec)) => rec,
-            _ => continue,
-        };
-        drop(reader);
-        let due = match kind {
-            ReapKind::Ttl => {
-                rec.stat.num_children == 0
-                    && now.saturating_sub(rec.stat.mtime_ms) >= rec.stat.ttl_ms
-            }
-            ReapKind::Container => rec.stat.num_children == 0 && rec.stat.children_version > 0,
-        };
-        if due {
-            // Apply re-checks these conditions, so a late or stale reap deletes nothing.
-            propose(
-                node,
-                Command::Reap {
-                    path,
-                    mod_revision: rec.stat.mod_revision,
-                },
-            )
-            .await;
+    let mut due = due.into_iter().peekable();
+    while due.peek().is_some() {
+        let batch: Vec<Command> = due.by_ref().take(REAP_BATCH).collect();
+        futures::future::join_all(batch.into_iter().map(|cmd| propose(node, cmd))).await;
+        if !node.is_leader() {
+            return;
         }
     }
 }

@@ -376,16 +376,21 @@ impl Db {
         Ok((bytes, meta))
     }
 
+    /// A backup: the whole state machine serialized from one RocksDB snapshot, and the
+    /// revision it holds, read from that same snapshot.
+    pub fn export_backup(&self) -> Result<(Vec<u8>, i64), StoreError> {
+        let (bytes, meta) = self.export_state(&["revision"])?;
+        let revision = match meta.into_iter().next().flatten() {
+            Some(b) => decode_u64(&b)? as i64,
+            None => 0, // nothing written yet
+        };
+        Ok((bytes, revision))
+    }
+
     /// Replaces the whole state machine with a serialized one plus `meta` overrides,
     /// atomically and durably.
     pub fn import_state(&self, bytes: &[u8], meta: &[(&str, Vec<u8>)]) -> Result<(), StoreError> {
-        let dump: SmDump = bincode::deserialize(bytes)?;
-        if dump.format != DUMP_FORMAT {
-            return Err(StoreError::Corrupt(format!(
-                "snapshot format {} is not supported (expected {DUMP_FORMAT})",
-                dump.format
-            )));
-        }
+        let dump = decode_dump(bytes)?;
         let mut batch = WriteBatch::default();
         for name in SM_CFS {
             let cf = self.cf(name)?;
@@ -485,6 +490,38 @@ impl Backing for DbReader<'_> {
             .skip_while(move |item| {
                 skip_first && matches!(item, Ok(k) if k.as_slice() == start.as_bytes())
             })
+            .take_while({
+                let prefix = prefix.clone();
+                move |item| match item {
+                    Ok(k) => k.starts_with(prefix.as_bytes()),
+                    Err(_) => true,
+                }
+            })
+            .map(move |item| {
+                let k = item?;
+                String::from_utf8(k[prefix.len()..].to_vec())
+                    .map_err(|_| StoreError::Corrupt("child key is not UTF-8".into()))
+            });
+        Box::new(iter)
+    }
+
+    fn scan_children_before<'s>(
+        &'s self,
+        parent: &str,
+        before_name: &str,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
+        let cf = match self.db.cf(CF_CHILDREN) {
+            Ok(cf) => cf,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let prefix = child_key(parent, "");
+        let start = child_key(parent, before_name);
+        // A reverse iterator from `start` begins at the last key <= start.
+        let iter = self
+            .snap
+            .iterator_cf(cf, IteratorMode::From(start.as_bytes(), Direction::Reverse))
+            .map(|item| -> Result<Vec<u8>, StoreError> { Ok(item?.0.to_vec()) })
+            .skip_while(move |item| matches!(item, Ok(k) if k.as_slice() >= start.as_bytes()))
             .take_while({
                 let prefix = prefix.clone();
                 move |item| match item {
@@ -693,9 +730,69 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(bincode::deserialize(bytes)?)
 }
 
+/// A state dump (backup or snapshot), or an error a person can act on: a file that is not
+/// a dump at all is told apart from a damaged one (bincode alone says "io error").
+fn decode_dump(bytes: &[u8]) -> Result<SmDump, StoreError> {
+    // bincode 1 writes the leading u32 `format` as 4 little-endian bytes.
+    let format = bytes
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes);
+    match format {
+        Some(DUMP_FORMAT) => {}
+        Some(f) if f < 16 => {
+            return Err(StoreError::BadDump(format!(
+                "state dump format {f} is not supported (this version reads format {DUMP_FORMAT})"
+            )))
+        }
+        _ => {
+            return Err(StoreError::BadDump(format!(
+                "not a Corral backup or snapshot: it does not start with a state dump header \
+                 (format {DUMP_FORMAT}); was it made by `corralctl snapshot save`?"
+            )))
+        }
+    }
+    bincode::deserialize(bytes).map_err(|e| {
+        StoreError::BadDump(format!(
+            "the backup or snapshot is damaged or truncated ({} bytes): {e}",
+            bytes.len()
+        ))
+    })
+}
+
 fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
     let arr: [u8; 8] = bytes.try_into().map_err(|_| {
         StoreError::Corrupt(format!("expected an 8-byte key, got {} bytes", bytes.len()))
     })?;
     Ok(u64::from_be_bytes(arr))
+}
+
+#[cfg(test)]
+mod dump_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_backup_is_named_so_and_a_damaged_one_too() {
+        for garbage in [
+            &b"PK\x03\x04 a zip file, not a backup"[..],
+            b"",
+            b"\x01\x00",
+        ] {
+            let err = decode_dump(garbage).err().expect("refused").to_string();
+            assert!(err.starts_with("not a Corral backup"), "{err}");
+            assert!(!err.contains("io error"), "{err}");
+        }
+        let mut bytes = bincode::serialize(&SmDump {
+            format: DUMP_FORMAT,
+            entries: vec![(0, ByteBuf::from(vec![1, 2]), ByteBuf::from(vec![3; 64]))],
+        })
+        .expect("encode");
+        assert!(decode_dump(&bytes).is_ok());
+        bytes.truncate(bytes.len() - 10);
+        let err = decode_dump(&bytes).err().expect("refused").to_string();
+        assert!(err.contains("damaged or truncated"), "{err}");
+        let later = 7u32.to_le_bytes();
+        let err = decode_dump(&later).err().expect("refused").to_string();
+        assert!(err.contains("format 7 is not supported"), "{err}");
+    }
 }

@@ -31,4 +31,7 @@ pub enum StoreError {
     /// Stored data breaks an invariant.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A backup or snapshot file that is not one, or is damaged (the message says which).
+    #[error("{0}")]
+    BadDump(String),
 }

@@ -30,6 +30,13 @@ pub trait Backing {
         parent: &str,
         after_name: &str,
     ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's>;
+    /// Names of `parent`'s children sorting strictly before `before_name`, in reverse
+    /// byte order (nearest first): a queue finds a waiter's predecessor in one seek.
+    fn scan_children_before<'s>(
+        &'s self,
+        parent: &str,
+        before_name: &str,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's>;
     /// The cluster revision (0 before the first write).
     fn revision(&self) -> Result<i64, StoreError>;
     /// Lease `id`, if it exists.
@@ -377,6 +384,36 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
     }
 }
 
+impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
+    /// Up to `limit` child names of `parent` sorting before `before_name`, nearest first.
+    pub fn children_before(
+        &self,
+        parent: &str,
+        before_name: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = child_key(parent, "");
+        let before = child_key(parent, before_name);
+        let mut pending: BTreeMap<String, Option<()>> = BTreeMap::new();
+        for layer in &self.layers {
+            for (k, present) in layer.children.range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Excluded(before.as_str()),
+            )) {
+                pending.insert(k[prefix.len()..].to_string(), present.then_some(()));
+            }
+        }
+        let base = self
+            .base
+            .scan_children_before(parent, before_name)
+            .map(|r| r.map(|name| (name, ())));
+        Ok(merge_ordered(base, pending.into_iter().rev(), limit, true)?
+            .into_iter()
+            .map(|(name, ())| name)
+            .collect())
+    }
+}
+
 /// Merges a sorted base stream with sorted pending writes (`None` = deleted), keeping at
 /// most `limit` live entries.
 fn merge<V>(
@@ -384,9 +421,19 @@ fn merge<V>(
     pending: BTreeMap<String, Option<V>>,
     limit: usize,
 ) -> Result<Vec<(String, V)>, StoreError> {
+    merge_ordered(base, pending.into_iter(), limit, false)
+}
+
+/// [`merge`] of streams sorted ascending, or with `descending`, both sorted descending.
+fn merge_ordered<V>(
+    base: impl Iterator<Item = Result<(String, V), StoreError>>,
+    pending: impl Iterator<Item = (String, Option<V>)>,
+    limit: usize,
+    descending: bool,
+) -> Result<Vec<(String, V)>, StoreError> {
     let mut out = Vec::new();
     let mut base = base.peekable();
-    let mut pending = pending.into_iter().peekable();
+    let mut pending = pending.peekable();
     while out.len() < limit {
         let take_pending = match (base.peek(), pending.peek()) {
             (None, None) => break,
@@ -404,7 +451,7 @@ fn merge<V>(
                     base.next();
                     true
                 } else {
-                    pk < bk
+                    (pk < bk) != descending
                 }
             }
         };

@@ -397,6 +397,7 @@ pub async fn locker(
             match c
                 .unlock(pb::UnlockRequest {
                     key: held.key.clone(),
+                    lease_id: lease,
                 })
                 .await
             {

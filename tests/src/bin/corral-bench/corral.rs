@@ -227,8 +227,10 @@ impl Conn {
         Ok(self.lock_client().lock(request).await?.into_inner().key)
     }
 
-    pub async fn unlock(&self, key: String) -> Result<()> {
-        self.lock_client().unlock(pb::UnlockRequest { key }).await?;
+    pub async fn unlock(&self, key: String, lease_id: i64) -> Result<()> {
+        self.lock_client()
+            .unlock(pb::UnlockRequest { key, lease_id })
+            .await?;
         Ok(())
     }
 

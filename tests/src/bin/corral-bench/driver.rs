@@ -137,7 +137,7 @@ impl Contender {
         match self {
             Contender::Corral(c, lease) => {
                 let key = c.lock(name, *lease).await?;
-                c.unlock(key).await
+                c.unlock(key, *lease).await
             }
             Contender::Etcd(c, lease) => {
                 let key = c.lock(name, *lease).await?;
