@@ -5,11 +5,11 @@ use std::path::Path;
 
 use corral_client::{Error, MemberChangeResponse};
 use corral_proto::v1 as pb;
-use serde_json::{json, Value};
 
 use crate::cli::{MemberCommand, SnapshotCommand};
 use crate::failure::{exit_status, Call, Failure};
-use crate::output::{human_bytes, json_of, members_table, status_table, Shown};
+use crate::output::{doc_of, human_bytes, members_table, status_table, Shown};
+use crate::protojson::Doc;
 use crate::{connect, report, wire, Ctx};
 
 /// How to see whether a membership change was applied after all.
@@ -124,7 +124,7 @@ pub async fn snapshot(ctx: &Ctx, command: SnapshotCommand) -> Result<(), Failure
     std::fs::rename(&partial, &file)
         .map_err(|e| Failure::Other(format!("cannot rename to {}: {e}", file.display())))?;
     let text = format!("saved {} to {}\n", human_bytes(info.bytes), file.display());
-    ctx.out.print(Shown::value(
+    ctx.out.print(Shown::doc(
         snapshot_json(&file, &wire::header(&info.header), info.bytes)?,
         text,
     ))
@@ -133,25 +133,21 @@ pub async fn snapshot(ctx: &Ctx, command: SnapshotCommand) -> Result<(), Failure
 /// `snapshot save`'s JSON: the snapshot is a stream of chunks, not one message, so this
 /// is `{file, bytes, header}` with the header's mapping and `bytes` as a string, as
 /// the mapping writes 64-bit integers.
-pub fn snapshot_json(
-    file: &Path,
-    header: &pb::ResponseHeader,
-    bytes: u64,
-) -> Result<Value, Failure> {
-    Ok(json!({
-        "file": file.display().to_string(),
-        "bytes": bytes.to_string(),
-        "header": json_of(header)?,
-    }))
+pub fn snapshot_json(file: &Path, header: &pb::ResponseHeader, bytes: u64) -> Result<Doc, Failure> {
+    Ok(Doc::Object(vec![
+        ("file", Doc::Text(file.display().to_string())),
+        ("bytes", Doc::Text(bytes.to_string())),
+        ("header", doc_of(header)?),
+    ]))
 }
 
 /// `status`'s JSON for one endpoint: `{endpoint, status}`, `status` being the
 /// `corral.v1.StatusResponse` it answered.
-pub fn status_json(endpoint: &str, status: &corral_client::Status) -> Result<Value, Failure> {
-    Ok(json!({
-        "endpoint": endpoint,
-        "status": json_of(&wire::status(status))?,
-    }))
+pub fn status_json(endpoint: &str, status: &corral_client::Status) -> Result<Doc, Failure> {
+    Ok(Doc::Object(vec![
+        ("endpoint", Doc::Text(endpoint.into())),
+        ("status", doc_of(&wire::status(status))?),
+    ]))
 }
 
 /// `corralctl status`: one row (or JSON object) per endpoint, each asked on its own
@@ -197,7 +193,7 @@ pub async fn status(ctx: &Ctx) -> Result<(), Failure> {
     } else {
         status_table(&rows)
     };
-    ctx.out.print(Shown::value(Value::Array(json), text))?;
+    ctx.out.print(Shown::doc(Doc::List(json), text))?;
     match failed {
         Some(code) => Err(Failure::Reported(code)),
         None => Ok(()),

@@ -6,11 +6,10 @@
 use std::io::{self, Write};
 
 use corral_client::{Event, Member, Node, Status};
-use serde_json::Value;
 
 use crate::cli::Format;
 use crate::failure::Failure;
-use crate::protojson::{self, ApiMessage};
+use crate::protojson::{self, ApiMessage, Doc};
 
 /// What one command (or one item of a stream) prints.
 pub struct Shown {
@@ -24,8 +23,8 @@ pub struct Shown {
 enum Json {
     /// An API message, encoded: printed as its proto3 JSON mapping.
     Message { name: &'static str, bytes: Vec<u8> },
-    /// A value built from such mappings (`status`'s list, `snapshot save`).
-    Value(Value),
+    /// A document built from such messages (`status`'s list, `snapshot save`).
+    Doc(Doc),
 }
 
 impl Shown {
@@ -40,19 +39,23 @@ impl Shown {
         }
     }
 
-    /// A JSON value that is not one message (see [`Json::Value`]).
-    pub fn value(json: Value, text: impl Into<Vec<u8>>) -> Shown {
+    /// A JSON document that is not one message (see [`Json::Doc`]).
+    pub fn doc(json: Doc, text: impl Into<Vec<u8>>) -> Shown {
         Shown {
-            json: Json::Value(json),
+            json: Json::Doc(json),
             text: text.into(),
         }
     }
 }
 
-/// The JSON mapping of a message, as a [`Failure`] if the descriptors disagree with
-/// the generated code (a bug).
-pub fn json_of<M: ApiMessage>(message: &M) -> Result<Value, Failure> {
-    protojson::to_json(message).map_err(|e| Failure::Other(format!("internal error: {e}")))
+/// A message as a [`Doc`], or a [`Failure`] if the descriptors disagree with the
+/// generated code (a bug).
+pub fn doc_of<M: ApiMessage>(message: &M) -> Result<Doc, Failure> {
+    protojson::message(message).map_err(internal)
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    Failure::Other(format!("internal error: {e}"))
 }
 
 /// Writes [`Shown`] values to stdout in the format `-o` chose.
@@ -88,18 +91,19 @@ impl Printer {
 
     /// The bytes [`Printer::print`] (`pretty`) or [`Printer::print_item`] write.
     pub fn render(&self, shown: Shown, pretty: bool) -> Result<Vec<u8>, Failure> {
-        let value = match (self.format, shown.json) {
+        let doc = match (self.format, shown.json) {
             (Format::Table, _) => return Ok(shown.text),
-            (Format::Json, Json::Message { name, bytes }) => protojson::transcode(name, &bytes)
-                .map_err(|e| Failure::Other(format!("internal error: {e}")))?,
-            (Format::Json, Json::Value(value)) => value,
+            (Format::Json, Json::Message { name, bytes }) => {
+                protojson::decode(name, &bytes).map_err(internal)?
+            }
+            (Format::Json, Json::Doc(doc)) => doc,
         };
         let mut bytes = if pretty {
-            serde_json::to_vec_pretty(&value)
+            serde_json::to_vec_pretty(&doc)
         } else {
-            serde_json::to_vec(&value)
+            serde_json::to_vec(&doc)
         }
-        .map_err(|e| Failure::Other(format!("internal error: {e}")))?;
+        .map_err(internal)?;
         bytes.push(b'\n');
         Ok(bytes)
     }

@@ -137,7 +137,10 @@ fn status_table_has_a_row_per_member() {
          127.0.0.1:2479  1   leader    1       3     121       120     119      -         97        1.5 MiB  0.1.0\n\
          127.0.0.1:2489  2   follower  none    3     121       120     119      -         97        1.5 MiB  0.1.0\n"
     );
-    let json = cluster::status_json("127.0.0.1:2489", &rows[1].1).expect("mapped");
+    let json = cluster::status_json("127.0.0.1:2489", &rows[1].1)
+        .map_err(|e| format!("{e:?}"))
+        .and_then(|doc| protojson::to_value(&doc))
+        .expect("mapped");
     assert_eq!(json["endpoint"], "127.0.0.1:2489");
     // The StatusResponse mapping: 64-bit integers as strings, 0 when none is known.
     assert_eq!(json["status"]["leaderId"], "0");
@@ -501,10 +504,48 @@ fn parents_of_paths() {
 #[test]
 fn every_printed_message_is_in_the_descriptors() {
     for name in protojson::PRINTED {
-        let json = protojson::transcode(name, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let json = protojson::decode(name, &[])
+            .and_then(|doc| protojson::to_value(&doc))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(json.is_object(), "{name}: {json}");
     }
-    assert!(protojson::transcode("corral.v1.NoSuchMessage", &[]).is_err());
+    assert!(protojson::decode("corral.v1.NoSuchMessage", &[]).is_err());
+}
+
+#[test]
+fn json_fields_come_in_the_protos_order() {
+    let r = corral_client::GetResponse {
+        header: Header::default(),
+        node: sample_node(b"x".to_vec()),
+    };
+    let text = Printer::new(Format::Json)
+        .render(Shown::message(&wire::get(&r), ""), false)
+        .expect("rendered");
+    let text = String::from_utf8(text).expect("UTF-8");
+    let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap_or(usize::MAX);
+    let order = [
+        "header",
+        "clusterId",
+        "memberId",
+        "revision",
+        "raftTerm",
+        "node",
+        "path",
+        "data",
+        "stat",
+        "createRevision",
+        "modRevision",
+        "version",
+        "ttlMs",
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            at(pair[0]) < at(pair[1]),
+            "{} before {} in {text}",
+            pair[0],
+            pair[1]
+        );
+    }
 }
 
 fn sample_node(data: Vec<u8>) -> corral_client::Node {
