@@ -34,7 +34,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
-    /// Output format: table for people, json (the API's response shape) for scripts.
+    /// Output format: table for people, json (the API's response message) for scripts.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
 
@@ -47,7 +47,8 @@ pub struct Cli {
 pub enum Format {
     /// For people.
     Table,
-    /// For scripts: the API's response shape, data in base64.
+    /// For scripts: the response message in the proto3 JSON mapping (lowerCamelCase
+    /// names, 64-bit integers as strings, data in base64).
     Json,
 }
 
@@ -124,7 +125,8 @@ pub struct GetArgs {
     /// Read from the member's local state (may be stale) instead of a linearizable read.
     #[arg(long)]
     pub serializable: bool,
-    /// Write the data exactly as stored, without adding a newline (for binary data).
+    /// Write the data exactly as stored, without adding a newline (for binary data;
+    /// not with -o json).
     #[arg(long)]
     pub raw: bool,
 }
