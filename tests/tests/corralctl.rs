@@ -637,6 +637,12 @@ async fn values_from_a_file_or_stdin_round_trip_byte_for_byte() -> Result<()> {
         2,
         "cannot read /no/such/value",
     )?;
+    let folder = dir.path().display().to_string();
+    fails(
+        ctl(e, &["txn", "-f", &folder]).await?,
+        2,
+        &format!("cannot read {folder}"),
+    )?;
     fails(ctl(e, &["put", "/bin"]).await?, 2, "--file")?;
     fails(
         ctl(e, &["put", "/bin", "v", "--file", &file]).await?,

@@ -104,12 +104,15 @@ pub fn explain(e: &Error, call: &Call) -> (String, u8) {
             );
         }
     }
+    // The path to create is the one the user typed where there is one (the error's may
+    // name the parent instead); the parent missing is then its immediate parent, as a
+    // missing ancestor means a missing parent.
     let message = match (e, call) {
-        (Error::ParentNotFound { path, .. }, Call::Create { .. }) => format!(
+        (Error::ParentNotFound { .. }, Call::Create { path, .. }) => format!(
             "cannot create {path}: parent {} does not exist; pass -p/--parents to create it",
             parent(path)
         ),
-        (Error::ParentNotFound { path, .. }, Call::Put { .. }) => format!(
+        (Error::ParentNotFound { .. }, Call::Put { path, .. }) => format!(
             "cannot create {path}: parent {parent} does not exist (put --create makes no \
              parents; `corralctl create -p {parent}` does)",
             parent = parent(path)

@@ -1,5 +1,5 @@
-//! `-o json`: the proto3 JSON mapping of the API's messages, as the HTTP gateway and
-//! grpcurl speak it: lowerCamelCase names, 64-bit integers as strings (so `jq` does not
+//! `-o json`: the proto3 JSON mapping of the API's messages, as grpcurl prints them
+//! and as DESIGN.md has the HTTP gateway speak them: lowerCamelCase names, 64-bit integers as strings (so `jq` does not
 //! round a `clusterId`), bytes in base64, enums by name. It is derived from the
 //! descriptors compiled into `corral-proto`, never written by hand, so a field added
 //! or renamed in the protos shows up here as it is.
@@ -40,7 +40,6 @@ macro_rules! api_messages {
 
 api_messages!(
     ResponseHeader,
-    Node,
     Event,
     CreateResponse,
     PutResponse,

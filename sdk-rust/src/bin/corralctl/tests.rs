@@ -411,9 +411,17 @@ fn a_missing_parent_names_the_parents_flag_not_the_proto_field() {
     assert!(message.contains("corralctl create -p /a/b"), "{message}");
     let (message, _) = explain(&e, &Call::Txn);
     assert!(message.contains("\"parents\": true"), "{message}");
-    for call in [create, Call::Txn] {
+    for call in [create.clone(), Call::Txn] {
         assert!(!explain(&e, &call).0.contains("create_parents"));
     }
+    // Whichever path the server names, the message is about the path typed.
+    let naming_the_parent = Error::ParentNotFound {
+        path: "/a/b".into(),
+        message: String::new(),
+    };
+    assert!(explain(&naming_the_parent, &create)
+        .0
+        .starts_with("cannot create /a/b/c: parent /a/b does not exist"));
 }
 
 #[test]
