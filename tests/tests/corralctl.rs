@@ -543,6 +543,7 @@ async fn bad_input_gets_one_line_on_stderr_and_a_nonzero_exit() -> Result<()> {
     fails(ctl(e, &["lock", "/", "--", "true"]).await?, 2, "/")?;
     fails(ctl(e, &["lease", "revoke", "12345"]).await?, 3, "12345")?;
     fails(ctl(e, &["lease", "grant", "0s"]).await?, 2, "0s")?;
+    fails(ctl(e, &["lease", "grant", "25h"]).await?, 2, "lease TTL")?;
     fails(ctl(e, &["create", "-e", "/x"]).await?, 2, "--lease")?;
     // A negative revision used to start the watch from now, silently, and run on.
     fails(ctl(e, &["watch", "/w", "--rev=-5"]).await?, 2, "revision")?;

@@ -262,7 +262,7 @@ pub struct LockArgs {
     /// Lock name: an absolute path, e.g. /locks/backup.
     pub name: String,
     /// Lease TTL: how long the lock outlives this process if it dies.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_lease_ttl)]
     pub ttl: Duration,
     /// Give up if the lock is not acquired within this time (exit 5).
     #[arg(long, value_parser = parse_duration)]
@@ -283,7 +283,7 @@ pub struct ElectArgs {
     #[arg(short, long)]
     pub listen: bool,
     /// Lease TTL: how long leadership outlives this process if it dies.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_lease_ttl)]
     pub ttl: Duration,
     /// With -l: exit after this many leaders were printed.
     #[arg(long, requires = "listen")]
@@ -295,7 +295,7 @@ pub enum LeaseCommand {
     /// Grant a lease and print its id.
     Grant {
         /// Time to live, e.g. 30s (1s to 1 day).
-        #[arg(value_parser = parse_duration)]
+        #[arg(value_parser = parse_lease_ttl)]
         ttl: Duration,
     },
     /// Keep a lease alive until Ctrl-C (or once).
@@ -382,6 +382,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{text:?} must be a positive duration"))
+}
+
+/// A lease's TTL: a duration from 1 s to 1 day, the range the server grants (checked
+/// here so that the error speaks of the TTL typed, not of the API's `ttl_ms`).
+pub fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(24 * 3600) {
+        return Err(format!(
+            "a lease TTL must be from 1s to 24h, not {}",
+            text.trim()
+        ));
+    }
+    Ok(ttl)
 }
 
 /// An integer of at least `min`; `what` and `hint` make the error say which and why.

@@ -656,3 +656,22 @@ fn the_printer_writes_the_text_or_the_mapping() {
     assert_eq!(json["deleted"], "5");
     assert_eq!(json["header"]["revision"], "0");
 }
+
+#[test]
+fn lease_ttls_outside_the_granted_range_are_usage_errors() {
+    // The server would answer "ttl_ms must be between 1000 and 86400000".
+    for bad in [
+        &["lease", "grant", "500ms"][..],
+        &["lease", "grant", "25h"],
+        &["lock", "/l", "--ttl", "100ms"],
+        &["elect", "/e", "v", "--ttl", "2000m"],
+    ] {
+        let err = parse(bad).expect_err("out of range");
+        assert!(err.to_string().contains("lease TTL"), "{bad:?}: {err}");
+    }
+    assert!(matches!(
+        parse(&["lease", "grant", "24h"]),
+        Ok(Command::Lease(LeaseCommand::Grant { ttl })) if ttl == Duration::from_secs(86_400)
+    ));
+    assert!(parse(&["lease", "grant", "1s"]).is_ok());
+}
