@@ -1,4 +1,5 @@
-//! Unit tests of the command line and the renderers.
+//! Unit tests of the command line, the renderers, the JSON mapping and the wording of
+//! errors.
 
 use std::time::Duration;
 
