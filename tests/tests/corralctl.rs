@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use corral_client::{Client, GetOptions};
+use corral_proto::v1 as pb;
 use corral_tests::Server;
-use sdk_common::{cluster3, corralctl_bin};
+use sdk_common::{cluster3, corralctl_bin, Proxy};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
@@ -20,7 +21,7 @@ async fn ctl(endpoints: &str, args: &[&str]) -> Result<Output> {
     ctl_with_stdin(endpoints, args, None).await
 }
 
-async fn ctl_with_stdin(endpoints: &str, args: &[&str], stdin: Option<&str>) -> Result<Output> {
+async fn ctl_with_stdin(endpoints: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
     let mut command = Command::new(corralctl_bin()?);
     command
         .arg("--endpoints")
@@ -36,9 +37,10 @@ async fn ctl_with_stdin(endpoints: &str, args: &[&str], stdin: Option<&str>) -> 
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn()?;
-    if let Some(text) = stdin {
+    if let Some(bytes) = stdin {
         let mut input = child.stdin.take().context("stdin")?;
-        input.write_all(text.as_bytes()).await?;
+        input.write_all(bytes).await?;
+        // Dropped here: corralctl sees the end of its input.
     }
     let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
@@ -164,22 +166,35 @@ async fn kv_commands_create_list_draw_and_delete_znodes() -> Result<()> {
     assert!(stat.contains("num_children      2\n"), "{stat}");
     let got = json(&ok(ctl(e, &["-o", "json", "get", "/app"]).await?)?)?;
     assert_eq!(got["node"]["data"], "djI=", "v2 in base64");
-    assert_eq!(got["node"]["stat"]["version"], 1);
+    assert_eq!(
+        got["node"]["stat"]["version"], "1",
+        "64-bit integers are strings"
+    );
+    // A cluster id is a random 64-bit number: as a JSON number, jq would round it.
+    let header = server.client().await?.get("/app", None).await?.header;
+    assert_eq!(got["header"]["clusterId"], header.cluster_id.to_string());
+    assert!(got["node"]["stat"].get("createRevision").is_some(), "{got}");
 
     // Ephemeral (on a lease from `lease grant`), TTL and container znodes.
     let lease = ok(ctl(e, &["lease", "grant", "30s"]).await?)?;
     let lease = lease.trim();
     ok(ctl(e, &["create", "-e", "--lease", lease, "/app/eph", "me"]).await?)?;
     let eph = json(&ok(ctl(e, &["-o", "json", "stat", "/app/eph"]).await?)?)?;
-    assert_eq!(eph["node"]["stat"]["kind"], "EPHEMERAL");
-    assert_eq!(eph["node"]["stat"]["lease_id"].to_string(), lease);
+    assert_eq!(
+        eph["node"]["stat"]["kind"],
+        pb::NodeKind::Ephemeral.as_str_name()
+    );
+    assert_eq!(eph["node"]["stat"]["leaseId"], lease);
     ok(ctl(e, &["create", "--ttl", "1m", "/app/ttl"]).await?)?;
     let ttl = json(&ok(ctl(e, &["-o", "json", "stat", "/app/ttl"]).await?)?)?;
-    assert_eq!(ttl["node"]["stat"]["kind"], "TTL");
-    assert_eq!(ttl["node"]["stat"]["ttl_ms"], 60_000);
+    assert_eq!(ttl["node"]["stat"]["kind"], pb::NodeKind::Ttl.as_str_name());
+    assert_eq!(ttl["node"]["stat"]["ttlMs"], "60000");
     ok(ctl(e, &["create", "--container", "/box"]).await?)?;
     let boxed = json(&ok(ctl(e, &["-o", "json", "stat", "/box"]).await?)?)?;
-    assert_eq!(boxed["node"]["stat"]["kind"], "CONTAINER");
+    assert_eq!(
+        boxed["node"]["stat"]["kind"],
+        pb::NodeKind::Container.as_str_name()
+    );
     let listed = ok(ctl(e, &["lease", "ttl", lease, "--nodes"]).await?)?;
     assert!(listed.contains("/app/eph"), "{listed}");
     ok(ctl(e, &["lease", "revoke", lease]).await?)?;
@@ -243,10 +258,10 @@ async fn watch_prints_each_event_once_in_order_and_stops_on_ctrl_c() -> Result<(
             .context("the watch ended")?;
         events.push(json(&line)?);
     }
-    assert_eq!(events[0]["type"], "CREATED");
+    assert_eq!(events[0]["type"], pb::EventType::Created.as_str_name());
     assert_eq!(events[0]["node"]["path"], "/w/a");
-    assert_eq!(events[1]["type"], "UPDATED");
-    assert_eq!(events[1]["revision"], r + 1);
+    assert_eq!(events[1]["type"], pb::EventType::Updated.as_str_name());
+    assert_eq!(events[1]["revision"], (r + 1).to_string());
     interrupt(&json_watch)?;
     let status = tokio::time::timeout(Duration::from_secs(30), json_watch.wait()).await??;
     assert!(status.success(), "Ctrl-C ends a watch cleanly: {status}");
@@ -368,7 +383,11 @@ async fn elect_leads_until_ctrl_c_and_listen_follows_the_leader() -> Result<()> 
         &["-o", "json", "elect", "-l", "/elections/e", "--count", "1"],
     )
     .await?)?;
-    assert_eq!(json(&seen)?["value"], "host-a");
+    assert_eq!(
+        json(&seen)?["leader"]["value"],
+        "aG9zdC1h",
+        "host-a in base64"
+    );
     interrupt(&leader)?;
     assert!(tokio::time::timeout(Duration::from_secs(30), leader.wait())
         .await??
@@ -398,7 +417,7 @@ async fn txn_reads_json_from_stdin_or_a_file_and_reports_its_branch() -> Result<
       ],
       "failure": [{"op": "get", "path": "/flag"}]
     }"#;
-    let first = ok(ctl_with_stdin(&e, &["txn"], Some(text)).await?)?;
+    let first = ok(ctl_with_stdin(&e, &["txn"], Some(text.as_bytes())).await?)?;
     assert!(first.starts_with("SUCCEEDED"), "{first}");
     assert!(first.contains("created /jobs/job-0000000000"), "{first}");
     let file = tempfile::NamedTempFile::new()?;
@@ -413,7 +432,7 @@ async fn txn_reads_json_from_stdin_or_a_file_and_reports_its_branch() -> Result<
         ctl_with_stdin(
             &e,
             &["txn"],
-            Some(r#"{"success": [{"op": "put", "path": "/x", "dat": 1}]}"#),
+            Some(br#"{"success": [{"op": "put", "path": "/x", "dat": 1}]}"#),
         )
         .await?,
         2,
@@ -447,11 +466,11 @@ async fn member_status_and_maintenance_commands_on_a_cluster() -> Result<()> {
         .as_array()
         .context("array")?
         .iter()
-        .all(|s| s["leader_id"] == leader));
+        .all(|s| s["status"]["leaderId"] == leader.to_string()));
 
     let members = json(&ok(ctl(&e, &["-o", "json", "member", "list"]).await?)?)?;
     assert_eq!(members["members"].as_array().map(Vec::len), Some(3));
-    assert_eq!(members["leader_id"], leader);
+    assert_eq!(members["leaderId"], leader.to_string());
     let table = ok(ctl(&e, &["member", "list"]).await?)?;
     assert_eq!(
         table.lines().filter(|l| l.ends_with("leader")).count(),
@@ -524,14 +543,22 @@ async fn bad_input_gets_one_line_on_stderr_and_a_nonzero_exit() -> Result<()> {
     fails(ctl(e, &["lock", "/", "--", "true"]).await?, 2, "/")?;
     fails(ctl(e, &["lease", "revoke", "12345"]).await?, 3, "12345")?;
     fails(ctl(e, &["lease", "grant", "0s"]).await?, 2, "0s")?;
+    fails(ctl(e, &["lease", "grant", "25h"]).await?, 2, "lease TTL")?;
     fails(ctl(e, &["create", "-e", "/x"]).await?, 2, "--lease")?;
+    // A negative revision used to start the watch from now, silently, and run on.
+    fails(ctl(e, &["watch", "/w", "--rev=-5"]).await?, 2, "revision")?;
+    fails(
+        ctl(e, &["put", "/a", "v", "--expected-version=-1"]).await?,
+        2,
+        "version",
+    )?;
     fails(
         ctl(e, &["txn", "-f", "/no/such/file.json"]).await?,
         2,
-        "/no/such/file.json",
+        "cannot read /no/such/file.json",
     )?;
     fails(
-        ctl_with_stdin(e, &["txn"], Some("not json")).await?,
+        ctl_with_stdin(e, &["txn"], Some(b"not json")).await?,
         2,
         "JSON",
     )?;
@@ -554,5 +581,138 @@ async fn bad_input_gets_one_line_on_stderr_and_a_nonzero_exit() -> Result<()> {
     // Nothing was changed by any of it.
     let root = server.client().await?.list("/", None).await?;
     assert!(root.nodes.is_empty(), "{:?}", root.nodes);
+    Ok(())
+}
+
+#[tokio::test]
+async fn values_from_a_file_or_stdin_round_trip_byte_for_byte() -> Result<()> {
+    let server = Server::start().await?;
+    let e = server.client_addr();
+    let e = e.as_str();
+    let client = server.client().await?;
+
+    // Every byte value: not UTF-8, with NULs, and no newline at the end.
+    let binary: Vec<u8> = (0..=255).collect();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("binary.bin");
+    std::fs::write(&file, &binary)?;
+    let file = file.display().to_string();
+    ok(ctl(e, &["create", "/bin", "--file", &file]).await?)?;
+    assert_eq!(client.get("/bin", None).await?.node.data, binary, "stored");
+    let raw = ctl(e, &["get", "--raw", "/bin"]).await?;
+    ensure!(raw.status.success(), "get --raw: {}", stderr(&raw));
+    assert_eq!(
+        raw.stdout, binary,
+        "get --raw writes the bytes and nothing else"
+    );
+
+    // 200 KB, more than an argument can hold, through stdin.
+    let big: Vec<u8> = (0..200 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    ok(ctl_with_stdin(e, &["put", "/bin", "-"], Some(&big)).await?)?;
+    let raw = ctl(e, &["get", "--raw", "/bin"]).await?;
+    ensure!(raw.status.success(), "get --raw: {}", stderr(&raw));
+    ensure!(raw.stdout == big, "{} bytes back", raw.stdout.len());
+    ok(ctl_with_stdin(e, &["create", "/text", "-"], Some(b"line\n")).await?)?;
+    assert_eq!(
+        ok(ctl(e, &["get", "/text"]).await?)?,
+        "line\n",
+        "no second newline"
+    );
+    let file_again = ctl(e, &["create", "/text2", "--file", "-"]).await?;
+    ok(file_again)?;
+    assert_eq!(
+        client.get("/text2", None).await?.node.data,
+        b"",
+        "--file - reads stdin"
+    );
+
+    // Input that cannot be read is reported as such, before any member is asked.
+    fails(
+        ctl(e, &["put", "/bin", "--file", "/no/such/value"]).await?,
+        2,
+        "cannot read /no/such/value",
+    )?;
+    let dead = format!("127.0.0.1:{}", corral_tests::Ports::allocate()?.client);
+    fails(
+        ctl(&dead, &["create", "/x", "--file", "/no/such/value"]).await?,
+        2,
+        "cannot read /no/such/value",
+    )?;
+    let folder = dir.path().display().to_string();
+    fails(
+        ctl(e, &["txn", "-f", &folder]).await?,
+        2,
+        &format!("cannot read {folder}"),
+    )?;
+    fails(ctl(e, &["put", "/bin"]).await?, 2, "--file")?;
+    fails(
+        ctl(e, &["put", "/bin", "v", "--file", &file]).await?,
+        2,
+        "--file",
+    )?;
+    fails(
+        ctl(e, &["-o", "json", "get", "--raw", "/bin"]).await?,
+        2,
+        "--raw",
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn errors_are_phrased_with_corralctls_flags_not_the_apis_fields() -> Result<()> {
+    let server = Server::start().await?;
+    let e = server.client_addr();
+    let e = e.as_str();
+    let err = fails(
+        ctl(e, &["create", "/a/b/c", "x"]).await?,
+        3,
+        "parent /a/b does not exist; pass -p/--parents",
+    )?;
+    ensure!(!err.contains("create_parents"), "{err}");
+    ok(ctl(e, &["create", "-p", "/a/b/c", "x"]).await?)?;
+    let err = fails(ctl(e, &["rm", "/a"]).await?, 4, "pass -r/--recursive")?;
+    ensure!(!err.contains("set recursive"), "{err}");
+    fails(
+        ctl(e, &["put", "--create", "/x/y", "v"]).await?,
+        3,
+        "corralctl create -p /x",
+    )?;
+    let err = fails(
+        ctl(e, &["create", "-e", "--lease", "424242", "/e"]).await?,
+        3,
+        "corralctl lease grant",
+    )?;
+    ensure!(!err.contains("Lease/Grant"), "{err}");
+    let txn = br#"{"success": [{"op": "create", "path": "/p/q/r"}]}"#;
+    let err = fails(
+        ctl_with_stdin(e, &["txn"], Some(txn)).await?,
+        3,
+        "\"parents\": true",
+    )?;
+    ensure!(!err.contains("create_parents"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_never_comes_may_have_been_applied() -> Result<()> {
+    let server = Server::start().await?;
+    let proxy = Proxy::start(&server.client_addr()).await?;
+    // The request goes out and nothing comes back: the write times out, and corralctl
+    // cannot know whether it was committed.
+    proxy.block();
+    let out = ctl(
+        &proxy.addr,
+        &["--timeout", "2s", "put", "--create", "/maybe", "v"],
+    )
+    .await?;
+    proxy.unblock();
+    let err = fails(out, 5, "may or may not have been applied")?;
+    ensure!(err.contains("`corralctl get /maybe`"), "{err}");
+    // A read that times out says only that.
+    proxy.block();
+    let out = ctl(&proxy.addr, &["--timeout", "2s", "get", "/maybe"]).await?;
+    proxy.unblock();
+    let err = fails(out, 5, "")?;
+    ensure!(!err.contains("applied"), "{err}");
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// What `--help` says about exit statuses; docs/corralctl.md has the same table.
 pub const EXIT_HELP: &str = "\
@@ -34,7 +34,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
-    /// Output format: table for people, json (the API's response shape) for scripts.
+    /// Output format: table for people, json (the API's response message) for scripts.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
 
@@ -47,7 +47,8 @@ pub struct Cli {
 pub enum Format {
     /// For people.
     Table,
-    /// For scripts: the API's response shape, data in base64.
+    /// For scripts: the response message in the proto3 JSON mapping (lowerCamelCase
+    /// names, 64-bit integers as strings, data in base64).
     Json,
 }
 
@@ -65,154 +66,31 @@ pub enum EventKind {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a znode's data.
-    Get {
-        /// Absolute path of the znode.
-        path: String,
-        /// Read from the member's local state (may be stale) instead of a linearizable read.
-        #[arg(long)]
-        serializable: bool,
-    },
+    Get(GetArgs),
     /// Set a znode's data.
-    Put {
-        /// Absolute path of the znode.
-        path: String,
-        /// New data.
-        value: String,
-        /// Only if the znode is at this version (compare-and-set).
-        #[arg(long)]
-        expected_version: Option<i64>,
-        /// Create the znode if it does not exist.
-        #[arg(long)]
-        create: bool,
-    },
+    Put(PutArgs),
     /// Create a znode and print its path.
-    Create {
-        /// Absolute path (for --sequential, the prefix the counter is appended to).
-        path: String,
-        /// Initial data (default empty).
-        value: Option<String>,
-        /// Append a 10-digit counter to the name.
-        #[arg(short, long)]
-        sequential: bool,
-        /// Create missing parents.
-        #[arg(short, long)]
-        parents: bool,
-        /// Make it ephemeral, bound to the lease given with --lease.
-        #[arg(short, long, requires = "lease")]
-        ephemeral: bool,
-        /// Lease of an ephemeral znode (from `corralctl lease grant`).
-        #[arg(long, value_name = "ID")]
-        lease: Option<i64>,
-        /// Make a TTL znode, deleted once not modified for this long (e.g. 30s).
-        #[arg(long, value_parser = parse_duration, conflicts_with_all = ["ephemeral", "container"])]
-        ttl: Option<Duration>,
-        /// Make a container znode, deleted by the server once its last child goes.
-        #[arg(long, conflicts_with = "ephemeral")]
-        container: bool,
-    },
+    Create(CreateArgs),
     /// List a znode's children (names), or with -R its subtree (full paths).
-    Ls {
-        /// Absolute path of the znode.
-        path: String,
-        /// List the whole subtree.
-        #[arg(short = 'R', long)]
-        recursive: bool,
-        /// Read from the member's local state (may be stale).
-        #[arg(long)]
-        serializable: bool,
-    },
+    Ls(LsArgs),
     /// Draw the subtree under a znode.
-    Tree {
-        /// Absolute path of the subtree's root.
-        #[arg(default_value = "/")]
-        path: String,
-        /// Read from the member's local state (may be stale).
-        #[arg(long)]
-        serializable: bool,
-    },
+    Tree(TreeArgs),
     /// Delete a znode.
-    Rm {
-        /// Absolute path of the znode.
-        path: String,
-        /// Delete its whole subtree too.
-        #[arg(short, long)]
-        recursive: bool,
-        /// Only if the znode is at this version.
-        #[arg(long)]
-        expected_version: Option<i64>,
-    },
+    Rm(RmArgs),
     /// Print a znode's metadata.
-    Stat {
-        /// Absolute path of the znode.
-        path: String,
-        /// Read from the member's local state (may be stale).
-        #[arg(long)]
-        serializable: bool,
-    },
+    Stat(StatArgs),
     /// Print changes to a znode (or its children, or subtree) until Ctrl-C.
-    Watch {
-        /// Absolute path (need not exist).
-        path: String,
-        /// Watch the whole subtree.
-        #[arg(short = 'R', long)]
-        recursive: bool,
-        /// Watch the direct children only.
-        #[arg(long, conflicts_with = "recursive")]
-        children: bool,
-        /// Start at this revision (replaying history), instead of now.
-        #[arg(long, value_name = "REVISION")]
-        rev: Option<i64>,
-        /// Print each update's and delete's previous data too.
-        #[arg(long)]
-        prev: bool,
-        /// Leave out events of this type (repeatable).
-        #[arg(long, value_enum)]
-        exclude: Vec<EventKind>,
-        /// Exit after this many events.
-        #[arg(long)]
-        count: Option<u64>,
-    },
+    Watch(WatchArgs),
     /// Run a transaction read as JSON from a file or stdin (see docs/corralctl.md).
-    Txn {
-        /// JSON file; `-` or none reads stdin.
-        #[arg(short, long)]
-        file: Option<PathBuf>,
-    },
+    Txn(TxnArgs),
     /// Grant, keep alive, revoke and inspect leases.
     #[command(subcommand)]
     Lease(LeaseCommand),
     /// Hold a lock: run CMD while holding it (exit status of CMD), or without CMD,
     /// hold it until Ctrl-C.
-    Lock {
-        /// Lock name: an absolute path, e.g. /locks/backup.
-        name: String,
-        /// Lease TTL: how long the lock outlives this process if it dies.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
-        ttl: Duration,
-        /// Give up if the lock is not acquired within this time (exit 5).
-        #[arg(long, value_parser = parse_duration)]
-        wait: Option<Duration>,
-        /// Command and arguments to run while holding the lock (after --).
-        #[arg(last = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Lock(LockArgs),
     /// Campaign in an election and lead until Ctrl-C; with -l, print its leaders.
-    Elect {
-        /// Election name: an absolute path, e.g. /elections/scheduler.
-        name: String,
-        /// Value to publish while leading (e.g. this host's address).
-        #[arg(required_unless_present = "listen")]
-        value: Option<String>,
-        /// Observe: print the leader now and after each change, until Ctrl-C.
-        #[arg(short, long)]
-        listen: bool,
-        /// Lease TTL: how long leadership outlives this process if it dies.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
-        ttl: Duration,
-        /// With -l: exit after this many leaders were printed.
-        #[arg(long, requires = "listen")]
-        count: Option<u64>,
-    },
+    Elect(ElectArgs),
     /// List or change the cluster's members.
     #[command(subcommand)]
     Member(MemberCommand),
@@ -221,6 +99,7 @@ pub enum Command {
     /// Move leadership to the named voter and print the new leader.
     TransferLeader {
         /// Raft id of the voter to make leader.
+        #[arg(value_parser = parse_member_id)]
         id: u64,
     },
     /// Save a backup of a member's data.
@@ -229,6 +108,7 @@ pub enum Command {
     /// Discard the event history up to and including a revision.
     Compact {
         /// Newest revision to discard.
+        #[arg(value_parser = parse_revision)]
         revision: i64,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -238,17 +118,190 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Absolute path of the znode.
+    pub path: String,
+    /// Read from the member's local state (may be stale) instead of a linearizable read.
+    #[arg(long)]
+    pub serializable: bool,
+    /// Write the data exactly as stored, without adding a newline (for binary data;
+    /// not with -o json).
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Where a new value comes from: the VALUE argument (`-` for stdin) or `--file`.
+#[derive(Debug, Args)]
+pub struct ValueArgs {
+    /// The data: text, or `-` to read it from stdin (use --file for a file).
+    pub value: Option<String>,
+    /// Read the data from this file (`-` for stdin), byte for byte.
+    #[arg(short, long, value_name = "PATH", conflicts_with = "value")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Absolute path of the znode.
+    pub path: String,
+    /// New data: the VALUE argument (`-` reads stdin) or --file (one is required).
+    #[command(flatten)]
+    pub value: ValueArgs,
+    /// Only if the znode is at this version (compare-and-set).
+    #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "create")]
+    pub expected_version: Option<i64>,
+    /// Create the znode if it does not exist (its parent must exist).
+    #[arg(long)]
+    pub create: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Absolute path (for --sequential, the prefix the counter is appended to).
+    pub path: String,
+    /// Initial data (default empty): the VALUE argument (`-` reads stdin) or --file.
+    #[command(flatten)]
+    pub value: ValueArgs,
+    /// Append a 10-digit counter to the name.
+    #[arg(short, long)]
+    pub sequential: bool,
+    /// Create missing parents.
+    #[arg(short, long)]
+    pub parents: bool,
+    /// Make it ephemeral, bound to the lease given with --lease.
+    #[arg(short, long, requires = "lease")]
+    pub ephemeral: bool,
+    /// Lease of an ephemeral znode (from `corralctl lease grant`).
+    #[arg(long, value_name = "ID", value_parser = parse_lease_id, requires = "ephemeral")]
+    pub lease: Option<i64>,
+    /// Make a TTL znode, deleted once not modified for this long (e.g. 30s).
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["ephemeral", "container"])]
+    pub ttl: Option<Duration>,
+    /// Make a container znode, deleted by the server once its last child goes.
+    #[arg(long, conflicts_with = "ephemeral")]
+    pub container: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Absolute path of the znode.
+    pub path: String,
+    /// List the whole subtree.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Read from the member's local state (may be stale).
+    #[arg(long)]
+    pub serializable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Absolute path of the subtree's root.
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// Read from the member's local state (may be stale).
+    #[arg(long)]
+    pub serializable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Absolute path of the znode.
+    pub path: String,
+    /// Delete its whole subtree too.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Only if the znode is at this version.
+    #[arg(long, value_name = "N", value_parser = parse_version)]
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Absolute path of the znode.
+    pub path: String,
+    /// Read from the member's local state (may be stale).
+    #[arg(long)]
+    pub serializable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Absolute path (need not exist).
+    pub path: String,
+    /// Watch the whole subtree.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Watch the direct children only.
+    #[arg(long, conflicts_with = "recursive")]
+    pub children: bool,
+    /// Start at this revision (≥ 1), replaying history, instead of now.
+    #[arg(long, value_name = "REVISION", value_parser = parse_revision)]
+    pub rev: Option<i64>,
+    /// Print each update's and delete's previous data too.
+    #[arg(long)]
+    pub prev: bool,
+    /// Leave out events of this type (repeatable).
+    #[arg(long, value_enum)]
+    pub exclude: Vec<EventKind>,
+    /// Exit after this many events.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TxnArgs {
+    /// JSON file; `-` or none reads stdin.
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Lock name: an absolute path, e.g. /locks/backup.
+    pub name: String,
+    /// Lease TTL: how long the lock outlives this process if it dies.
+    #[arg(long, default_value = "10s", value_parser = parse_lease_ttl)]
+    pub ttl: Duration,
+    /// Give up if the lock is not acquired within this time (exit 5).
+    #[arg(long, value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+    /// Command and arguments to run while holding the lock (after --).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ElectArgs {
+    /// Election name: an absolute path, e.g. /elections/scheduler.
+    pub name: String,
+    /// Value to publish while leading (e.g. this host's address).
+    #[arg(required_unless_present = "listen")]
+    pub value: Option<String>,
+    /// Observe: print the leader now and after each change, until Ctrl-C.
+    #[arg(short, long)]
+    pub listen: bool,
+    /// Lease TTL: how long leadership outlives this process if it dies.
+    #[arg(long, default_value = "10s", value_parser = parse_lease_ttl)]
+    pub ttl: Duration,
+    /// With -l: exit after this many leaders were printed.
+    #[arg(long, requires = "listen")]
+    pub count: Option<u64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LeaseCommand {
     /// Grant a lease and print its id.
     Grant {
         /// Time to live, e.g. 30s (1s to 1 day).
-        #[arg(value_parser = parse_duration)]
+        #[arg(value_parser = parse_lease_ttl)]
         ttl: Duration,
     },
     /// Keep a lease alive until Ctrl-C (or once).
     Keepalive {
         /// The lease.
+        #[arg(value_parser = parse_lease_id)]
         id: i64,
         /// Refresh it once and exit.
         #[arg(long)]
@@ -257,11 +310,13 @@ pub enum LeaseCommand {
     /// Revoke a lease, deleting its ephemeral znodes.
     Revoke {
         /// The lease.
+        #[arg(value_parser = parse_lease_id)]
         id: i64,
     },
     /// Print a lease's TTL and remaining time.
     Ttl {
         /// The lease.
+        #[arg(value_parser = parse_lease_id)]
         id: i64,
         /// List its ephemeral znodes too.
         #[arg(long)]
@@ -278,6 +333,7 @@ pub enum MemberCommand {
     /// Add a learner; start its process first with `corral serve --join`.
     Add {
         /// Raft id of the new member (≥ 1, not in use).
+        #[arg(value_parser = parse_member_id)]
         id: u64,
         /// Its peer (Raft) address, ip:port.
         peer_addr: String,
@@ -285,11 +341,13 @@ pub enum MemberCommand {
     /// Make a caught-up learner a voter.
     Promote {
         /// Raft id of the learner.
+        #[arg(value_parser = parse_member_id)]
         id: u64,
     },
     /// Remove a voter or learner.
     Remove {
         /// Raft id of the member.
+        #[arg(value_parser = parse_member_id)]
         id: u64,
     },
 }
@@ -324,4 +382,58 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{text:?} must be a positive duration"))
+}
+
+/// A lease's TTL: a duration from 1 s to 1 day, the range the server grants (checked
+/// here so that the error speaks of the TTL typed, not of the API's `ttl_ms`).
+pub fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(24 * 3600) {
+        return Err(format!(
+            "a lease TTL must be from 1s to 24h, not {}",
+            text.trim()
+        ));
+    }
+    Ok(ttl)
+}
+
+/// An integer of at least `min`; `what` and `hint` make the error say which and why.
+fn at_least<T>(text: &str, min: T, what: &str, hint: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let value: T = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not {what}{hint}"))?;
+    if value < min {
+        return Err(format!("{what} must be ≥ {min}, not {text}{hint}"));
+    }
+    Ok(value)
+}
+
+/// `--rev` and `compact`: revisions start at 1. Without this a negative `--rev` was
+/// passed on and the watch silently started from now instead of from the past.
+pub fn parse_revision(text: &str) -> Result<i64, String> {
+    at_least(text, 1, "a revision", "")
+}
+
+/// `--expected-version`: a znode's version starts at 0.
+pub fn parse_version(text: &str) -> Result<i64, String> {
+    at_least(
+        text,
+        0,
+        "a version",
+        " (leave it out to accept any version)",
+    )
+}
+
+/// Lease ids are ≥ 1 (0 means "no lease" in the API).
+pub fn parse_lease_id(text: &str) -> Result<i64, String> {
+    at_least(text, 1, "a lease id", " (from `corralctl lease grant`)")
+}
+
+/// Raft member ids are ≥ 1.
+pub fn parse_member_id(text: &str) -> Result<u64, String> {
+    at_least(text, 1, "a member id", "")
 }

@@ -1,22 +1,119 @@
-//! Rendering: tables for people, JSON in the API's response shape for scripts.
+//! Everything corralctl prints goes through [`Printer`]: a command builds one
+//! [`Shown`] (the API message behind its answer, and the text for people) and the
+//! printer writes whichever `-o` asked for. The text renderers (tables, trees, event
+//! lines) are here too.
 
 use std::io::{self, Write};
 
-use base64::Engine as _;
-use corral_client::{Event, Header, Member, Node, Stat, Status};
-use serde_json::{json, Value};
+use corral_client::{Event, Member, Node, Status};
 
-pub fn members_json(members: &[Member]) -> Vec<Value> {
-    members
-        .iter()
-        .map(|m| {
-            json!({
-                "member_id": m.member_id,
-                "peer_addr": m.peer_addr,
-                "is_learner": m.is_learner,
-            })
-        })
-        .collect()
+use crate::cli::Format;
+use crate::failure::Failure;
+use crate::protojson::{self, ApiMessage, Doc};
+
+/// What one command (or one item of a stream) prints.
+pub struct Shown {
+    /// For `-o json`.
+    json: Json,
+    /// For `-o table`: written as is, so it can be data bytes (`get`).
+    text: Vec<u8>,
+}
+
+/// The JSON side of a [`Shown`], rendered only when asked for.
+enum Json {
+    /// An API message, encoded: printed as its proto3 JSON mapping.
+    Message { name: &'static str, bytes: Vec<u8> },
+    /// A document built from such messages (`status`'s list, `snapshot save`).
+    Doc(Doc),
+}
+
+impl Shown {
+    /// An API message, and the text people see for it.
+    pub fn message<M: ApiMessage>(message: &M, text: impl Into<Vec<u8>>) -> Shown {
+        Shown {
+            json: Json::Message {
+                name: M::NAME,
+                bytes: message.encode_to_vec(),
+            },
+            text: text.into(),
+        }
+    }
+
+    /// A JSON document that is not one message (see [`Json::Doc`]).
+    pub fn doc(json: Doc, text: impl Into<Vec<u8>>) -> Shown {
+        Shown {
+            json: Json::Doc(json),
+            text: text.into(),
+        }
+    }
+}
+
+/// A message as a [`Doc`], or a [`Failure`] if the descriptors disagree with the
+/// generated code (a bug).
+pub fn doc_of<M: ApiMessage>(message: &M) -> Result<Doc, Failure> {
+    protojson::message(message).map_err(internal)
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    Failure::Other(format!("internal error: {e}"))
+}
+
+/// Writes [`Shown`] values to stdout in the format `-o` chose.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    format: Format,
+}
+
+impl Printer {
+    pub fn new(format: Format) -> Printer {
+        Printer { format }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// The answer of a command: JSON pretty-printed, or the text.
+    pub fn print(&self, shown: Shown) -> Result<(), Failure> {
+        self.write(shown, true)
+    }
+
+    /// One item of a stream (`watch`, `lease keepalive`, `elect`, `lock`): JSON on one
+    /// line, so each line is a document; flushed at once for whoever reads the pipe.
+    pub fn print_item(&self, shown: Shown) -> Result<(), Failure> {
+        self.write(shown, false)
+    }
+
+    fn write(&self, shown: Shown, pretty: bool) -> Result<(), Failure> {
+        let bytes = self.render(shown, pretty)?;
+        write_stdout(&bytes).map_err(Failure::Output)
+    }
+
+    /// The bytes [`Printer::print`] (`pretty`) or [`Printer::print_item`] write.
+    pub fn render(&self, shown: Shown, pretty: bool) -> Result<Vec<u8>, Failure> {
+        let doc = match (self.format, shown.json) {
+            (Format::Table, _) => return Ok(shown.text),
+            (Format::Json, Json::Message { name, bytes }) => {
+                protojson::decode(name, &bytes).map_err(internal)?
+            }
+            (Format::Json, Json::Doc(doc)) => doc,
+        };
+        let mut bytes = if pretty {
+            serde_json::to_vec_pretty(&doc)
+        } else {
+            serde_json::to_vec(&doc)
+        }
+        .map_err(internal)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+}
+
+/// Writes `bytes` to stdout and flushes.
+pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
 }
 
 /// `ID  PEER ADDR  ROLE` rows; the role is `leader` only when `leader` is known.
@@ -35,25 +132,6 @@ pub fn members_table(members: &[Member], leader: Option<u64>) -> String {
         })
         .collect();
     table(&["ID", "PEER ADDR", "ROLE"], &rows)
-}
-
-pub fn status_json(endpoint: &str, s: &Status) -> Value {
-    json!({
-        "endpoint": endpoint,
-        "header": header(&s.header),
-        "member_id": s.member_id,
-        "leader_id": s.leader_id.unwrap_or(0),
-        "raft_term": s.raft_term,
-        "commit_index": s.commit_index,
-        "applied_index": s.applied_index,
-        "revision": s.revision,
-        "db_size_bytes": s.db_size_bytes,
-        "version": s.version,
-        "last_log_index": s.last_log_index,
-        "is_learner": s.is_learner,
-        "snapshot_index": s.snapshot_index.unwrap_or(0),
-        "snapshot_installs": s.snapshot_installs,
-    })
 }
 
 /// One row per member: what an operator checks first (who leads, is everyone at the
@@ -131,14 +209,6 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-pub fn consistency(serializable: bool) -> corral_client::Consistency {
-    if serializable {
-        corral_client::Consistency::Serializable
-    } else {
-        corral_client::Consistency::Linearizable
-    }
-}
-
 /// The last segment of a path (`/` for the root).
 pub fn name(path: &str) -> &str {
     match path.rsplit_once('/') {
@@ -147,71 +217,30 @@ pub fn name(path: &str) -> &str {
     }
 }
 
-pub fn print_json(out: &mut impl Write, value: Value) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &value)?;
-    writeln!(out)
-}
-
-pub fn header(h: &Header) -> Value {
-    json!({
-        "cluster_id": h.cluster_id,
-        "member_id": h.member_id,
-        "revision": h.revision,
-        "raft_term": h.raft_term,
-    })
-}
-
-/// A znode as JSON; `data` is base64, as in the protobuf JSON mapping.
-pub fn node(n: &Node, with_data: bool) -> Value {
-    let mut v = json!({"path": n.path, "stat": stat(&n.stat)});
-    if with_data {
-        v["data"] = base64::engine::general_purpose::STANDARD
-            .encode(&n.data)
-            .into();
+/// `stat`'s text: the path, then one `field value` line per stat field, in the
+/// API's order and with its names.
+pub fn stat_text(n: &Node) -> String {
+    let s = &n.stat;
+    let fields: [(&str, String); 13] = [
+        ("create_revision", s.create_revision.to_string()),
+        ("mod_revision", s.mod_revision.to_string()),
+        ("version", s.version.to_string()),
+        ("children_version", s.children_version.to_string()),
+        ("acl_version", s.acl_version.to_string()),
+        ("children_revision", s.children_revision.to_string()),
+        ("lease_id", s.lease_id.to_string()),
+        ("data_length", s.data_length.to_string()),
+        ("num_children", s.num_children.to_string()),
+        ("ctime_ms", s.ctime_ms.to_string()),
+        ("mtime_ms", s.mtime_ms.to_string()),
+        ("kind", s.kind.as_str().to_string()),
+        ("ttl_ms", s.ttl_ms.to_string()),
+    ];
+    let mut text = format!("{:<18}{}\n", "path", n.path);
+    for (key, value) in fields {
+        text.push_str(&format!("{key:<18}{value}\n"));
     }
-    v
-}
-
-/// Stat fields in the API's order, with the API's names.
-pub fn stat_fields(s: &Stat) -> [(&'static str, Value); 13] {
-    [
-        ("create_revision", s.create_revision.into()),
-        ("mod_revision", s.mod_revision.into()),
-        ("version", s.version.into()),
-        ("children_version", s.children_version.into()),
-        ("acl_version", s.acl_version.into()),
-        ("children_revision", s.children_revision.into()),
-        ("lease_id", s.lease_id.into()),
-        ("data_length", s.data_length.into()),
-        ("num_children", s.num_children.into()),
-        ("ctime_ms", s.ctime_ms.into()),
-        ("mtime_ms", s.mtime_ms.into()),
-        ("kind", s.kind.as_str().into()),
-        ("ttl_ms", s.ttl_ms.into()),
-    ]
-}
-
-/// The stat as a JSON object (keys sorted by serde_json).
-pub fn stat(s: &Stat) -> Value {
-    Value::Object(
-        stat_fields(s)
-            .into_iter()
-            .map(|(key, value)| (key.to_string(), value))
-            .collect(),
-    )
-}
-
-/// An event as JSON: `{revision, type, node, prev_node?}`.
-pub fn event_json(e: &Event) -> Value {
-    let mut v = json!({
-        "revision": e.revision,
-        "type": e.kind.as_str(),
-        "node": node(&e.node, true),
-    });
-    if let Some(prev) = &e.prev_node {
-        v["prev_node"] = node(prev, true);
-    }
-    v
+    text
 }
 
 /// Data as one line of text: UTF-8 (lossy) with control characters escaped.

@@ -1,12 +1,23 @@
-//! Unit tests of the command line and the renderers.
+//! Unit tests of the command line, the renderers, the JSON mapping and the wording of
+//! errors.
 
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use corral_client::{Header, Member, Status};
+use corral_client::{Error, Header, Member, Status};
+use corral_proto::v1 as pb;
+use serde_json::Value;
 
 use crate::cli::*;
+use crate::failure::*;
 use crate::output::*;
+use crate::{cluster, input, kv, protojson, wire};
+
+/// Parses a command line (without the program name).
+fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+    Cli::try_parse_from(std::iter::once("corralctl").chain(args.iter().copied()))
+        .map(|cli| cli.command)
+}
 
 #[test]
 fn cli_definition_is_consistent() {
@@ -41,10 +52,6 @@ fn endpoints_flag_splits_on_commas() {
 
 #[test]
 fn cluster_commands_parse() {
-    let parse = |args: &[&str]| {
-        Cli::try_parse_from(std::iter::once("corralctl").chain(args.iter().copied()))
-            .map(|cli| cli.command)
-    };
     assert!(matches!(
         parse(&["member", "add", "4", "127.0.0.1:2510"]),
         Ok(Command::Member(MemberCommand::Add { id: 4, ref peer_addr })) if peer_addr == "127.0.0.1:2510"
@@ -131,11 +138,19 @@ fn status_table_has_a_row_per_member() {
          127.0.0.1:2479  1   leader    1       3     121       120     119      -         97        1.5 MiB  0.1.0\n\
          127.0.0.1:2489  2   follower  none    3     121       120     119      -         97        1.5 MiB  0.1.0\n"
     );
-    let json = status_json("127.0.0.1:2489", &rows[1].1);
-    assert_eq!(json["leader_id"], 0);
-    assert_eq!(json["snapshot_index"], 0);
+    let json = cluster::status_json("127.0.0.1:2489", &rows[1].1)
+        .map_err(|e| format!("{e:?}"))
+        .and_then(|doc| protojson::to_value(&doc))
+        .expect("mapped");
     assert_eq!(json["endpoint"], "127.0.0.1:2489");
-    assert_eq!(json["db_size_bytes"], 3 * 1024 * 1024 / 2);
+    // The StatusResponse mapping: 64-bit integers as strings, 0 when none is known.
+    assert_eq!(json["status"]["leaderId"], "0");
+    assert_eq!(json["status"]["snapshotIndex"], "0");
+    assert_eq!(
+        json["status"]["dbSizeBytes"],
+        (3 * 1024 * 1024 / 2).to_string()
+    );
+    assert_eq!(json["status"]["isLearner"], false);
 }
 
 #[test]
@@ -157,34 +172,30 @@ fn ls_shows_names_of_children() {
 
 #[test]
 fn new_commands_parse() {
-    let parse = |args: &[&str]| {
-        Cli::try_parse_from(std::iter::once("corralctl").chain(args.iter().copied()))
-            .map(|cli| cli.command)
-    };
     assert!(matches!(
         parse(&["lock", "/l", "--", "sh", "-c", "echo hi"]),
-        Ok(Command::Lock { ref name, ref command, .. }) if name == "/l" && command == &["sh", "-c", "echo hi"]
+        Ok(Command::Lock(LockArgs { ref name, ref command, .. })) if name == "/l" && command == &["sh", "-c", "echo hi"]
     ));
     assert!(matches!(
         parse(&["lock", "/l", "--wait", "2s"]),
-        Ok(Command::Lock { wait: Some(w), ref command, .. }) if w == Duration::from_secs(2) && command.is_empty()
+        Ok(Command::Lock(LockArgs { wait: Some(w), ref command, .. })) if w == Duration::from_secs(2) && command.is_empty()
     ));
     assert!(matches!(
         parse(&["create", "-e", "--lease", "7", "/e"]),
-        Ok(Command::Create {
+        Ok(Command::Create(CreateArgs {
             ephemeral: true,
             lease: Some(7),
             ..
-        })
+        }))
     ));
     assert!(matches!(
         parse(&["watch", "-R", "--rev", "5", "--count", "3", "/w"]),
-        Ok(Command::Watch {
+        Ok(Command::Watch(WatchArgs {
             recursive: true,
             rev: Some(5),
             count: Some(3),
             ..
-        })
+        }))
     ));
     assert!(matches!(
         parse(&["lease", "grant", "30s"]),
@@ -192,11 +203,11 @@ fn new_commands_parse() {
     ));
     assert!(matches!(
         parse(&["elect", "-l", "/e"]),
-        Ok(Command::Elect {
+        Ok(Command::Elect(ElectArgs {
             listen: true,
             value: None,
             ..
-        })
+        }))
     ));
     assert!(matches!(
         parse(&["snapshot", "save", "/tmp/x.db"]),
@@ -265,4 +276,403 @@ fn event_lines_escape_control_characters() {
         revision: 9,
     };
     assert_eq!(event_line(&event), "9 UPDATED /p a\\nb");
+}
+
+// --- Values, revisions and versions on the command line ---
+
+#[test]
+fn negative_or_zero_watch_revisions_are_usage_errors() {
+    // `--rev=-5` used to reach the client, and the watch silently started from now.
+    for bad in ["--rev=-5", "--rev=0", "--rev=soon"] {
+        let err = parse(&["watch", "/w", bad]).expect_err(bad);
+        assert_eq!(err.exit_code(), 2, "{bad}");
+        assert!(err.to_string().contains("revision"), "{bad}: {err}");
+    }
+    assert!(matches!(
+        parse(&["watch", "/w", "--rev=1"]),
+        Ok(Command::Watch(WatchArgs { rev: Some(1), .. }))
+    ));
+    assert!(parse(&["compact", "0"]).is_err());
+}
+
+#[test]
+fn ids_and_versions_are_checked_before_any_call() {
+    // Else the server would answer in terms of proto fields ("lease_id must be ≥ 1").
+    for bad in [
+        &["put", "/a", "v", "--expected-version=-1"][..],
+        &["rm", "/a", "--expected-version=-2"],
+        &["create", "-e", "--lease", "0", "/e"],
+        &["lease", "revoke", "0"],
+        &["lease", "ttl", "-3"],
+        &["member", "remove", "0"],
+        &["transfer-leader", "0"],
+        // Exclusive in the API too ("create_if_missing and expected_version ...").
+        &["put", "/a", "v", "--create", "--expected-version", "1"],
+        // --lease without -e, the other way round from `create -e` without --lease.
+        &["create", "--lease", "7", "/e"],
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?} should be a usage error");
+    }
+    assert!(parse(&["put", "/a", "v", "--expected-version", "0"]).is_ok());
+}
+
+#[test]
+fn values_come_from_the_argument_stdin_or_a_file() {
+    let value = |args: &[&str]| match parse(args) {
+        Ok(Command::Put(PutArgs { value, .. }) | Command::Create(CreateArgs { value, .. })) => {
+            (value.value, value.file)
+        }
+        other => panic!("{args:?}: {other:?}"),
+    };
+    assert_eq!(value(&["put", "/a", "text"]), (Some("text".into()), None));
+    assert_eq!(value(&["put", "/a", "-"]), (Some("-".into()), None));
+    assert_eq!(
+        value(&["create", "/a", "--file", "/tmp/v"]),
+        (None, Some("/tmp/v".into()))
+    );
+    assert_eq!(value(&["create", "/a"]), (None, None));
+    assert!(
+        parse(&["put", "/a", "text", "--file", "/tmp/v"]).is_err(),
+        "a value and a file at once"
+    );
+
+    let path = std::env::temp_dir().join(format!("corralctl-unit-{}", std::process::id()));
+    let all: Vec<u8> = (0..=255).collect();
+    std::fs::write(&path, &all).expect("temp file");
+    let read = input::value(ValueArgs {
+        value: None,
+        file: Some(path.clone()),
+    });
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        read.ok().flatten(),
+        Some(all),
+        "every byte value, unchanged"
+    );
+    assert_eq!(
+        input::value(ValueArgs {
+            value: Some("text".into()),
+            file: None,
+        })
+        .ok()
+        .flatten(),
+        Some(b"text".to_vec())
+    );
+}
+
+#[test]
+fn an_unreadable_input_is_reported_as_a_read_failure() {
+    let missing = std::path::Path::new("/no/such/dir/value.bin");
+    match input::read(missing) {
+        Err(Failure::Input { what, error }) => {
+            assert_eq!(what, "/no/such/dir/value.bin");
+            assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected an input failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn get_adds_a_newline_unless_raw() {
+    assert_eq!(kv::data_text(b"v1", false), b"v1\n");
+    assert_eq!(kv::data_text(b"v1\n", false), b"v1\n");
+    assert_eq!(kv::data_text(b"", false), b"\n");
+    assert_eq!(kv::data_text(b"v1", true), b"v1");
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(kv::data_text(&all, true), all);
+}
+
+// --- Errors in the command line's terms ---
+
+#[test]
+fn a_missing_parent_names_the_parents_flag_not_the_proto_field() {
+    let e = Error::ParentNotFound {
+        path: "/a/b/c".into(),
+        message:
+            "cannot create /a/b/c: parent /a/b does not exist (set create_parents to create it)"
+                .into(),
+    };
+    let create = Call::Create {
+        path: "/a/b/c".into(),
+        sequential: false,
+    };
+    let (message, code) = explain(&e, &create);
+    assert_eq!(code, EXIT_NOT_FOUND);
+    assert_eq!(
+        message,
+        "cannot create /a/b/c: parent /a/b does not exist; pass -p/--parents to create it"
+    );
+    let (message, _) = explain(
+        &e,
+        &Call::Put {
+            path: "/a/b/c".into(),
+            create: true,
+        },
+    );
+    assert!(message.contains("corralctl create -p /a/b"), "{message}");
+    let (message, _) = explain(&e, &Call::Txn);
+    assert!(message.contains("\"parents\": true"), "{message}");
+    for call in [create.clone(), Call::Txn] {
+        assert!(!explain(&e, &call).0.contains("create_parents"));
+    }
+    // Whichever path the server names, the message is about the path typed.
+    let naming_the_parent = Error::ParentNotFound {
+        path: "/a/b".into(),
+        message: String::new(),
+    };
+    assert!(explain(&naming_the_parent, &create)
+        .0
+        .starts_with("cannot create /a/b/c: parent /a/b does not exist"));
+}
+
+#[test]
+fn a_non_empty_delete_names_the_recursive_flag() {
+    let e = Error::NotEmpty {
+        path: "/app".into(),
+        num_children: 2,
+        message: "znode /app has 2 children; delete them first or set recursive".into(),
+    };
+    let (message, code) = explain(
+        &e,
+        &Call::Delete {
+            path: "/app".into(),
+        },
+    );
+    assert_eq!(code, EXIT_CONFLICT);
+    assert_eq!(
+        message,
+        "znode /app has 2 children; pass -r/--recursive to delete its subtree"
+    );
+    let (message, _) = explain(
+        &Error::LeaseNotFound {
+            lease_id: Some(12345),
+            message: "lease 12345 does not exist (grant one with Lease/Grant)".into(),
+        },
+        &Call::Read,
+    );
+    assert!(
+        message.starts_with("lease 12345 does not exist") && message.contains("lease grant"),
+        "{message}"
+    );
+    assert!(!message.contains("Lease/Grant"), "{message}");
+}
+
+#[test]
+fn a_write_of_unknown_outcome_says_it_may_have_been_applied() {
+    let put = Call::Put {
+        path: "/x".into(),
+        create: false,
+    };
+    for e in [
+        Error::OutcomeUnknown {
+            message: "outcome unknown: leader lost".into(),
+        },
+        Error::Timeout {
+            message: "the call's deadline passed".into(),
+        },
+        Error::Transport {
+            message: "connection reset".into(),
+        },
+    ] {
+        let (message, code) = explain(&e, &put);
+        assert_eq!(code, EXIT_UNAVAILABLE, "{e:?}");
+        assert!(
+            message.starts_with(&e.to_string())
+                && message.contains("may or may not have been applied")
+                && message.contains("`corralctl get /x`"),
+            "{message}"
+        );
+    }
+    let timeout = Error::Timeout {
+        message: "the call's deadline passed".into(),
+    };
+    let sequential = Call::Create {
+        path: "/q/item-".into(),
+        sequential: true,
+    };
+    assert!(explain(&timeout, &sequential)
+        .0
+        .contains("`corralctl ls /q`"));
+    // A read that timed out changed nothing; it says only that it timed out.
+    let (message, code) = explain(&timeout, &Call::Read);
+    assert_eq!(
+        (message.as_str(), code),
+        ("timed out: the call's deadline passed", 5)
+    );
+}
+
+#[test]
+fn parents_of_paths() {
+    assert_eq!(parent("/a/b"), "/a");
+    assert_eq!(parent("/a"), "/");
+    assert_eq!(parent("/"), "/");
+}
+
+// --- -o json: the proto3 JSON mapping ---
+
+#[test]
+fn every_printed_message_is_in_the_descriptors() {
+    for name in protojson::PRINTED {
+        let json = protojson::decode(name, &[])
+            .and_then(|doc| protojson::to_value(&doc))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(json.is_object(), "{name}: {json}");
+    }
+    assert!(protojson::decode("corral.v1.NoSuchMessage", &[]).is_err());
+}
+
+#[test]
+fn json_fields_come_in_the_protos_order() {
+    let r = corral_client::GetResponse {
+        header: Header::default(),
+        node: sample_node(b"x".to_vec()),
+    };
+    let text = Printer::new(Format::Json)
+        .render(Shown::message(&wire::get(&r), ""), false)
+        .expect("rendered");
+    let text = String::from_utf8(text).expect("UTF-8");
+    let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap_or(usize::MAX);
+    let order = [
+        "header",
+        "clusterId",
+        "memberId",
+        "revision",
+        "raftTerm",
+        "node",
+        "path",
+        "data",
+        "stat",
+        "createRevision",
+        "modRevision",
+        "version",
+        "ttlMs",
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            at(pair[0]) < at(pair[1]),
+            "{} before {} in {text}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+fn sample_node(data: Vec<u8>) -> corral_client::Node {
+    corral_client::Node {
+        path: "/a".into(),
+        stat: corral_client::Stat {
+            kind: corral_client::NodeKind::Ephemeral,
+            lease_id: i64::MAX,
+            data_length: data.len() as i64,
+            ..Default::default()
+        },
+        data,
+    }
+}
+
+#[test]
+fn json_uses_camel_case_string_integers_base64_and_enum_names() {
+    let r = corral_client::GetResponse {
+        header: Header {
+            cluster_id: u64::MAX,
+            member_id: 1,
+            revision: 7,
+            raft_term: 2,
+        },
+        node: sample_node(vec![0, 1, 254, 255]),
+    };
+    let json = protojson::to_json(&wire::get(&r)).expect("mapped");
+    // 2^64 - 1 is not exactly a double: as a JSON number jq would round it.
+    assert_eq!(json["header"]["clusterId"], "18446744073709551615");
+    assert_eq!(json["header"]["raftTerm"], "2");
+    assert_eq!(json["node"]["data"], "AAH+/w==");
+    assert_eq!(json["node"]["stat"]["leaseId"], i64::MAX.to_string());
+    assert_eq!(
+        json["node"]["stat"]["kind"],
+        pb::NodeKind::Ephemeral.as_str_name()
+    );
+    // Defaults are printed too, so scripts get "0" rather than null.
+    assert_eq!(json["node"]["stat"]["version"], "0");
+    assert_eq!(json["node"]["stat"]["numChildren"], "0");
+    assert!(json["node"]["stat"].get("num_children").is_none());
+}
+
+#[test]
+fn json_leaves_unset_messages_out_and_names_event_types() {
+    let put = corral_client::PutResponse {
+        header: Header::default(),
+        stat: corral_client::Stat::default(),
+        prev_node: None,
+    };
+    let json = protojson::to_json(&wire::put(&put)).expect("mapped");
+    assert!(json.get("prevNode").is_none(), "{json}");
+    assert_eq!(json["stat"]["kind"], pb::NodeKind::Persistent.as_str_name());
+
+    let event = corral_client::Event {
+        kind: corral_client::EventType::Updated,
+        node: sample_node(b"2".to_vec()),
+        prev_node: Some(sample_node(b"1".to_vec())),
+        revision: 42,
+    };
+    let json = protojson::to_json(&wire::event(&event)).expect("mapped");
+    assert_eq!(json["type"], pb::EventType::Updated.as_str_name());
+    assert_eq!(json["revision"], "42");
+    assert_eq!(json["prevNode"]["data"], "MQ==");
+}
+
+#[test]
+fn txn_results_map_to_the_oneof_arms() {
+    let r = corral_client::TxnResponse {
+        header: Header::default(),
+        succeeded: false,
+        results: vec![
+            corral_client::OpResult::Get { node: None },
+            corral_client::OpResult::Delete { deleted: 3 },
+        ],
+    };
+    let json = protojson::to_json(&wire::txn(&r)).expect("mapped");
+    assert_eq!(json["succeeded"], false);
+    assert_eq!(json["results"][0], serde_json::json!({"get": {}}));
+    assert_eq!(json["results"][1]["delete"]["deleted"], "3");
+}
+
+#[test]
+fn the_printer_writes_the_text_or_the_mapping() {
+    let r = corral_client::DeleteResponse {
+        header: Header::default(),
+        deleted: 5,
+    };
+    let shown = || Shown::message(&wire::delete(&r), "deleted 5\n");
+    let table = Printer::new(Format::Table).render(shown(), true);
+    assert_eq!(table.ok(), Some(b"deleted 5\n".to_vec()));
+    let line = Printer::new(Format::Json)
+        .render(shown(), false)
+        .expect("rendered");
+    let text = String::from_utf8(line).expect("UTF-8");
+    assert!(
+        text.ends_with('\n') && text.lines().count() == 1,
+        "{text:?}"
+    );
+    let json: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(json["deleted"], "5");
+    assert_eq!(json["header"]["revision"], "0");
+}
+
+#[test]
+fn lease_ttls_outside_the_granted_range_are_usage_errors() {
+    // The server would answer "ttl_ms must be between 1000 and 86400000".
+    for bad in [
+        &["lease", "grant", "500ms"][..],
+        &["lease", "grant", "25h"],
+        &["lock", "/l", "--ttl", "100ms"],
+        &["elect", "/e", "v", "--ttl", "2000m"],
+    ] {
+        let err = parse(bad).expect_err("out of range");
+        assert!(err.to_string().contains("lease TTL"), "{bad:?}: {err}");
+    }
+    assert!(matches!(
+        parse(&["lease", "grant", "24h"]),
+        Ok(Command::Lease(LeaseCommand::Grant { ttl })) if ttl == Duration::from_secs(86_400)
+    ));
+    assert!(parse(&["lease", "grant", "1s"]).is_ok());
 }
