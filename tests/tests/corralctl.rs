@@ -466,7 +466,7 @@ async fn member_status_and_maintenance_commands_on_a_cluster() -> Result<()> {
         .as_array()
         .context("array")?
         .iter()
-        .all(|s| s["status"]["leaderId"] == leader.to_string()));
+        .all(|s| s["status"]["leaderId"].as_str() == Some(leader.to_string().as_str())));
 
     let members = json(&ok(ctl(&e, &["-o", "json", "member", "list"]).await?)?)?;
     assert_eq!(members["members"].as_array().map(Vec::len), Some(3));
