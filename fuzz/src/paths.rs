@@ -2,7 +2,7 @@
 //! exactly what breaks a rule with the error naming that rule, and every accepted path
 //! splits into a parent and a name that join back to it.
 
-use corral_server::store::overlay::child_key;
+use corral_server::store::keys::child_key;
 use corral_server::store::path::{self, PathError, MAX_PATH_BYTES, MAX_SEGMENT_BYTES};
 
 /// Longest message a refused path may produce: messages quote a shortened path, so a

@@ -11,8 +11,9 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use super::keys::{child_key, history_key, lease_node_key};
 use super::lease::LeaseRecord;
-use super::overlay::{child_key, counters, Backing, Layer, ReapKind};
+use super::overlay::{counters, Backing, Layer, ReapKind};
 use super::session::SessionRecord;
 use super::StoreError;
 use crate::watch::{HistoryError, HistorySource};
@@ -603,19 +604,6 @@ impl Backing for DbReader<'_> {
             None => Ok(None),
         }
     }
-}
-
-fn lease_node_key(id: i64, path: &str) -> Vec<u8> {
-    let mut key = id.to_be_bytes().to_vec();
-    key.extend_from_slice(path.as_bytes());
-    key
-}
-
-fn history_key(revision: i64, seq: u32) -> [u8; 12] {
-    let mut key = [0u8; 12];
-    key[..8].copy_from_slice(&revision.to_be_bytes());
-    key[8..].copy_from_slice(&seq.to_be_bytes());
-    key
 }
 
 fn reap_byte(kind: ReapKind) -> u8 {

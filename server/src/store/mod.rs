@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod command;
 pub mod db;
+pub mod keys;
 pub mod lease;
 pub mod overlay;
 pub mod path;

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::keys::child_key;
 use super::lease::LeaseRecord;
 use super::path;
 use super::session::SessionRecord;
@@ -108,12 +109,6 @@ impl Layer {
         self.events.extend(upper.events);
         self.sessions.extend(upper.sessions);
     }
-}
-
-/// Key of `child` in the child index: `parent \0 name`. Paths never contain NUL, so a
-/// prefix scan over `parent \0` finds exactly the children.
-pub fn child_key(parent: &str, name: &str) -> String {
-    format!("{parent}\0{name}")
 }
 
 /// The tree as seen through stacked layers of uncommitted writes.
