@@ -18,6 +18,7 @@ use crate::error::{describe, Error, Result};
 use crate::options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
 use crate::retry::{after_failure, Backoff, Next, Retry};
 use crate::txn::{Txn, TxnResponse};
+use crate::types::FromWire;
 use crate::types::{CreateResponse, DeleteResponse, GetResponse, ListResponse, PutResponse};
 
 /// Default time a call may take before it fails with [`Error::Timeout`].
@@ -493,7 +494,7 @@ impl Client {
         Q: Clone,
         F: Fn(Channel, tonic::Request<Q>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
-        R: TryFrom<P, Error = Error>,
+        R: FromWire<P>,
     {
         self.call_with(self.timeout, path, retry, message, rpc)
             .await
@@ -517,7 +518,7 @@ impl Client {
         Q: Clone,
         F: Fn(Channel, tonic::Request<Q>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
-        R: TryFrom<P, Error = Error>,
+        R: FromWire<P>,
     {
         let members = &self.members;
         let lane = match (retry, &members.lanes) {
@@ -558,7 +559,7 @@ impl Client {
                     request.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
                 }
                 let status = match rpc(channel, request).await {
-                    Ok(response) => return R::try_from(response.into_inner()),
+                    Ok(response) => return R::from_wire(response.into_inner()),
                     Err(status) => status,
                 };
                 let error = Error::from_status(&status, path);

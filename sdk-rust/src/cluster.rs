@@ -23,7 +23,8 @@ use tonic::transport::Channel;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::retry::Retry;
-use crate::types::{required, Header};
+use crate::types::Header;
+use crate::types::{wire_header, FromWire};
 
 /// One member of the cluster's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -199,8 +200,9 @@ fn nonzero(value: u64) -> Option<u64> {
     (value != 0).then_some(value)
 }
 
-impl From<pb::Member> for Member {
-    fn from(m: pb::Member) -> Self {
+impl Member {
+    /// The client's member for the generated one.
+    pub(crate) fn from_pb(m: pb::Member) -> Self {
         Member {
             member_id: m.member_id,
             peer_addr: m.peer_addr,
@@ -210,15 +212,13 @@ impl From<pb::Member> for Member {
 }
 
 fn members(members: Vec<pb::Member>) -> Vec<Member> {
-    members.into_iter().map(Member::from).collect()
+    members.into_iter().map(Member::from_pb).collect()
 }
 
-impl TryFrom<pb::MemberListResponse> for MemberListResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::MemberListResponse) -> Result<Self> {
+impl FromWire<pb::MemberListResponse> for MemberListResponse {
+    fn from_wire(r: pb::MemberListResponse) -> Result<Self> {
         Ok(MemberListResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             members: members(r.members),
             leader_id: nonzero(r.leader_id),
         })
@@ -228,12 +228,10 @@ impl TryFrom<pb::MemberListResponse> for MemberListResponse {
 /// The three membership changes answer alike.
 macro_rules! member_change_from {
     ($($response:ty),*) => {$(
-        impl TryFrom<$response> for MemberChangeResponse {
-            type Error = Error;
-
-            fn try_from(r: $response) -> Result<Self> {
+        impl FromWire<$response> for MemberChangeResponse {
+            fn from_wire(r: $response) -> Result<Self> {
                 Ok(MemberChangeResponse {
-                    header: required(r.header, "response header")?.into(),
+                    header: wire_header(r.header)?,
                     members: members(r.members),
                 })
             }
@@ -247,28 +245,24 @@ member_change_from!(
     pb::MemberRemoveResponse
 );
 
-impl TryFrom<pb::TransferLeaderResponse> for TransferLeaderResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::TransferLeaderResponse) -> Result<Self> {
+impl FromWire<pb::TransferLeaderResponse> for TransferLeaderResponse {
+    fn from_wire(r: pb::TransferLeaderResponse) -> Result<Self> {
         if r.leader_id == 0 {
             return Err(Error::InvalidResponse {
                 message: "leader transfer answered without a leader".into(),
             });
         }
         Ok(TransferLeaderResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             leader_id: r.leader_id,
         })
     }
 }
 
-impl TryFrom<pb::StatusResponse> for Status {
-    type Error = Error;
-
-    fn try_from(r: pb::StatusResponse) -> Result<Self> {
+impl FromWire<pb::StatusResponse> for Status {
+    fn from_wire(r: pb::StatusResponse) -> Result<Self> {
         Ok(Status {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             member_id: r.member_id,
             leader_id: nonzero(r.leader_id),
             raft_term: r.raft_term,
@@ -300,7 +294,7 @@ mod tests {
 
     #[test]
     fn zero_leader_and_snapshot_index_mean_none() {
-        let status = Status::try_from(pb::StatusResponse {
+        let status = Status::from_wire(pb::StatusResponse {
             header: header(),
             member_id: 2,
             leader_id: 0,
@@ -311,7 +305,7 @@ mod tests {
         assert_eq!(status.leader_id, None);
         assert_eq!(status.snapshot_index, None);
         assert!(!status.is_leader());
-        let list = MemberListResponse::try_from(pb::MemberListResponse {
+        let list = MemberListResponse::from_wire(pb::MemberListResponse {
             header: header(),
             members: vec![],
             leader_id: 0,
@@ -322,7 +316,7 @@ mod tests {
 
     #[test]
     fn status_keeps_every_field() {
-        let status = Status::try_from(pb::StatusResponse {
+        let status = Status::from_wire(pb::StatusResponse {
             header: header(),
             member_id: 2,
             leader_id: 2,
@@ -371,7 +365,7 @@ mod tests {
             peer_addr: format!("127.0.0.1:{}", 2480 + id),
             is_learner: learner,
         };
-        let change = MemberChangeResponse::try_from(pb::MemberAddResponse {
+        let change = MemberChangeResponse::from_wire(pb::MemberAddResponse {
             header: header(),
             members: vec![pb_member(1, false), pb_member(4, true)],
         })
@@ -395,13 +389,13 @@ mod tests {
 
     #[test]
     fn responses_without_header_or_leader_are_invalid() {
-        let err = MemberChangeResponse::try_from(pb::MemberRemoveResponse {
+        let err = MemberChangeResponse::from_wire(pb::MemberRemoveResponse {
             header: None,
             members: vec![],
         })
         .expect_err("no header");
         assert!(matches!(err, Error::InvalidResponse { .. }));
-        let err = TransferLeaderResponse::try_from(pb::TransferLeaderResponse {
+        let err = TransferLeaderResponse::from_wire(pb::TransferLeaderResponse {
             header: header(),
             leader_id: 0,
         })

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::lock::LockOptions;
 use crate::retry::{reopens, Backoff, Retry};
 use crate::types::{required, Header};
+use crate::types::{wire_header, FromWire};
 
 /// The leader of an election.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,8 +43,9 @@ pub struct LeaderKey {
     pub lease_id: i64,
 }
 
-impl From<pb::LeaderKey> for LeaderKey {
-    fn from(l: pb::LeaderKey) -> Self {
+impl LeaderKey {
+    /// The client's leader key for the generated one.
+    pub(crate) fn from_pb(l: pb::LeaderKey) -> Self {
         LeaderKey {
             name: l.name,
             key: l.key,
@@ -57,41 +59,35 @@ impl From<pb::LeaderKey> for LeaderKey {
 /// A `CampaignResponse`'s leader key.
 struct Campaigned(LeaderKey);
 
-impl TryFrom<pb::CampaignResponse> for Campaigned {
-    type Error = Error;
-
-    fn try_from(r: pb::CampaignResponse) -> Result<Self> {
-        Ok(Campaigned(required(r.leader, "leader")?.into()))
+impl FromWire<pb::CampaignResponse> for Campaigned {
+    fn from_wire(r: pb::CampaignResponse) -> Result<Self> {
+        Ok(Campaigned(LeaderKey::from_pb(required(
+            r.leader, "leader",
+        )?)))
     }
 }
 
 /// The answer of Leader, or `None` when there is none.
 struct Led(Option<LeaderKey>);
 
-impl TryFrom<pb::LeaderResponse> for Led {
-    type Error = Error;
-
-    fn try_from(r: pb::LeaderResponse) -> Result<Self> {
-        Ok(Led(r.leader.map(LeaderKey::from)))
+impl FromWire<pb::LeaderResponse> for Led {
+    fn from_wire(r: pb::LeaderResponse) -> Result<Self> {
+        Ok(Led(r.leader.map(LeaderKey::from_pb)))
     }
 }
 
 /// The header of a Proclaim or Resign.
 struct Done(Header);
 
-impl TryFrom<pb::ProclaimResponse> for Done {
-    type Error = Error;
-
-    fn try_from(r: pb::ProclaimResponse) -> Result<Self> {
-        Ok(Done(required(r.header, "response header")?.into()))
+impl FromWire<pb::ProclaimResponse> for Done {
+    fn from_wire(r: pb::ProclaimResponse) -> Result<Self> {
+        Ok(Done(wire_header(r.header)?))
     }
 }
 
-impl TryFrom<pb::ResignResponse> for Done {
-    type Error = Error;
-
-    fn try_from(r: pb::ResignResponse) -> Result<Self> {
-        Ok(Done(required(r.header, "response header")?.into()))
+impl FromWire<pb::ResignResponse> for Done {
+    fn from_wire(r: pb::ResignResponse) -> Result<Self> {
+        Ok(Done(wire_header(r.header)?))
     }
 }
 
@@ -292,7 +288,7 @@ async fn observe(
                     let _ = ready.send(Ok(()));
                 }
                 backoff.reset();
-                let leader = response.leader.map(LeaderKey::from);
+                let leader = response.leader.map(LeaderKey::from_pb);
                 if last.as_ref() == Some(&leader) {
                     continue;
                 }

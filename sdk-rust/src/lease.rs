@@ -26,7 +26,8 @@ use tonic::Streaming;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::retry::{reopens, Backoff, Retry};
-use crate::types::{required, Header};
+use crate::types::Header;
+use crate::types::{wire_header, FromWire};
 
 /// Result of [`Client::lease_grant`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,35 +92,29 @@ pub(crate) fn from_millis(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-impl TryFrom<pb::LeaseGrantResponse> for LeaseGrantResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::LeaseGrantResponse) -> Result<Self> {
+impl FromWire<pb::LeaseGrantResponse> for LeaseGrantResponse {
+    fn from_wire(r: pb::LeaseGrantResponse) -> Result<Self> {
         Ok(LeaseGrantResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             lease_id: r.lease_id,
             ttl: from_millis(r.ttl_ms),
         })
     }
 }
 
-impl TryFrom<pb::LeaseRevokeResponse> for LeaseRevokeResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::LeaseRevokeResponse) -> Result<Self> {
+impl FromWire<pb::LeaseRevokeResponse> for LeaseRevokeResponse {
+    fn from_wire(r: pb::LeaseRevokeResponse) -> Result<Self> {
         Ok(LeaseRevokeResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             deleted: r.deleted,
         })
     }
 }
 
-impl TryFrom<pb::LeaseTimeToLiveResponse> for LeaseTimeToLive {
-    type Error = Error;
-
-    fn try_from(r: pb::LeaseTimeToLiveResponse) -> Result<Self> {
+impl FromWire<pb::LeaseTimeToLiveResponse> for LeaseTimeToLive {
+    fn from_wire(r: pb::LeaseTimeToLiveResponse) -> Result<Self> {
         Ok(LeaseTimeToLive {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             lease_id: r.lease_id,
             ttl: from_millis(r.ttl_ms),
             remaining: from_millis(r.remaining_ms),
@@ -128,12 +123,10 @@ impl TryFrom<pb::LeaseTimeToLiveResponse> for LeaseTimeToLive {
     }
 }
 
-impl TryFrom<pb::LeaseListResponse> for LeaseListResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::LeaseListResponse) -> Result<Self> {
+impl FromWire<pb::LeaseListResponse> for LeaseListResponse {
+    fn from_wire(r: pb::LeaseListResponse) -> Result<Self> {
         Ok(LeaseListResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             leases: r
                 .leases
                 .into_iter()

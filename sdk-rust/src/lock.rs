@@ -20,10 +20,11 @@ use corral_proto::v1::lock_client::LockClient;
 use tonic::transport::Channel;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lease::millis;
 use crate::retry::Retry;
-use crate::types::{required, Header};
+use crate::types::Header;
+use crate::types::{wire_header, FromWire};
 
 /// Options of [`Client::lock`] and [`Client::campaign`](crate::Client::campaign).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,12 +72,10 @@ pub struct LockResponse {
     pub fencing_token: i64,
 }
 
-impl TryFrom<pb::LockResponse> for LockResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::LockResponse) -> Result<Self> {
+impl FromWire<pb::LockResponse> for LockResponse {
+    fn from_wire(r: pb::LockResponse) -> Result<Self> {
         Ok(LockResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             key: r.key,
             fencing_token: r.fencing_token,
         })
@@ -90,12 +89,10 @@ pub struct UnlockResponse {
     pub header: Header,
 }
 
-impl TryFrom<pb::UnlockResponse> for UnlockResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::UnlockResponse) -> Result<Self> {
+impl FromWire<pb::UnlockResponse> for UnlockResponse {
+    fn from_wire(r: pb::UnlockResponse) -> Result<Self> {
         Ok(UnlockResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
         })
     }
 }

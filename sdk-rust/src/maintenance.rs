@@ -8,7 +8,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::retry::Retry;
-use crate::types::{required, Header};
+use crate::types::Header;
+use crate::types::{wire_header, FromWire};
 
 /// Result of [`Client::compact`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,12 +20,10 @@ pub struct CompactResponse {
     pub compact_revision: i64,
 }
 
-impl TryFrom<pb::CompactResponse> for CompactResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::CompactResponse) -> Result<Self> {
+impl FromWire<pb::CompactResponse> for CompactResponse {
+    fn from_wire(r: pb::CompactResponse) -> Result<Self> {
         Ok(CompactResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             compact_revision: r.compact_revision,
         })
     }
@@ -83,7 +82,7 @@ impl Client {
                 .map_err(|s| Error::from_status(&s, ""))?
             {
                 if header.is_none() {
-                    header = chunk.header.map(Header::from);
+                    header = chunk.header.map(Header::from_pb);
                 }
                 out.write_all(&chunk.blob).await.map_err(written)?;
                 bytes += chunk.blob.len() as u64;

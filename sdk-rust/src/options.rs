@@ -144,7 +144,7 @@ impl GetOptions {
     pub(crate) fn request(self, path: String) -> pb::GetRequest {
         pb::GetRequest {
             path,
-            consistency: pb::Consistency::from(self.consistency).into(),
+            consistency: self.consistency.to_pb().into(),
             stat_only: self.stat_only,
         }
     }
@@ -208,7 +208,7 @@ impl ListOptions {
             with_data: self.with_data,
             limit: self.limit,
             page_token: self.page_token.unwrap_or_default(),
-            consistency: pb::Consistency::from(self.consistency).into(),
+            consistency: self.consistency.to_pb().into(),
         }
     }
 }

@@ -16,9 +16,10 @@
 
 use corral_proto::v1 as pb;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
 use crate::types::{self, required, Header, Node, Stat};
+use crate::types::{wire_header, FromWire};
 
 /// A transaction: compares, then the ops of the branch they select.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -247,23 +248,21 @@ pub struct TxnResponse {
     pub results: Vec<OpResult>,
 }
 
-impl TryFrom<pb::OpResult> for OpResult {
-    type Error = Error;
-
-    fn try_from(r: pb::OpResult) -> Result<Self> {
+impl FromWire<pb::OpResult> for OpResult {
+    fn from_wire(r: pb::OpResult) -> Result<Self> {
         use pb::op_result::Result as R;
         Ok(match required(r.result, "txn op result")? {
             R::Create(c) => OpResult::Create {
                 path: c.path,
-                stat: required(c.stat, "stat")?.try_into()?,
+                stat: Stat::from_wire(required(c.stat, "stat")?)?,
             },
             R::Put(p) => OpResult::Put {
-                stat: required(p.stat, "stat")?.try_into()?,
-                prev_node: p.prev_node.map(Node::try_from).transpose()?,
+                stat: Stat::from_wire(required(p.stat, "stat")?)?,
+                prev_node: p.prev_node.map(Node::from_wire).transpose()?,
             },
             R::Delete(d) => OpResult::Delete { deleted: d.deleted },
             R::Get(g) => OpResult::Get {
-                node: g.node.map(Node::try_from).transpose()?,
+                node: g.node.map(Node::from_wire).transpose()?,
             },
             R::List(l) => OpResult::List {
                 more: !l.next_page_token.is_empty(),
@@ -273,17 +272,15 @@ impl TryFrom<pb::OpResult> for OpResult {
     }
 }
 
-impl TryFrom<pb::TxnResponse> for TxnResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::TxnResponse) -> Result<Self> {
+impl FromWire<pb::TxnResponse> for TxnResponse {
+    fn from_wire(r: pb::TxnResponse) -> Result<Self> {
         Ok(TxnResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             succeeded: r.succeeded,
             results: r
                 .results
                 .into_iter()
-                .map(OpResult::try_from)
+                .map(OpResult::from_wire)
                 .collect::<Result<_>>()?,
         })
     }

@@ -156,8 +156,23 @@ pub(crate) fn required<T>(field: Option<T>, what: &str) -> Result<T> {
     })
 }
 
-impl From<pb::ResponseHeader> for Header {
-    fn from(h: pb::ResponseHeader) -> Self {
+/// Conversion from a generated (wire) message. Crate-private on purpose: the generated
+/// types stay out of the client's public API, so a proto change cannot break users
+/// through a trait impl they never asked for.
+/// The header of a response, which the server always sends.
+pub(crate) fn wire_header(h: Option<pb::ResponseHeader>) -> Result<Header> {
+    required(h, "response header").map(Header::from_pb)
+}
+
+pub(crate) trait FromWire<P>: Sized {
+    /// The client's type for `p`, or [`Error::InvalidResponse`] when `p` lacks a part the
+    /// server always sends.
+    fn from_wire(p: P) -> Result<Self>;
+}
+
+impl Header {
+    /// The client's header for the generated one.
+    pub(crate) fn from_pb(h: pb::ResponseHeader) -> Self {
         Header {
             cluster_id: h.cluster_id,
             member_id: h.member_id,
@@ -167,19 +182,18 @@ impl From<pb::ResponseHeader> for Header {
     }
 }
 
-impl From<Consistency> for pb::Consistency {
-    fn from(c: Consistency) -> Self {
-        match c {
+impl Consistency {
+    /// The generated enum for this consistency.
+    pub(crate) fn to_pb(self) -> pb::Consistency {
+        match self {
             Consistency::Linearizable => pb::Consistency::Linearizable,
             Consistency::Serializable => pb::Consistency::Serializable,
         }
     }
 }
 
-impl TryFrom<pb::Stat> for Stat {
-    type Error = Error;
-
-    fn try_from(s: pb::Stat) -> Result<Self> {
+impl FromWire<pb::Stat> for Stat {
+    fn from_wire(s: pb::Stat) -> Result<Self> {
         let kind = match pb::NodeKind::try_from(s.kind) {
             Ok(pb::NodeKind::Persistent) => NodeKind::Persistent,
             Ok(pb::NodeKind::Ephemeral) => NodeKind::Ephemeral,
@@ -209,12 +223,10 @@ impl TryFrom<pb::Stat> for Stat {
     }
 }
 
-impl TryFrom<pb::Node> for Node {
-    type Error = Error;
-
-    fn try_from(n: pb::Node) -> Result<Self> {
+impl FromWire<pb::Node> for Node {
+    fn from_wire(n: pb::Node) -> Result<Self> {
         Ok(Node {
-            stat: required(n.stat, "node stat")?.try_into()?,
+            stat: Stat::from_wire(required(n.stat, "node stat")?)?,
             path: n.path,
             data: n.data,
         })
@@ -223,7 +235,7 @@ impl TryFrom<pb::Node> for Node {
 
 /// Converts every node of a listing.
 pub(crate) fn nodes(nodes: Vec<pb::Node>) -> Result<Vec<Node>> {
-    nodes.into_iter().map(Node::try_from).collect()
+    nodes.into_iter().map(Node::from_wire).collect()
 }
 
 /// A page token, or `None` for the empty string the wire uses for "last page".
@@ -231,59 +243,49 @@ pub(crate) fn page_token(token: String) -> Option<String> {
     (!token.is_empty()).then_some(token)
 }
 
-impl TryFrom<pb::CreateResponse> for CreateResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::CreateResponse) -> Result<Self> {
+impl FromWire<pb::CreateResponse> for CreateResponse {
+    fn from_wire(r: pb::CreateResponse) -> Result<Self> {
         Ok(CreateResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             path: r.path,
-            stat: required(r.stat, "stat")?.try_into()?,
+            stat: Stat::from_wire(required(r.stat, "stat")?)?,
         })
     }
 }
 
-impl TryFrom<pb::PutResponse> for PutResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::PutResponse) -> Result<Self> {
+impl FromWire<pb::PutResponse> for PutResponse {
+    fn from_wire(r: pb::PutResponse) -> Result<Self> {
         Ok(PutResponse {
-            header: required(r.header, "response header")?.into(),
-            stat: required(r.stat, "stat")?.try_into()?,
-            prev_node: r.prev_node.map(Node::try_from).transpose()?,
+            header: wire_header(r.header)?,
+            stat: Stat::from_wire(required(r.stat, "stat")?)?,
+            prev_node: r.prev_node.map(Node::from_wire).transpose()?,
         })
     }
 }
 
-impl TryFrom<pb::GetResponse> for GetResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::GetResponse) -> Result<Self> {
+impl FromWire<pb::GetResponse> for GetResponse {
+    fn from_wire(r: pb::GetResponse) -> Result<Self> {
         Ok(GetResponse {
-            header: required(r.header, "response header")?.into(),
-            node: required(r.node, "node")?.try_into()?,
+            header: wire_header(r.header)?,
+            node: Node::from_wire(required(r.node, "node")?)?,
         })
     }
 }
 
-impl TryFrom<pb::ListResponse> for ListResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::ListResponse) -> Result<Self> {
+impl FromWire<pb::ListResponse> for ListResponse {
+    fn from_wire(r: pb::ListResponse) -> Result<Self> {
         Ok(ListResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             nodes: nodes(r.nodes)?,
             next_page_token: page_token(r.next_page_token),
         })
     }
 }
 
-impl TryFrom<pb::DeleteResponse> for DeleteResponse {
-    type Error = Error;
-
-    fn try_from(r: pb::DeleteResponse) -> Result<Self> {
+impl FromWire<pb::DeleteResponse> for DeleteResponse {
+    fn from_wire(r: pb::DeleteResponse) -> Result<Self> {
         Ok(DeleteResponse {
-            header: required(r.header, "response header")?.into(),
+            header: wire_header(r.header)?,
             deleted: r.deleted,
         })
     }

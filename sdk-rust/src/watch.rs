@@ -33,7 +33,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::options::GetOptions;
 use crate::retry::{reopens, Backoff};
-use crate::types::{required, Node};
+use crate::types::{required, FromWire, Node};
 
 /// Which znodes a watch covers, relative to its path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -530,8 +530,8 @@ fn convert(event: pb::Event) -> Result<Event> {
     };
     Ok(Event {
         kind,
-        node: required(event.node, "event node")?.try_into()?,
-        prev_node: event.prev_node.map(Node::try_from).transpose()?,
+        node: Node::from_wire(required(event.node, "event node")?)?,
+        prev_node: event.prev_node.map(Node::from_wire).transpose()?,
         revision: event.revision,
     })
 }

@@ -272,3 +272,95 @@ async fn bad_lease_input_is_refused_precisely_and_changes_nothing() -> Result<()
     assert!(client.get("/eph/child", None).await.is_err());
     Ok(())
 }
+
+/// Measurement, not part of the suite (run by hand; see docs/reliability.md): how late a
+/// lease expires while the leader also holds many leases and many TTL znodes fall due at
+/// once. `CORRAL_KEEPER_LEASES` and `CORRAL_KEEPER_TTL_NODES` (default 100,000 each)
+/// size it; it prints the probe lease's lateness and how long reaping took.
+#[tokio::test]
+#[ignore]
+async fn measure_lease_expiry_under_many_leases_and_due_ttl_znodes() -> Result<()> {
+    use corral_client::{Op, Txn};
+    use futures::StreamExt;
+    let count = |var: &str| -> usize {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000)
+    };
+    let (leases, ttl_nodes) = (
+        count("CORRAL_KEEPER_LEASES"),
+        count("CORRAL_KEEPER_TTL_NODES"),
+    );
+    let server = Server::start().await?;
+    let client = server.client().await?;
+    let started = Instant::now();
+    futures::stream::iter(0..leases)
+        .map(|_| client.lease_grant(Duration::from_secs(600)))
+        .buffer_unordered(64)
+        .for_each(|r| async move {
+            r.expect("grant");
+        })
+        .await;
+    eprintln!(
+        "granted {leases} leases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    client.create("/ttl", "", CreateOptions::new()).await?;
+    let started = Instant::now();
+    let mut made = 0;
+    while made < ttl_nodes {
+        let n = (ttl_nodes - made).min(128);
+        let ops = (0..n).map(|_| {
+            Op::create(
+                "/ttl/n-",
+                "",
+                CreateOptions::new()
+                    .sequential()
+                    .ttl(Duration::from_millis(1000)),
+            )
+        });
+        client.txn(Txn::new().and_then(ops)).await?;
+        made += n;
+    }
+    eprintln!(
+        "created {ttl_nodes} TTL znodes in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // The probe: a 2 s lease, granted as the TTL znodes fall due.
+    let probe = client.lease_grant(Duration::from_secs(2)).await?.lease_id;
+    let granted = Instant::now();
+    loop {
+        match client.lease_time_to_live(probe, false).await {
+            Err(Error::LeaseNotFound { .. }) => break,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => return Err(e.into()),
+        }
+        if granted.elapsed() > Duration::from_secs(600) {
+            bail!("the probe lease did not expire in 10 minutes");
+        }
+    }
+    let expired_after = granted.elapsed();
+    eprintln!(
+        "probe lease (2 s) expired after {:.2} s: {:.2} s late",
+        expired_after.as_secs_f64(),
+        expired_after.as_secs_f64() - 2.0
+    );
+    loop {
+        let left = client
+            .get("/ttl", corral_client::GetOptions::new().stat_only())
+            .await?
+            .node
+            .stat
+            .num_children;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "all {ttl_nodes} TTL znodes reaped {:.1} s after the probe's grant",
+        granted.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
