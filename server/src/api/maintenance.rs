@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::status::ApiError;
 use super::ApiContext;
-use crate::store::command::{Command, Output};
+use crate::store::command::Command;
 
 /// The Maintenance service.
 pub struct MaintenanceService {
@@ -91,12 +91,14 @@ impl Maintenance for MaintenanceService {
             .propose(Command::Compact { revision })
             .await
             .map_err(ApiError::from)?;
-        match res.result.map_err(ApiError::from)? {
-            Output::Compacted { compact_revision } => Ok(Response::new(pb::CompactResponse {
-                header: self.cx.header(res.revision),
-                compact_revision,
-            })),
-            _ => Err(ApiError::Internal("compact returned another kind of output".into()).into()),
-        }
+        let compact_revision = res
+            .result
+            .map_err(ApiError::from)?
+            .into_compacted()
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::CompactResponse {
+            header: self.cx.header(res.revision),
+            compact_revision,
+        }))
     }
 }

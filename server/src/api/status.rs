@@ -12,7 +12,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::coord::CoordError;
 use crate::raft::RaftNodeError;
-use crate::store::command::KvError;
+use crate::store::command::{KvError, UnexpectedOutput};
 use crate::store::path::PathError;
 use crate::store::read::ListError;
 use crate::store::StoreError;
@@ -121,6 +121,12 @@ impl From<ListError> for ApiError {
             ListError::Kv(e) => ApiError::Kv(e),
             ListError::Store(e) => ApiError::Store(e),
         }
+    }
+}
+
+impl From<UnexpectedOutput> for ApiError {
+    fn from(e: UnexpectedOutput) -> Self {
+        ApiError::Internal(e.to_string())
     }
 }
 

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::queue::{self, EntryGuard};
 use super::CoordError;
 use crate::raft::RaftNode;
-use crate::store::command::{CmpOp, CmpTarget, Command, Compare, Output, PutCmd, TxnCmd, TxnOp};
+use crate::store::command::{CmpOp, CmpTarget, Command, Compare, PutCmd, TxnCmd, TxnOp};
 use crate::store::path;
 use crate::watch::watcher::{self, WatchMessage, WatchOptions};
 use crate::watch::{Scope, WatchSpec};
@@ -113,11 +113,10 @@ pub async fn proclaim(
             failure: vec![],
         }))
         .await?;
-    match res.result? {
-        Output::Txn {
-            succeeded: true, ..
-        } => Ok(res.revision),
-        _ => Err(not_leader()),
+    if res.result?.into_txn()?.0 {
+        Ok(res.revision)
+    } else {
+        Err(not_leader())
     }
 }
 

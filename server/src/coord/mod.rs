@@ -12,7 +12,7 @@ pub mod queue;
 use thiserror::Error;
 
 use crate::raft::RaftNodeError;
-use crate::store::command::KvError;
+use crate::store::command::{KvError, UnexpectedOutput};
 use crate::store::StoreError;
 
 /// Why a lock or election call failed.
@@ -73,4 +73,10 @@ pub enum CoordError {
     /// A broken invariant of the queue code (a server bug, never the caller's fault).
     #[error("internal error in a lock or election queue: {0}")]
     Invariant(String),
+}
+
+impl From<UnexpectedOutput> for CoordError {
+    fn from(e: UnexpectedOutput) -> Self {
+        CoordError::Invariant(e.to_string())
+    }
 }

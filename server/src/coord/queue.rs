@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, watch};
 use super::CoordError;
 use crate::raft::RaftNode;
 use crate::store::command::{
-    CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, OpOutput, Output, PutCmd,
-    TxnCmd, TxnOp,
+    CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, Output, PutCmd, TxnCmd,
+    TxnOp,
 };
 use crate::store::overlay::Overlay;
 use crate::store::{path, read};
@@ -216,21 +216,17 @@ pub async fn enqueue(
         )
         .await;
         match adopted {
-            Ok(Output::Op(OpOutput::Put { stat, .. })) => {
+            Ok(out) => {
+                let (stat, _) = out.into_op()?.into_put()?;
                 return Ok(Entry {
                     key: own.path,
                     create_revision: stat.create_revision,
                     version: stat.version,
-                })
+                });
             }
             // Removed or adopted meanwhile: look again.
             Err(CoordError::Kv(KvError::NodeNotFound { .. }))
             | Err(CoordError::Kv(KvError::VersionMismatch { .. })) => continue,
-            Ok(other) => {
-                return Err(CoordError::Invariant(format!(
-                    "unexpected adopt result {other:?}"
-                )))
-            }
             Err(e) => return Err(e),
         }
     }
@@ -289,21 +285,18 @@ async fn create_entry(
         }),
     )
     .await?;
-    match out {
-        Output::Txn { results, .. } => match results.last() {
-            Some(OpOutput::Create { path, stat }) => Ok(Entry {
-                key: path.clone(),
-                create_revision: stat.create_revision,
-                version: stat.version,
-            }),
-            other => Err(CoordError::Invariant(format!(
-                "unexpected enqueue result {other:?}"
-            ))),
-        },
-        other => Err(CoordError::Invariant(format!(
-            "unexpected enqueue result {other:?}"
-        ))),
-    }
+    // Either branch ends with the entry's create.
+    let (_, results) = out.into_txn()?;
+    let created = results
+        .into_iter()
+        .next_back()
+        .ok_or_else(|| CoordError::Invariant("the enqueue Txn returned no results".into()))?;
+    let (key, stat) = created.into_create()?;
+    Ok(Entry {
+        key,
+        create_revision: stat.create_revision,
+        version: stat.version,
+    })
 }
 
 /// Checks that `key` names an entry of a `prefix` queue held by `lease_id`, read
@@ -365,12 +358,7 @@ pub async fn remove_entry(node: &RaftNode, entry: &Node) -> Result<bool, CoordEr
         }),
     )
     .await?;
-    match out {
-        Output::Txn { succeeded, .. } => Ok(succeeded),
-        other => Err(CoordError::Invariant(format!(
-            "unexpected remove result {other:?}"
-        ))),
-    }
+    Ok(out.into_txn()?.0)
 }
 
 /// Removes the entry when dropped, unless disarmed: a caller that times out or goes

@@ -357,6 +357,84 @@ pub enum Output {
     Unit,
 }
 
+/// An output of another kind than the command gives (a create that answered like a
+/// lease grant): a bug in this server, never the caller's fault. The typed accessors
+/// below are the one place such a mismatch is detected.
+#[derive(Debug, thiserror::Error)]
+#[error("{wanted} expected, but the command gave {got}")]
+pub struct UnexpectedOutput {
+    /// The kind of output the caller's command gives.
+    pub wanted: &'static str,
+    /// What came instead.
+    pub got: String,
+}
+
+fn unexpected(wanted: &'static str, got: impl std::fmt::Debug) -> UnexpectedOutput {
+    let mut got = format!("{got:?}");
+    got.truncate(200);
+    UnexpectedOutput { wanted, got }
+}
+
+impl Output {
+    /// The result of a create, put, delete, get or list command.
+    pub fn into_op(self) -> Result<OpOutput, UnexpectedOutput> {
+        match self {
+            Output::Op(op) => Ok(op),
+            other => Err(unexpected("a single-op output", other)),
+        }
+    }
+
+    /// Whether a Txn's compares held, and the results of the branch that ran.
+    pub fn into_txn(self) -> Result<(bool, Vec<OpOutput>), UnexpectedOutput> {
+        match self {
+            Output::Txn { succeeded, results } => Ok((succeeded, results)),
+            other => Err(unexpected("a Txn output", other)),
+        }
+    }
+
+    /// A granted lease's id and TTL.
+    pub fn into_lease(self) -> Result<(i64, i64), UnexpectedOutput> {
+        match self {
+            Output::Lease { id, ttl_ms } => Ok((id, ttl_ms)),
+            other => Err(unexpected("a lease grant output", other)),
+        }
+    }
+
+    /// How many znodes a revoke or reap deleted.
+    pub fn into_deleted(self) -> Result<i64, UnexpectedOutput> {
+        match self {
+            Output::Deleted { deleted } => Ok(deleted),
+            other => Err(unexpected("a deleted-count output", other)),
+        }
+    }
+
+    /// The newest compacted revision.
+    pub fn into_compacted(self) -> Result<i64, UnexpectedOutput> {
+        match self {
+            Output::Compacted { compact_revision } => Ok(compact_revision),
+            other => Err(unexpected("a compaction output", other)),
+        }
+    }
+}
+
+impl OpOutput {
+    /// A create's actual path and stat.
+    pub fn into_create(self) -> Result<(String, Stat), UnexpectedOutput> {
+        match self {
+            OpOutput::Create { path, stat } => Ok((path, stat)),
+            other => Err(unexpected("a create output", other)),
+        }
+    }
+
+    /// A put's new stat and, if asked, the previous znode.
+    pub fn into_put(self) -> Result<(Stat, Option<Node>), UnexpectedOutput> {
+        match self {
+            OpOutput::Put { stat, prev } => Ok((stat, prev)),
+            other => Err(unexpected("a put output", other)),
+        }
+    }
+}
+
 /// A command's failure as decided by apply; part of the replicated result, so it must be
 /// deterministic. Each variant becomes one gRPC status (see `api::status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
