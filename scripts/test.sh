@@ -49,10 +49,17 @@ export CORRAL_LINCHECK="$CARGO_TARGET_DIR/lincheck"
 step "cargo test --workspace"
 cargo test --workspace
 
-# Python SDK (sdk-python/): its suite is added here when the SDK exists; it runs against
-# the same server binary, $CORRAL_BIN.
+# The SDKs' generated code must be what the protos give (regenerated, then diffed).
+step "scripts/gen-sdks.sh --check"
+bash scripts/gen-sdks.sh --check
 
-# Go SDK (sdk-go/): its suite (`go test ./...` in sdk-go/) is added here when the SDK
-# exists; it too uses $CORRAL_BIN.
+# Python SDK (sdk-python/) and Go SDK (sdk-go/): each has its own test script (lint,
+# types, tests against $CORRAL_BIN), run here once it exists.
+for sdk_tests in scripts/test-python.sh scripts/test-go.sh; do
+  if [[ -f "$sdk_tests" ]]; then
+    step "$sdk_tests"
+    bash "$sdk_tests"
+  fi
+done
 
 step "all checks passed"
