@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use corral_proto::raft::raft_server::RaftServer;
 use corral_proto::v1::cluster_server::ClusterServer;
 use corral_proto::v1::election_server::ElectionServer;
 use corral_proto::v1::kv_server::KvServer;
@@ -27,7 +26,7 @@ use crate::api::maintenance::MaintenanceService;
 use crate::api::watch::WatchService;
 use crate::api::ApiContext;
 use crate::config::Config;
-use crate::raft::network::{PeerService, MAX_PEER_MESSAGE};
+use crate::raft::peer_service::PeerService;
 use crate::raft::{RaftNode, RaftSettings};
 use crate::store::db::{Db, Sync};
 
@@ -168,11 +167,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         // reset-flood guard (default 20) would answer with GOAWAY and drop the link
         // again just as it recovers.
         .http2_max_pending_accept_reset_streams(Some(10_000))
-        .add_service(
-            RaftServer::new(PeerService::new(node.clone()))
-                .max_decoding_message_size(MAX_PEER_MESSAGE)
-                .max_encoding_message_size(MAX_PEER_MESSAGE),
-        )
+        .add_service(PeerService::new(node.clone()).into_server())
         .serve_with_incoming_shutdown(incoming(peer_listener), stopped(stop_rx.clone()));
     let http = http::serve(
         http_listener,

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::status::ApiError;
 use super::ApiContext;
-use crate::raft::forward::AdminOp;
+use crate::raft::forward_wire::AdminOp;
 use crate::raft::MemberInfo;
 
 /// The Cluster service.

@@ -1,25 +1,35 @@
 //! The Raft layer: openraft wired to RocksDB storage and a gRPC peer transport, plus
 //! the proposer that batches client commands into log entries (group commit) and the
 //! read barrier that batches linearizable reads into shared ReadIndex rounds.
+//!
+//! Imports point one way, from the node down: `node` → `leader_link`, `retry`,
+//! `forward_batcher`, `proposer`, `read_barrier` → `network` → `peer_wire`,
+//! `forward_wire`; storage: `state_machine` → `snapshot_store` → `applied_meta`.
+//! `peer_service` (the serving side) sits on top of `node`.
 
+pub mod applied_meta;
 mod error;
-pub mod forward;
-mod forwarder;
+mod forward_batcher;
+pub mod forward_wire;
 mod io_thread;
+mod leader_link;
 pub mod lease_clock;
 pub mod log_store;
 pub mod network;
 mod node;
+pub mod peer_service;
+mod peer_wire;
 mod proposer;
 mod read_barrier;
-pub mod restore;
+pub mod restored_member;
+mod retry;
 mod snapshot_store;
 pub mod state_machine;
 
 use std::io::Cursor;
 
 pub use error::RaftNodeError;
-pub use node::{MemberInfo, NodeStatus, RaftNode, RaftSettings};
+pub use node::{Consistency, MemberInfo, NodeStatus, RaftNode, RaftSettings};
 
 use crate::store::command::{Batch, BatchResult};
 

@@ -1,14 +1,11 @@
-//! Peer transport: openraft messages over gRPC (`corral.raft.v1.Raft`) on the peer port.
-//!
-//! Payloads are bincode-encoded openraft types inside an opaque protobuf `bytes` field;
-//! members of one cluster run the same version. One cached tonic `Channel` per peer.
+//! The peer client: openraft's messages and forwarded requests sent to other members
+//! over gRPC (`corral.raft.v1.Raft`), one cached tonic `Channel` per peer. The serving
+//! side is `peer_service`; the envelope both use is `peer_wire`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use corral_proto::raft::raft_client::RaftClient;
-use corral_proto::raft::raft_server::Raft as RaftService;
-use corral_proto::raft::RaftMessage;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -17,14 +14,14 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, Raft};
+use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
-use super::forward::{ForwardRequest, ForwardResult};
-use super::node::RaftNode;
+use super::forward_wire::{ForwardRequest, ForwardResult};
+use super::peer_wire::{self, MAX_PEER_MESSAGE};
 use super::TypeConfig;
 
 /// Creates (and caches) gRPC clients to peers.
@@ -104,9 +101,9 @@ impl PeerClient {
             Ok(ch) => ch.clone(),
             Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
         };
-        let payload =
-            bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut request = Request::new(RaftMessage { payload });
+        let message =
+            peer_wire::encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = Request::new(message);
         request.set_timeout(option.hard_ttl());
         let mut client = RaftClient::new(channel)
             .max_decoding_message_size(MAX_PEER_MESSAGE)
@@ -122,9 +119,8 @@ impl PeerClient {
             }
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
-        let result: Result<Resp, RaftError<u64, E>> =
-            bincode::deserialize(&response.into_inner().payload)
-                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, RaftError<u64, E>> = peer_wire::decode(&response.into_inner())
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| {
             RPCError::RemoteError(RemoteError::new_with_node(
                 self.target,
@@ -156,29 +152,29 @@ impl PeerNetwork {
         let channel = self
             .channel(target, addr)
             .map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
-        let payload =
-            bincode::serialize(req).map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
-        let mut request = Request::new(RaftMessage { payload });
+        let message =
+            peer_wire::encode(req).map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
+        let mut request = Request::new(message);
         request.set_timeout(timeout);
         let mut client = RaftClient::new(channel)
             .max_decoding_message_size(MAX_PEER_MESSAGE)
             .max_encoding_message_size(MAX_PEER_MESSAGE);
-        let response = client.forward(request).await.map_err(|status| {
-            // A refused connection means nothing was sent; anything else is ambiguous.
-            let text = format!("{status}");
-            if text.contains("tcp connect error") || text.contains("Connection refused") {
-                ForwardFailure::NotDelivered(text)
-            } else {
-                ForwardFailure::Unknown(text)
-            }
-        })?;
-        bincode::deserialize(&response.into_inner().payload)
+        let response = client.forward(request).await.map_err(|s| failure(&s))?;
+        peer_wire::decode(&response.into_inner())
             .map_err(|e| ForwardFailure::Unknown(format!("undecodable reply: {e}")))
     }
 }
 
-/// Peer messages may carry snapshot chunks and entry batches up to this size.
-pub const MAX_PEER_MESSAGE: usize = 64 << 20;
+/// What a failed forward call means for its request.
+fn failure(status: &Status) -> ForwardFailure {
+    // A refused connection means nothing was sent; anything else is ambiguous.
+    let text = format!("{status}");
+    if text.contains("tcp connect error") || text.contains("Connection refused") {
+        ForwardFailure::NotDelivered(text)
+    } else {
+        ForwardFailure::Unknown(text)
+    }
+}
 
 enum Method {
     Vote,
@@ -212,62 +208,5 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
         self.call(Method::Vote, &rpc, &option).await
-    }
-}
-
-/// Server side of the peer protocol: hands each message to the local node.
-pub struct PeerService {
-    raft: Raft<TypeConfig>,
-    node: Arc<RaftNode>,
-}
-
-impl PeerService {
-    /// Service for `node`.
-    pub fn new(node: Arc<RaftNode>) -> Self {
-        Self {
-            raft: node.raft().clone(),
-            node,
-        }
-    }
-}
-
-fn decode<T: DeserializeOwned>(msg: RaftMessage) -> Result<T, Status> {
-    bincode::deserialize(&msg.payload)
-        .map_err(|e| Status::invalid_argument(format!("undecodable peer message: {e}")))
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Response<RaftMessage>, Status> {
-    let payload = bincode::serialize(value)
-        .map_err(|e| Status::internal(format!("encode peer reply: {e}")))?;
-    Ok(Response::new(RaftMessage { payload }))
-}
-
-#[tonic::async_trait]
-impl RaftService for PeerService {
-    async fn vote(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc: VoteRequest<u64> = decode(req.into_inner())?;
-        encode(&self.raft.vote(rpc).await)
-    }
-
-    async fn append_entries(
-        &self,
-        req: Request<RaftMessage>,
-    ) -> Result<Response<RaftMessage>, Status> {
-        let rpc: AppendEntriesRequest<TypeConfig> = decode(req.into_inner())?;
-        encode(&self.raft.append_entries(rpc).await)
-    }
-
-    async fn install_snapshot(
-        &self,
-        req: Request<RaftMessage>,
-    ) -> Result<Response<RaftMessage>, Status> {
-        let rpc: InstallSnapshotRequest<TypeConfig> = decode(req.into_inner())?;
-        encode(&self.raft.install_snapshot(rpc).await)
-    }
-
-    async fn forward(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc: ForwardRequest = decode(req.into_inner())?;
-        let result: ForwardResult = self.node.serve_forwarded(rpc).await;
-        encode(&result)
     }
 }

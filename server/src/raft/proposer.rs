@@ -48,15 +48,6 @@ impl Proposer {
         rx.await
             .map_err(|_| RaftNodeError::Stopped("proposal dropped".into()))?
     }
-
-    /// Proposes several commands (a batch forwarded by a follower) and waits for each
-    /// one's result. They are queued back to back, so they usually share one entry.
-    pub(super) async fn propose_many(
-        &self,
-        commands: Vec<Command>,
-    ) -> Vec<Result<CommandResult, RaftNodeError>> {
-        futures::future::join_all(commands.into_iter().map(|c| self.propose(c))).await
-    }
 }
 
 async fn run(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<(Command, Reply)>, max_batch: usize) {

@@ -11,11 +11,15 @@ use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, StorageError,
+    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError,
     StorageIOError, StoredMembership,
 };
 use tokio::sync::watch;
 
+use super::applied_meta::{
+    self, applied_state, derive_cluster_id, AppliedState, KEY_CLUSTER_ID, KEY_LAST_APPLIED,
+    KEY_MEMBERSHIP,
+};
 use super::io_thread::IoThread;
 pub use super::snapshot_store::decode_snapshot_file;
 use super::snapshot_store::SnapshotStore;
@@ -26,64 +30,6 @@ use crate::store::db::{Db, SharedDb};
 use crate::store::overlay::Overlay;
 use crate::store::StoreError;
 use crate::watch::Hub;
-
-/// Last applied log id and the membership as of it.
-type AppliedState = (Option<LogId<u64>>, StoredMembership<u64, BasicNode>);
-
-const KEY_LAST_APPLIED: &str = "last_applied";
-const KEY_MEMBERSHIP: &str = "membership";
-const KEY_CLUSTER_ID: &str = "cluster_id";
-
-/// The cluster id, once the bootstrap membership has been applied here.
-pub fn cluster_id(db: &crate::store::db::Db) -> Result<Option<u64>, StoreError> {
-    match db.sm_meta(KEY_CLUSTER_ID)? {
-        Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
-        None => Ok(None),
-    }
-}
-
-/// A stable id for a cluster: FNV-1a over its first membership's `id=addr` list, so
-/// every member (and every later joiner, via the log or a snapshot) derives the same one.
-pub(super) fn derive_cluster_id(m: &openraft::Membership<u64, BasicNode>) -> u64 {
-    let canonical = m
-        .nodes()
-        .map(|(id, n)| format!("{id}={}", n.addr))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
-/// The `sm_meta` values that record a state as applied up to `last_applied` with
-/// `membership`, encoded as apply writes them (for `corral restore`).
-pub(super) fn applied_meta_values(
-    last_applied: Option<LogId<u64>>,
-    membership: &StoredMembership<u64, BasicNode>,
-    cluster_id: u64,
-) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
-    Ok(vec![
-        (KEY_LAST_APPLIED, bincode::serialize(&last_applied)?),
-        (KEY_MEMBERSHIP, bincode::serialize(membership)?),
-        (KEY_CLUSTER_ID, bincode::serialize(&cluster_id)?),
-    ])
-}
-
-/// The last applied log id and the membership as of it, as recorded in `db`.
-pub(super) fn applied_state(db: &Db) -> Result<AppliedState, StoreError> {
-    let last_applied = match db.sm_meta(KEY_LAST_APPLIED)? {
-        Some(b) => bincode::deserialize(&b)?,
-        None => None,
-    };
-    let membership = match db.sm_meta(KEY_MEMBERSHIP)? {
-        Some(b) => bincode::deserialize(&b)?,
-        None => StoredMembership::default(),
-    };
-    Ok((last_applied, membership))
-}
 
 /// The replicated state machine.
 pub struct StateMachine {
@@ -143,7 +89,7 @@ impl StateMachine {
         let mut last_applied = None;
         let mut membership = None;
         let mut new_cluster_id = None;
-        let has_cluster_id = cluster_id(db)
+        let has_cluster_id = applied_meta::cluster_id(db)
             .map_err(|e| StorageIOError::read_state_machine(&e))?
             .is_some();
         for entry in entries {
