@@ -56,10 +56,15 @@ impl LeaderLink {
         Some(Leader { id, peer_addr })
     }
 
-    /// Waits until some member leads, up to `deadline`.
+    /// Waits until some member leads, up to `deadline`. Fails `Stopped` at once when
+    /// openraft has stopped: no leader can come then, and its metrics channel, closed,
+    /// would otherwise wake this loop without pause until the deadline.
     pub(super) async fn wait_leader(&self, deadline: Instant) -> Result<Leader, RaftNodeError> {
         let mut rx = self.raft.metrics();
         loop {
+            if let Err(fatal) = &rx.borrow_and_update().running_state {
+                return Err(RaftNodeError::Stopped(fatal.to_string()));
+            }
             if let Some(l) = self.leader_now() {
                 return Ok(l);
             }
@@ -70,7 +75,12 @@ impl LeaderLink {
                     self.leader_wait
                 )));
             }
-            let _ = tokio::time::timeout(remaining, rx.changed()).await;
+            match tokio::time::timeout(remaining, rx.changed()).await {
+                Ok(Err(_closed)) => {
+                    return Err(RaftNodeError::Stopped("the Raft node has shut down".into()))
+                }
+                Ok(Ok(())) | Err(_) => {}
+            }
         }
     }
 

@@ -15,6 +15,8 @@ mod leases;
 mod membership;
 mod read;
 mod status;
+#[cfg(test)]
+pub(crate) mod tests;
 mod write;
 
 use std::collections::BTreeMap;

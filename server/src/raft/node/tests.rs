@@ -1,0 +1,86 @@
+//! In-process tests of one Raft node: a single member on a temporary database, with
+//! short timeouts. Nothing listens on its peer address; a single voter needs no peer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{RaftNode, RaftSettings, StartError};
+use crate::raft::RaftNodeError;
+use crate::store::command::Command;
+use crate::store::db::{Db, Sync};
+
+/// Settings of member 1 of a one-member cluster, data under `dir`.
+pub(crate) fn settings(dir: &Path, join: bool) -> RaftSettings {
+    RaftSettings {
+        node_id: 1,
+        initial_members: BTreeMap::from([(1, "127.0.0.1:1".to_string())]),
+        join,
+        heartbeat_interval: Duration::from_millis(50),
+        election_timeout_min: Duration::from_millis(150),
+        election_timeout_max: Duration::from_millis(300),
+        snapshot_logs_since_last: 10_000,
+        logs_to_keep: 100,
+        max_batch: 64,
+        snapshot_dir: dir.join("snapshots"),
+        watch_ring_batches: 16,
+        peer_routes: BTreeMap::new(),
+    }
+}
+
+/// Opens the database under `dir`.
+pub(crate) fn open_db(dir: &Path) -> Arc<Db> {
+    Arc::new(Db::open(&dir.join("db"), Sync::Never).expect("open db"))
+}
+
+/// Starts member 1 on `dir`.
+pub(crate) async fn start(dir: &Path, join: bool) -> Result<Arc<RaftNode>, StartError> {
+    RaftNode::start(settings(dir, join), open_db(dir)).await
+}
+
+/// Starts member 1 on `dir` and waits until it leads.
+pub(crate) async fn start_leader(dir: &Path) -> Arc<RaftNode> {
+    let node = start(dir, false).await.expect("start");
+    node.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .current_leader(1, "single member leads")
+        .await
+        .expect("leader");
+    node
+}
+
+fn grant() -> Command {
+    Command::LeaseGrant {
+        id: 0,
+        ttl_ms: 10_000,
+    }
+}
+
+#[tokio::test]
+async fn a_single_member_commits_and_reads_its_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_leader(dir.path()).await;
+    let result = node.propose(grant()).await.expect("propose");
+    assert!(result.result.is_ok(), "{result:?}");
+    node.read_barrier().await.expect("read barrier");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn requests_after_shutdown_fail_stopped_at_once_instead_of_waiting_for_a_leader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A joining member never learns a leader here: requests have to wait for one.
+    let node = start(dir.path(), true).await.expect("start");
+    node.shutdown().await;
+    let started = Instant::now();
+    let err = node.propose(grant()).await.expect_err("node stopped");
+    assert!(matches!(err, RaftNodeError::Stopped(_)), "{err:?}");
+    let err = node.read_barrier().await.expect_err("node stopped");
+    assert!(matches!(err, RaftNodeError::Stopped(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "took {:?}",
+        started.elapsed()
+    );
+}
