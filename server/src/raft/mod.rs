@@ -29,6 +29,9 @@ pub mod state_machine;
 use std::io::Cursor;
 
 pub use error::RaftNodeError;
+/// The in-process single-member harness, for tests of the layers above.
+#[cfg(test)]
+pub(crate) use node::tests as node_tests;
 pub use node::{Consistency, MemberInfo, NodeStatus, RaftNode, RaftSettings};
 
 use crate::store::command::{Batch, BatchResult};

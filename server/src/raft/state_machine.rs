@@ -7,7 +7,7 @@
 
 use std::io::Cursor;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
@@ -39,6 +39,10 @@ pub struct StateMachine {
     revision_tx: Arc<watch::Sender<i64>>,
     /// Snapshots received from a leader and installed here since start.
     installs: Arc<std::sync::atomic::AtomicU64>,
+    /// The cluster id once known: read at start, then set by the apply or snapshot
+    /// install that first records it. It never changes after that, so readers need no
+    /// storage access (and cannot mistake a storage error for "no id yet").
+    cluster_id: Arc<OnceLock<u64>>,
     /// Where applied events go to watchers.
     hub: Arc<Hub>,
     /// Runs apply: its RocksDB write can wait behind a log fsync in RocksDB's write
@@ -54,14 +58,25 @@ impl StateMachine {
         let revision = crate::store::overlay::Backing::revision(&reader)?;
         drop(reader);
         let (tx, _) = watch::channel(revision);
+        let cluster_id = Arc::new(OnceLock::new());
+        if let Some(id) = applied_meta::cluster_id(&db)? {
+            let _ = cluster_id.set(id);
+        }
         Ok(Self {
             db,
             snapshots,
             revision_tx: Arc::new(tx),
             installs: Arc::default(),
+            cluster_id,
             hub,
             apply_io: IoThread::spawn("corral-apply")?,
         })
+    }
+
+    /// The cluster id as this state machine knows it (unset until the bootstrap
+    /// membership is applied or a snapshot brings it).
+    pub fn cluster_id_cell(&self) -> Arc<OnceLock<u64>> {
+        self.cluster_id.clone()
     }
 
     /// Counter of snapshots installed from a leader since start.
@@ -81,6 +96,7 @@ impl StateMachine {
         db: &Db,
         revision_tx: &watch::Sender<i64>,
         hub: &Hub,
+        cluster_id: &OnceLock<u64>,
         entries: Vec<Entry<TypeConfig>>,
     ) -> Result<Vec<BatchResult>, StorageError<u64>> {
         let reader = db.reader();
@@ -142,6 +158,9 @@ impl StateMachine {
         let events = db
             .commit_applied(layer, &meta)
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        if let Some(id) = new_cluster_id {
+            let _ = cluster_id.set(id);
+        }
         revision_tx.send_replace(revision);
         // Only after the batch is in RocksDB: a watcher that misses it live finds it in
         // the history.
@@ -187,8 +206,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let entries: Vec<_> = entries.into_iter().collect();
         let (db, revision_tx, hub) = (self.db.clone(), self.revision_tx.clone(), self.hub.clone());
+        let cluster_id = self.cluster_id.clone();
         self.apply_io
-            .run(move || Self::apply_sync(&db, &revision_tx, &hub, entries))
+            .run(move || Self::apply_sync(&db, &revision_tx, &hub, &cluster_id, entries))
             .await
             .map_err(|e| StorageIOError::write_state_machine(&e))?
     }
@@ -237,6 +257,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| err(&e))?
             .map_err(|e| err(&e))?;
+        if let Some(id) = applied_meta::cluster_id(&self.db).map_err(|e| err(&e))? {
+            let _ = self.cluster_id.set(id);
+        }
         let reader = self.db.reader();
         let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
         drop(reader);

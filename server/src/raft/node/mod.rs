@@ -27,7 +27,6 @@ use std::time::Duration;
 use openraft::{BasicNode, Raft, SnapshotPolicy};
 use tokio::sync::watch;
 
-use super::applied_meta;
 use super::forward_batcher::ForwardBatcher;
 use super::leader_link::LeaderLink;
 use super::lease_clock::LeaseClock;
@@ -82,7 +81,8 @@ pub struct RaftNode {
     forwarder: ForwardBatcher,
     reads: ReadBarrier,
     revision: watch::Receiver<i64>,
-    cluster_id: OnceLock<u64>,
+    /// Shared with the state machine, which sets it (see `StateMachine::cluster_id_cell`).
+    cluster_id: Arc<OnceLock<u64>>,
     snapshot_installs: Arc<std::sync::atomic::AtomicU64>,
     hub: Arc<Hub>,
     leases: LeaseClock,
@@ -134,6 +134,7 @@ impl RaftNode {
         let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone(), hub.clone())?;
         let revision = sm.revision_watch();
         let snapshot_installs = sm.install_counter();
+        let cluster_id = sm.cluster_id_cell();
         let network = PeerNetwork::new(settings.peer_routes.clone());
         let raft = Raft::new(
             settings.node_id,
@@ -184,7 +185,7 @@ impl RaftNode {
             forwarder,
             reads,
             revision,
-            cluster_id: OnceLock::new(),
+            cluster_id,
             snapshot_installs,
             hub,
             leases: LeaseClock::default(),
@@ -197,15 +198,10 @@ impl RaftNode {
     }
 
     /// The cluster's id, derived from the bootstrap membership by apply (0 until the
-    /// first membership entry is applied here).
+    /// first membership entry is applied here). Read from storage once, at start (an
+    /// unreadable one fails the start), then kept up to date by the state machine.
     pub fn cluster_id(&self) -> u64 {
-        if let Some(id) = self.cluster_id.get() {
-            return *id;
-        }
-        match applied_meta::cluster_id(&self.db) {
-            Ok(Some(id)) => *self.cluster_id.get_or_init(|| id),
-            _ => 0,
-        }
+        self.cluster_id.get().copied().unwrap_or(0)
     }
 
     /// The current Raft term as this member knows it.

@@ -2,6 +2,7 @@
 
 use super::RaftNode;
 use crate::raft::log_store;
+use crate::store::StoreError;
 
 /// This member's view of the cluster.
 #[derive(Debug, Clone)]
@@ -31,19 +32,19 @@ pub struct NodeStatus {
 }
 
 impl RaftNode {
-    /// This member's status.
-    pub fn status(&self) -> NodeStatus {
+    /// This member's status; fails if the commit index cannot be read from storage.
+    pub fn status(&self) -> Result<NodeStatus, StoreError> {
         let m = self.link.raft.metrics().borrow().clone();
         let is_learner = !m
             .membership_config
             .membership()
             .voter_ids()
             .any(|v| v == self.link.id);
-        NodeStatus {
+        Ok(NodeStatus {
             member_id: self.link.id,
             leader_id: m.current_leader.unwrap_or(0),
             term: m.current_term,
-            commit_index: log_store::committed_index(&self.db).unwrap_or(0),
+            commit_index: log_store::committed_index(&self.db)?,
             applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
             last_log_index: m.last_log_index.unwrap_or(0),
             revision: self.applied_revision(),
@@ -53,6 +54,6 @@ impl RaftNode {
             snapshot_installs: self
                 .snapshot_installs
                 .load(std::sync::atomic::Ordering::Relaxed),
-        }
+        })
     }
 }

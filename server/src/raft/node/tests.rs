@@ -84,3 +84,22 @@ async fn requests_after_shutdown_fail_stopped_at_once_instead_of_waiting_for_a_l
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_corrupt_cluster_id_fails_start_instead_of_reading_as_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = open_db(dir.path());
+        let (empty, _) = db.export_state(&[]).expect("export");
+        db.import_state(&empty, &[("cluster_id", b"bad".to_vec())])
+            .expect("import");
+    }
+    match start(dir.path(), false).await {
+        Err(e) => assert!(matches!(e, StartError::Store(_)), "{e}"),
+        Ok(node) => {
+            let id = node.cluster_id();
+            node.shutdown().await;
+            panic!("started with an unreadable cluster id, reported as {id}");
+        }
+    }
+}
