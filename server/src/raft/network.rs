@@ -165,15 +165,25 @@ impl PeerNetwork {
     }
 }
 
-/// What a failed forward call means for its request.
+/// What a failed forward call means for its request: nothing was sent if the call
+/// failed while connecting, which tonic marks by a `ConnectError` in the status's source
+/// chain (a refused connection is an `io::Error` of kind `ConnectionRefused` in it);
+/// anything else may have reached the leader. Decided by the errors' types, never by
+/// their text: a reworded message must not turn every forward to a dead leader into an
+/// unknown outcome (nor a relayed message into "not delivered").
 fn failure(status: &Status) -> ForwardFailure {
-    // A refused connection means nothing was sent; anything else is ambiguous.
-    let text = format!("{status}");
-    if text.contains("tcp connect error") || text.contains("Connection refused") {
-        ForwardFailure::NotDelivered(text)
-    } else {
-        ForwardFailure::Unknown(text)
+    let text = format!("{}: {}", status.code(), status.message());
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = source {
+        let refused = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused || e.is::<tonic::ConnectError>() {
+            return ForwardFailure::NotDelivered(text);
+        }
+        source = e.source();
     }
+    ForwardFailure::Unknown(text)
 }
 
 enum Method {
@@ -208,5 +218,56 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
         self.call(Method::Vote, &rpc, &option).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A status as tonic makes it when it cannot connect: the message is the OS's, the
+    /// cause is in the source chain.
+    fn connect_failure(message: &str) -> Status {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, message.to_string());
+        Status::from_error(Box::new(tonic::ConnectError(Box::new(io))))
+    }
+
+    #[test]
+    fn a_connect_failure_is_not_delivered_whatever_its_message_says() {
+        for message in ["connection refused", "Verbindungsaufbau abgelehnt", ""] {
+            let status = connect_failure(message);
+            assert!(
+                matches!(failure(&status), ForwardFailure::NotDelivered(_)),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failure_after_connecting_is_unknown_even_if_its_text_mentions_connecting() {
+        // No connect error in the chain: e.g. a reply relayed from another member.
+        let status = Status::unavailable("tcp connect error: Connection refused (os error 111)");
+        assert!(matches!(failure(&status), ForwardFailure::Unknown(_)));
+    }
+
+    #[tokio::test]
+    async fn forwarding_to_a_closed_port_is_not_delivered() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let network = PeerNetwork::new(BTreeMap::new());
+        let sent = network
+            .forward(
+                2,
+                &format!("127.0.0.1:{port}"),
+                &ForwardRequest::ReadIndex,
+                std::time::Duration::from_secs(5),
+            )
+            .await;
+        assert!(
+            matches!(sent, Err(ForwardFailure::NotDelivered(_))),
+            "{sent:?}"
+        );
     }
 }
