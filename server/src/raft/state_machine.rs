@@ -240,29 +240,34 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         let last_applied = bincode::serialize(&meta.last_log_id).map_err(|e| err(&e))?;
         let membership = bincode::serialize(&meta.last_membership).map_err(|e| err(&e))?;
-        self.db
-            .import_state(
-                &data,
-                &[
-                    (KEY_LAST_APPLIED, last_applied),
-                    (KEY_MEMBERSHIP, membership),
-                ],
-            )
-            .map_err(|e| err(&e))?;
-        drop(data);
-        // The installed state becomes this member's current snapshot, for members that
-        // lag behind it in turn.
+        // Decoding the whole dump and its synced write take as long as the state is
+        // large (and the disk slow): on the apply thread, not an async worker, where
+        // they would stall heartbeats and every request on it.
         let (db, snapshots) = (self.db.clone(), self.snapshots.clone());
-        tokio::task::spawn_blocking(move || snapshots.take(&db))
+        let (cluster_id, revision) = self
+            .apply_io
+            .run(move || -> Result<_, StoreError> {
+                db.import_state(
+                    &data,
+                    &[
+                        (KEY_LAST_APPLIED, last_applied),
+                        (KEY_MEMBERSHIP, membership),
+                    ],
+                )?;
+                drop(data);
+                // The installed state becomes this member's current snapshot, for
+                // members that lag behind it in turn.
+                snapshots.take(&db)?;
+                let cluster_id = applied_meta::cluster_id(&db)?;
+                let revision = crate::store::overlay::Backing::revision(&db.reader())?;
+                Ok((cluster_id, revision))
+            })
             .await
             .map_err(|e| err(&e))?
             .map_err(|e| err(&e))?;
-        if let Some(id) = applied_meta::cluster_id(&self.db).map_err(|e| err(&e))? {
+        if let Some(id) = cluster_id {
             let _ = self.cluster_id.set(id);
         }
-        let reader = self.db.reader();
-        let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
-        drop(reader);
         self.revision_tx.send_replace(revision);
         self.hub.resync(revision);
         self.installs
@@ -283,5 +288,84 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use openraft::{CommittedLeaderId, LogId};
+
+    use super::*;
+    use crate::store::db::Sync;
+
+    fn meta() -> SnapshotMeta<u64, BasicNode> {
+        SnapshotMeta {
+            last_log_id: Some(LogId {
+                leader_id: CommittedLeaderId {
+                    term: 1,
+                    node_id: 1,
+                },
+                index: 5,
+            }),
+            last_membership: StoredMembership::default(),
+            snapshot_id: "1-1-5".into(),
+        }
+    }
+
+    fn state_machine(dir: &std::path::Path) -> (SharedDb, StateMachine) {
+        let db = Arc::new(Db::open(&dir.join("db"), Sync::Always).expect("open"));
+        let hub = Arc::new(Hub::new(db.clone(), 0, 16));
+        let sm = StateMachine::new(db.clone(), dir.join("snapshots"), hub).expect("sm");
+        (db, sm)
+    }
+
+    /// The state dump of a fresh database: a valid snapshot's data.
+    fn dump(dir: &std::path::Path) -> Vec<u8> {
+        let source = Db::open(&dir.join("source"), Sync::Never).expect("open");
+        source.export_state(&[]).expect("export").0
+    }
+
+    // The default test runtime has one thread: a blocking call in the install stops
+    // the ticker for as long as it blocks.
+    #[tokio::test]
+    async fn installing_a_snapshot_does_not_block_the_async_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dump(dir.path());
+        let (db, mut sm) = state_machine(dir.path());
+        // A slow disk: the install's synced write takes at least this long.
+        db.set_fsync_delay(Duration::from_millis(400));
+        let done = Arc::new(AtomicBool::new(false));
+        let ticker = tokio::spawn({
+            let done = done.clone();
+            async move {
+                let mut longest = Duration::ZERO;
+                while !done.load(Ordering::Relaxed) {
+                    let before = Instant::now();
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    longest = longest.max(before.elapsed());
+                }
+                longest
+            }
+        });
+        // Let the ticker start ticking before the install begins.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let installed = sm
+            .install_snapshot(&meta(), Box::new(Cursor::new(data)))
+            .await;
+        done.store(true, Ordering::Relaxed);
+        let longest = ticker.await.expect("ticker");
+        installed.expect("install");
+        assert!(
+            longest < Duration::from_millis(200),
+            "the runtime's only worker was blocked for {longest:?}"
+        );
+        assert_eq!(
+            applied_state(&db).expect("applied").0,
+            meta().last_log_id,
+            "installed"
+        );
     }
 }
