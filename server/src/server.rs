@@ -96,6 +96,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         snapshot_dir: cfg.data_dir.join("snapshots"),
         watch_ring_batches: 256,
         peer_routes: cfg.peer_routes()?,
+        max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
     };
     let node = RaftNode::start(settings, db).await.context("start raft")?;
 

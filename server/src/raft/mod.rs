@@ -23,16 +23,16 @@ mod proposer;
 mod read_barrier;
 pub mod restored_member;
 mod retry;
+pub mod snapshot_buffer;
 mod snapshot_store;
 pub mod state_machine;
-
-use std::io::Cursor;
 
 pub use error::RaftNodeError;
 /// The in-process single-member harness, for tests of the layers above.
 #[cfg(test)]
 pub(crate) use node::tests as node_tests;
 pub use node::{Consistency, MemberInfo, NodeStatus, RaftNode, RaftSettings};
+use snapshot_buffer::SnapshotBuffer;
 
 use crate::store::command::{Batch, BatchResult};
 
@@ -43,7 +43,7 @@ openraft::declare_raft_types!(
         R = BatchResult,
         NodeId = u64,
         Node = openraft::BasicNode,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = SnapshotBuffer,
 );
 
 #[cfg(test)]

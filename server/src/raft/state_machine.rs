@@ -5,7 +5,6 @@
 // openraft's `StorageError` is large, but these signatures are openraft's own.
 #![allow(clippy::result_large_err)]
 
-use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -21,6 +20,7 @@ use super::applied_meta::{
     KEY_MEMBERSHIP,
 };
 use super::io_thread::IoThread;
+use super::snapshot_buffer::{SnapshotBuffer, DEFAULT_MAX_SNAPSHOT_BYTES};
 pub use super::snapshot_store::decode_snapshot_file;
 use super::snapshot_store::SnapshotStore;
 use super::TypeConfig;
@@ -43,6 +43,8 @@ pub struct StateMachine {
     /// install that first records it. It never changes after that, so readers need no
     /// storage access (and cannot mistake a storage error for "no id yet").
     cluster_id: Arc<OnceLock<u64>>,
+    /// Largest snapshot accepted from a leader, in bytes.
+    max_snapshot_bytes: u64,
     /// Where applied events go to watchers.
     hub: Arc<Hub>,
     /// Runs apply: its RocksDB write can wait behind a log fsync in RocksDB's write
@@ -68,9 +70,17 @@ impl StateMachine {
             revision_tx: Arc::new(tx),
             installs: Arc::default(),
             cluster_id,
+            max_snapshot_bytes: DEFAULT_MAX_SNAPSHOT_BYTES,
             hub,
             apply_io: IoThread::spawn("corral-apply")?,
         })
+    }
+
+    /// Accept snapshots from a leader of at most `cap` bytes (default
+    /// [`DEFAULT_MAX_SNAPSHOT_BYTES`]).
+    pub fn with_max_snapshot_bytes(mut self, cap: u64) -> Self {
+        self.max_snapshot_bytes = cap;
+        self
     }
 
     /// The cluster id as this state machine knows it (unset until the bootstrap
@@ -187,7 +197,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(Vec::new())),
+            snapshot: Box::new(SnapshotBuffer::new(Vec::new(), 0)),
         })
     }
 }
@@ -220,16 +230,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
     }
 
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotBuffer>, StorageError<u64>> {
+        Ok(Box::new(SnapshotBuffer::new(
+            Vec::new(),
+            self.max_snapshot_bytes,
+        )))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<u64, BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotBuffer>,
     ) -> Result<(), StorageError<u64>> {
         let err = |e: &dyn std::error::Error| {
             StorageIOError::write_snapshot(
@@ -286,7 +297,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(loaded.map(|(meta, data)| Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(SnapshotBuffer::new(data, u64::MAX)),
         }))
     }
 }
@@ -353,7 +364,7 @@ mod tests {
         // Let the ticker start ticking before the install begins.
         tokio::time::sleep(Duration::from_millis(30)).await;
         let installed = sm
-            .install_snapshot(&meta(), Box::new(Cursor::new(data)))
+            .install_snapshot(&meta(), Box::new(SnapshotBuffer::new(data, u64::MAX)))
             .await;
         done.store(true, Ordering::Relaxed);
         let longest = ticker.await.expect("ticker");
@@ -367,5 +378,28 @@ mod tests {
             meta().last_log_id,
             "installed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_larger_than_the_cap_is_refused_with_a_clear_error() {
+        use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, sm) = state_machine(dir.path());
+        let mut sm = sm.with_max_snapshot_bytes(1000);
+        let mut buffer = sm.begin_receiving_snapshot().await.expect("begin");
+        buffer.write_all(&[7; 600]).await.expect("under the cap");
+        let err = buffer.write_all(&[7; 600]).await.expect_err("past the cap");
+        assert!(
+            err.to_string().contains("1000-byte cap"),
+            "the error names the cap: {err}"
+        );
+        // A chunk at a far offset is refused too, before anything is allocated.
+        let mut buffer = sm.begin_receiving_snapshot().await.expect("begin");
+        buffer
+            .seek(std::io::SeekFrom::Start(1 << 40))
+            .await
+            .expect("seek");
+        assert!(buffer.write_all(&[7; 10]).await.is_err());
+        assert!(buffer.into_inner().is_empty());
     }
 }

@@ -71,6 +71,8 @@ pub struct RaftSettings {
     pub watch_ring_batches: usize,
     /// Addresses to dial for some members instead of the membership's (`--peer-routes`).
     pub peer_routes: BTreeMap<u64, String>,
+    /// Largest snapshot accepted from a leader, in bytes.
+    pub max_snapshot_bytes: u64,
 }
 
 /// A running Raft member.
@@ -131,7 +133,8 @@ impl RaftNode {
             crate::store::overlay::Backing::revision(&reader)?
         };
         let hub = Arc::new(Hub::new(db.clone(), applied, settings.watch_ring_batches));
-        let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone(), hub.clone())?;
+        let sm = StateMachine::new(db.clone(), settings.snapshot_dir.clone(), hub.clone())?
+            .with_max_snapshot_bytes(settings.max_snapshot_bytes);
         let revision = sm.revision_watch();
         let snapshot_installs = sm.install_counter();
         let cluster_id = sm.cluster_id_cell();

@@ -26,6 +26,7 @@ pub(crate) fn settings(dir: &Path, join: bool) -> RaftSettings {
         snapshot_dir: dir.join("snapshots"),
         watch_ring_batches: 16,
         peer_routes: BTreeMap::new(),
+        max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
     }
 }
 
