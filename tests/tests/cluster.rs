@@ -880,3 +880,42 @@ async fn a_follower_serves_its_clients_their_own_writes() -> Result<()> {
     }
     Ok(())
 }
+
+/// With both followers killed, the leader cannot commit: a write to it must fail in
+/// bounded time (docs/operations.md: about 5.5 s) as OUTCOME_UNKNOWN, since it is in the
+/// leader's log and may still commit if the followers come back, instead of hanging
+/// until the client's deadline. A write that never reached a log (no leader to take it)
+/// fails UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_to_a_leader_without_quorum_fails_outcome_unknown_in_bounded_time() -> Result<()> {
+    let mut cluster = Cluster::start(3).await?;
+    let leader = cluster.wait_leader().await?;
+    // A plain write (no request id): the client must not retry it itself, and its
+    // deadline is far beyond the bound under test.
+    let client = Client::builder([cluster.member(leader).endpoint()])
+        .timeout(Duration::from_secs(30))
+        .exactly_once(false)
+        .connect()
+        .await?;
+    client.create("/quorum", "before", None).await?;
+    for id in cluster.ids() {
+        if id != leader {
+            cluster.kill9(id)?;
+        }
+    }
+    let started = Instant::now();
+    let err = client
+        .put("/quorum", "after", None)
+        .await
+        .expect_err("no quorum: the write cannot commit");
+    let took = started.elapsed();
+    ensure!(
+        matches!(err, Error::OutcomeUnknown { .. }),
+        "expected OUTCOME_UNKNOWN, got {err:?}"
+    );
+    ensure!(
+        took < Duration::from_secs(10),
+        "the write failed only after {took:?}"
+    );
+    Ok(())
+}

@@ -35,13 +35,24 @@ impl RaftNode {
         .await
     }
 
-    /// Proposes `command` on this member, which leads.
+    /// Proposes `command` on this member, which leads, waiting for it to commit until
+    /// `deadline`. A leader that has lost its quorum keeps leading in openraft 0.9 but
+    /// commits nothing, so without this bound the write would wait for as long as the
+    /// client does. Past the deadline the outcome is unknown: the command may be in this
+    /// leader's log (or still in the proposer's queue) and commit once a quorum is back.
     pub(super) async fn propose_here(
         &self,
         command: Command,
-        _deadline: Instant,
+        deadline: Instant,
     ) -> Result<CommandResult, RaftNodeError> {
-        self.proposer.propose(command).await
+        match tokio::time::timeout_at(deadline.into(), self.proposer.propose(command)).await {
+            Ok(result) => result,
+            Err(_) => Err(RaftNodeError::OutcomeUnknown(format!(
+                "the leader (member {}) did not commit the write within {:?}: a majority of \
+                 members may be down or cut off; it may still commit if they come back",
+                self.link.id, self.link.leader_wait
+            ))),
+        }
     }
 
     /// Proposes the commands of a batch forwarded by a follower on this member, which
