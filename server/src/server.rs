@@ -185,25 +185,96 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         data_dir = %cfg.data_dir.display(),
         "corral serving"
     );
-    let client_task = tokio::spawn(client);
-    let peer_task = tokio::spawn(peer);
-    let http_task = tokio::spawn(http);
+    let mut tasks = vec![
+        ServerTask::spawn("client", &cfg.client_addr, async move {
+            client.await.map_err(|e| e.to_string())
+        }),
+        ServerTask::spawn("peer", &cfg.peer_addr, async move {
+            peer.await.map_err(|e| e.to_string())
+        }),
+        ServerTask::spawn("http", &cfg.http_addr, async move {
+            http.await.map_err(|e| e.to_string())
+        }),
+    ];
 
-    shutdown_signal().await;
+    let outcome = supervise(&mut tasks, shutdown_signal()).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     node.shutdown().await;
-    for (name, task) in [("client", client_task), ("peer", peer_task)] {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("{name} server: {e}"),
-            Err(e) => tracing::warn!("{name} server task: {e}"),
+    for task in tasks {
+        if let Err(e) = task.join().await {
+            tracing::warn!("{e}");
         }
     }
-    if let Ok(Err(e)) = http_task.await {
-        tracing::warn!("http server: {e}");
+    outcome
+}
+
+/// One of a member's servers (client gRPC, peer gRPC, HTTP), running as a task.
+struct ServerTask {
+    name: &'static str,
+    addr: String,
+    handle: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl ServerTask {
+    fn spawn(
+        name: &'static str,
+        addr: &str,
+        serve: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+    ) -> Self {
+        Self {
+            name,
+            addr: addr.to_string(),
+            handle: tokio::spawn(serve),
+        }
     }
-    Ok(())
+
+    /// Waits for the task to end; an error says which server failed and why.
+    async fn join(self) -> anyhow::Result<()> {
+        let why = match self.handle.await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(e) => format!("task failed: {e}"),
+        };
+        anyhow::bail!("the {} server on {} failed: {why}", self.name, self.addr)
+    }
+}
+
+/// Runs until `shutdown` resolves or one of `tasks` ends, whichever comes first. A
+/// server that ends before shutdown (it failed, or stopped serving) is an error naming
+/// it and its address: the member must not run on without one of its ports. That task
+/// is taken out of `tasks`, the others are left to be stopped and joined.
+async fn supervise(
+    tasks: &mut Vec<ServerTask>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if tasks.is_empty() {
+        shutdown.await;
+        return Ok(());
+    }
+    let ended = {
+        let any = futures::future::select_all(tasks.iter_mut().map(|t| &mut t.handle));
+        tokio::select! {
+            () = shutdown => None,
+            (result, index, _) = any => Some((result, index)),
+        }
+    };
+    let Some((result, index)) = ended else {
+        return Ok(());
+    };
+    let task = tasks.remove(index);
+    let why = match result {
+        Ok(Ok(())) => "it stopped serving".to_string(),
+        Ok(Err(e)) => e,
+        Err(e) => format!("its task failed: {e}"),
+    };
+    let e = anyhow::anyhow!(
+        "the {} server on {} stopped before shutdown: {why}",
+        task.name,
+        task.addr
+    );
+    tracing::error!("{e:#}; stopping this member");
+    Err(e)
 }
 
 /// Health is SERVING while this member knows a leader (it can serve requests).
@@ -248,5 +319,45 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_stops_before_shutdown_ends_the_member_with_an_error_naming_it() {
+        let mut tasks = vec![
+            ServerTask::spawn("client", "127.0.0.1:2479", std::future::pending()),
+            ServerTask::spawn("peer", "127.0.0.1:2480", async {
+                Err("accept failed: too many open files".to_string())
+            }),
+        ];
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            supervise(&mut tasks, std::future::pending()),
+        )
+        .await
+        .expect("supervise returns when a server stops, without a shutdown signal");
+        let err = outcome
+            .expect_err("a stopped server is an error")
+            .to_string();
+        assert!(
+            err.contains("peer") && err.contains("127.0.0.1:2480") && err.contains("too many"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_signal_ends_the_member_cleanly() {
+        let mut tasks = vec![ServerTask::spawn(
+            "client",
+            "127.0.0.1:2479",
+            std::future::pending(),
+        )];
+        supervise(&mut tasks, async {}).await.expect("clean stop");
     }
 }
