@@ -50,13 +50,26 @@ async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} ({what}); is another corral running?"))
 }
 
+/// The log filter `spec` (`--log-filter`), with openraft's replication module silenced
+/// unless `spec` names it: it logs every failed call to a peer that is down (two lines
+/// every 0.5 s, each with the whole error chain), and the peer client already logs
+/// those, rate-limited (`raft::peer_failure_log`).
+fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_new(spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if spec.contains("openraft::replication") {
+        return filter;
+    }
+    match "openraft::replication=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 /// Runs a member until SIGTERM or SIGINT.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cfg.log_filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(&cfg.log_filter))
         .with_writer(std::io::stderr)
         // Colours only on a terminal, never in log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

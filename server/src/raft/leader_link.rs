@@ -75,11 +75,8 @@ impl LeaderLink {
                     self.leader_wait
                 )));
             }
-            match tokio::time::timeout(remaining, rx.changed()).await {
-                Ok(Err(_closed)) => {
-                    return Err(RaftNodeError::Stopped("the Raft node has shut down".into()))
-                }
-                Ok(Ok(())) | Err(_) => {}
+            if let Ok(Err(_closed)) = tokio::time::timeout(remaining, rx.changed()).await {
+                return Err(RaftNodeError::Stopped("the Raft node has shut down".into()));
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod lease_clock;
 pub mod log_store;
 pub mod network;
 mod node;
+mod peer_failure_log;
 pub mod peer_service;
 mod peer_wire;
 mod proposer;

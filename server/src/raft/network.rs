@@ -21,6 +21,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
 use super::forward_wire::{ForwardRequest, ForwardResult};
+use super::peer_failure_log::{PeerFailureLog, Report, LOG_INTERVAL};
 use super::peer_wire::{self, MAX_PEER_MESSAGE};
 use super::TypeConfig;
 
@@ -30,6 +31,8 @@ pub struct PeerNetwork {
     channels: Arc<Mutex<HashMap<(u64, String), Channel>>>,
     /// Member id → address dialled instead of the membership's (`--peer-routes`).
     routes: Arc<BTreeMap<u64, String>>,
+    /// Which peers are failing, so each outage is logged a few times, not per call.
+    failures: Arc<Mutex<PeerFailureLog>>,
 }
 
 impl PeerNetwork {
@@ -39,6 +42,7 @@ impl PeerNetwork {
         Self {
             channels: Arc::default(),
             routes: Arc::new(routes),
+            failures: Arc::default(),
         }
     }
 
@@ -74,6 +78,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
             target,
             node: node.clone(),
             channel: self.channel(target, &node.addr),
+            failures: self.failures.clone(),
         }
     }
 }
@@ -83,9 +88,51 @@ pub struct PeerClient {
     target: u64,
     node: BasicNode,
     channel: Result<Channel, tonic::transport::Error>,
+    failures: Arc<Mutex<PeerFailureLog>>,
 }
 
 impl PeerClient {
+    /// Logs a failed call to this peer, if the rate limit allows (see `peer_failure_log`).
+    fn log_failure(&self, method: &Method, why: &dyn std::fmt::Display) {
+        let report = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .failed(self.target, std::time::Instant::now());
+        let (target, addr) = (self.target, &self.node.addr);
+        match report {
+            Report::First => tracing::warn!(
+                "member {target} at {addr} did not answer {}: {}; while it stays \
+                 unreachable this is logged every {:?}",
+                method.name(),
+                short(why),
+                LOG_INTERVAL
+            ),
+            Report::Again { failures, down_for } => tracing::warn!(
+                "member {target} at {addr} still unreachable: {failures} failed calls \
+                 since the last report, down for {down_for:.0?}; last: {}",
+                short(why)
+            ),
+            Report::Quiet | Report::Back { .. } => {}
+        }
+    }
+
+    /// Notes that this peer answered; logs its return after failures.
+    fn log_success(&self) {
+        let back = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .succeeded(self.target, std::time::Instant::now());
+        if let Some(Report::Back { failures, down_for }) = back {
+            tracing::info!(
+                "member {} at {} answers again, after {failures} failed calls over {down_for:.0?}",
+                self.target,
+                self.node.addr
+            );
+        }
+    }
+
     async fn call<Req, Resp, E>(
         &mut self,
         method: Method,
@@ -113,6 +160,13 @@ impl PeerClient {
             Method::Append => client.append_entries(request).await,
             Method::Snapshot => client.install_snapshot(request).await,
         };
+        match &response {
+            Ok(_) => self.log_success(),
+            Err(status) => self.log_failure(
+                &method,
+                &format_args!("{}: {}", status.code(), status.message()),
+            ),
+        }
         let response = response.map_err(|status| match status.code() {
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
                 RPCError::Unreachable(Unreachable::new(&status))
@@ -190,6 +244,30 @@ enum Method {
     Vote,
     Append,
     Snapshot,
+}
+
+impl Method {
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Vote => "a vote request",
+            Method::Append => "append-entries",
+            Method::Snapshot => "a snapshot chunk",
+        }
+    }
+}
+
+/// At most 200 bytes of `why`: enough to say what failed, short of a full error chain.
+fn short(why: &dyn std::fmt::Display) -> String {
+    let mut text = why.to_string();
+    if text.len() > 200 {
+        let mut cut = 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
