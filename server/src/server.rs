@@ -66,6 +66,15 @@ fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
     }
 }
 
+/// The client address other members may give clients for this one: `--client-addr`,
+/// unless it is an unspecified address (0.0.0.0 or [::]), which no client can dial.
+fn advertised_client_addr(client_addr: &str) -> Option<String> {
+    match client_addr.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => None,
+        _ => Some(client_addr.to_string()),
+    }
+}
+
 /// Runs a member until SIGTERM or SIGINT.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
@@ -110,6 +119,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         watch_ring_batches: 256,
         peer_routes: cfg.peer_routes()?,
         max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
+        client_addr: advertised_client_addr(&cfg.client_addr),
     };
     let node = RaftNode::start(settings, db).await.context("start raft")?;
 

@@ -10,6 +10,7 @@ use openraft::{BasicNode, Raft};
 
 use super::forward_wire::{ForwardRequest, ForwardResponse};
 use super::network::{ForwardFailure, PeerNetwork};
+use super::peer_wire::ClientAddrs;
 use super::{RaftNodeError, TypeConfig};
 
 /// How long a forwarded request may take before the forwarding member gives up (it also
@@ -31,6 +32,8 @@ pub(super) struct LeaderLink {
     pub(super) id: u64,
     pub(super) raft: Raft<TypeConfig>,
     pub(super) network: PeerNetwork,
+    /// Members' client addresses, for `NotLeader` errors.
+    pub(super) client_addrs: ClientAddrs,
     /// How long a request waits for a leader to exist before failing UNAVAILABLE.
     pub(super) leader_wait: Duration,
     pub(super) election_timeout_max: Duration,
@@ -131,15 +134,23 @@ impl LeaderLink {
     }
 }
 
+/// "Not the leader", naming the leader if known and, if known, its client address:
+/// never its peer address (openraft's `ForwardToLeader` carries that), which a client
+/// cannot use.
+pub(super) fn not_leader(leader_id: Option<u64>, addrs: &ClientAddrs) -> RaftNodeError {
+    RaftNodeError::NotLeader {
+        leader_id,
+        leader_addr: leader_id.and_then(|id| addrs.get(id)),
+    }
+}
+
 /// The error of a failed membership change on this member.
 pub(super) fn map_write_error(
     e: RaftError<u64, ClientWriteError<u64, BasicNode>>,
+    addrs: &ClientAddrs,
 ) -> RaftNodeError {
     match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => RaftNodeError::NotLeader {
-            leader_id: f.leader_id,
-            leader_addr: f.leader_node.map(|n| n.addr),
-        },
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => not_leader(f.leader_id, addrs),
         RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
             RaftNodeError::Membership(e.to_string())
         }
@@ -150,15 +161,64 @@ pub(super) fn map_write_error(
 /// The error of a failed leadership check on this member.
 pub(super) fn map_check_error(
     e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>,
+    addrs: &ClientAddrs,
 ) -> RaftNodeError {
     match e {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => RaftNodeError::NotLeader {
-            leader_id: f.leader_id,
-            leader_addr: f.leader_node.map(|n| n.addr),
-        },
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => {
+            not_leader(f.leader_id, addrs)
+        }
         RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
             RaftNodeError::Unavailable(format!("could not confirm leadership with a quorum: {q}"))
         }
         RaftError::Fatal(f) => RaftNodeError::Stopped(f.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::error::ForwardToLeader;
+
+    use super::*;
+
+    /// What openraft says when member `id` (peer port 2480 + 10 (id - 1)) leads.
+    fn forward(id: u64) -> ForwardToLeader<u64, BasicNode> {
+        ForwardToLeader {
+            leader_id: Some(id),
+            leader_node: Some(BasicNode {
+                addr: format!("127.0.0.1:{}", 2480 + 10 * (id - 1)),
+            }),
+        }
+    }
+
+    fn not_leader(id: u64, addr: Option<&str>) -> RaftNodeError {
+        RaftNodeError::NotLeader {
+            leader_id: Some(id),
+            leader_addr: addr.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn not_leader_names_the_leaders_client_address_never_its_peer_address() {
+        let addrs = ClientAddrs::new(1, Some("127.0.0.1:2479".into()));
+        addrs.learn(2, "127.0.0.1:2489");
+        let write = |id| {
+            map_write_error(
+                RaftError::APIError(ClientWriteError::ForwardToLeader(forward(id))),
+                &addrs,
+            )
+        };
+        let check = |id| {
+            map_check_error(
+                RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward(id))),
+                &addrs,
+            )
+        };
+        assert_eq!(write(2), not_leader(2, Some("127.0.0.1:2489")));
+        assert_eq!(check(2), not_leader(2, Some("127.0.0.1:2489")));
+        // This member's own, as given at start.
+        assert_eq!(write(1), not_leader(1, Some("127.0.0.1:2479")));
+        // Not known: absent, not the peer address.
+        assert_eq!(write(3), not_leader(3, None));
+        assert_eq!(check(3), not_leader(3, None));
     }
 }

@@ -22,7 +22,7 @@ use tonic::{Request, Status};
 
 use super::forward_wire::{ForwardRequest, ForwardResult};
 use super::peer_failure_log::{PeerFailureLog, Report, LOG_INTERVAL};
-use super::peer_wire::{self, MAX_PEER_MESSAGE};
+use super::peer_wire::{self, ClientAddrs, MAX_PEER_MESSAGE};
 use super::TypeConfig;
 
 /// Creates (and caches) gRPC clients to peers.
@@ -33,16 +33,19 @@ pub struct PeerNetwork {
     routes: Arc<BTreeMap<u64, String>>,
     /// Which peers are failing, so each outage is logged a few times, not per call.
     failures: Arc<Mutex<PeerFailureLog>>,
+    /// This member's identity for the messages it sends, and what it learns from replies.
+    client_addrs: ClientAddrs,
 }
 
 impl PeerNetwork {
     /// A network that dials members at their membership addresses, except those in
-    /// `routes`.
-    pub fn new(routes: BTreeMap<u64, String>) -> Self {
+    /// `routes`, sending as (and learning into) `client_addrs`.
+    pub fn new(routes: BTreeMap<u64, String>, client_addrs: ClientAddrs) -> Self {
         Self {
             channels: Arc::default(),
             routes: Arc::new(routes),
             failures: Arc::default(),
+            client_addrs,
         }
     }
 
@@ -79,6 +82,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
             node: node.clone(),
             channel: self.channel(target, &node.addr),
             failures: self.failures.clone(),
+            client_addrs: self.client_addrs.clone(),
         }
     }
 }
@@ -89,6 +93,7 @@ pub struct PeerClient {
     node: BasicNode,
     channel: Result<Channel, tonic::transport::Error>,
     failures: Arc<Mutex<PeerFailureLog>>,
+    client_addrs: ClientAddrs,
 }
 
 impl PeerClient {
@@ -148,8 +153,8 @@ impl PeerClient {
             Ok(ch) => ch.clone(),
             Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
         };
-        let message =
-            peer_wire::encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let message = peer_wire::encode(req, &self.client_addrs)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = Request::new(message);
         request.set_timeout(option.hard_ttl());
         let mut client = RaftClient::new(channel)
@@ -173,8 +178,9 @@ impl PeerClient {
             }
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
-        let result: Result<Resp, RaftError<u64, E>> = peer_wire::decode(&response.into_inner())
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, RaftError<u64, E>> =
+            peer_wire::decode(&response.into_inner(), &self.client_addrs)
+                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| {
             RPCError::RemoteError(RemoteError::new_with_node(
                 self.target,
@@ -206,15 +212,15 @@ impl PeerNetwork {
         let channel = self
             .channel(target, addr)
             .map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
-        let message =
-            peer_wire::encode(req).map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
+        let message = peer_wire::encode(req, &self.client_addrs)
+            .map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
         let mut request = Request::new(message);
         request.set_timeout(timeout);
         let mut client = RaftClient::new(channel)
             .max_decoding_message_size(MAX_PEER_MESSAGE)
             .max_encoding_message_size(MAX_PEER_MESSAGE);
         let response = client.forward(request).await.map_err(|s| failure(&s))?;
-        peer_wire::decode(&response.into_inner())
+        peer_wire::decode(&response.into_inner(), &self.client_addrs)
             .map_err(|e| ForwardFailure::Unknown(format!("undecodable reply: {e}")))
     }
 }
@@ -334,7 +340,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
-        let network = PeerNetwork::new(BTreeMap::new());
+        let network = PeerNetwork::new(BTreeMap::new(), ClientAddrs::new(1, None));
         let sent = network
             .forward(
                 2,

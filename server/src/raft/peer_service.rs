@@ -14,13 +14,15 @@ use tonic::{Request, Response, Status};
 
 use super::forward_wire::{ForwardRequest, ForwardResult};
 use super::node::RaftNode;
-use super::peer_wire::{self, MAX_PEER_MESSAGE};
+use super::peer_wire::{self, ClientAddrs, MAX_PEER_MESSAGE};
 use super::TypeConfig;
 
 /// Server side of the peer protocol for one node.
 pub struct PeerService {
     raft: Raft<TypeConfig>,
     node: Arc<RaftNode>,
+    /// Stamps replies with this member's identity; learns the senders' addresses.
+    client_addrs: ClientAddrs,
 }
 
 impl PeerService {
@@ -28,6 +30,7 @@ impl PeerService {
     pub fn new(node: Arc<RaftNode>) -> Self {
         Self {
             raft: node.raft().clone(),
+            client_addrs: node.client_addrs().clone(),
             node,
         }
     }
@@ -40,43 +43,45 @@ impl PeerService {
     }
 }
 
-fn decode<T: DeserializeOwned>(req: Request<RaftMessage>) -> Result<T, Status> {
-    peer_wire::decode(&req.into_inner())
-        .map_err(|e| Status::invalid_argument(format!("undecodable peer message: {e}")))
-}
+impl PeerService {
+    fn decode<T: DeserializeOwned>(&self, req: Request<RaftMessage>) -> Result<T, Status> {
+        peer_wire::decode(&req.into_inner(), &self.client_addrs)
+            .map_err(|e| Status::invalid_argument(format!("undecodable peer message: {e}")))
+    }
 
-fn encode<T: Serialize>(value: &T) -> Result<Response<RaftMessage>, Status> {
-    peer_wire::encode(value)
-        .map(Response::new)
-        .map_err(|e| Status::internal(format!("encode peer reply: {e}")))
+    fn encode<T: Serialize>(&self, value: &T) -> Result<Response<RaftMessage>, Status> {
+        peer_wire::encode(value, &self.client_addrs)
+            .map(Response::new)
+            .map_err(|e| Status::internal(format!("encode peer reply: {e}")))
+    }
 }
 
 #[tonic::async_trait]
 impl RaftService for PeerService {
     async fn vote(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc: VoteRequest<u64> = decode(req)?;
-        encode(&self.raft.vote(rpc).await)
+        let rpc: VoteRequest<u64> = self.decode(req)?;
+        self.encode(&self.raft.vote(rpc).await)
     }
 
     async fn append_entries(
         &self,
         req: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
-        let rpc: AppendEntriesRequest<TypeConfig> = decode(req)?;
-        encode(&self.raft.append_entries(rpc).await)
+        let rpc: AppendEntriesRequest<TypeConfig> = self.decode(req)?;
+        self.encode(&self.raft.append_entries(rpc).await)
     }
 
     async fn install_snapshot(
         &self,
         req: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
-        let rpc: InstallSnapshotRequest<TypeConfig> = decode(req)?;
-        encode(&self.raft.install_snapshot(rpc).await)
+        let rpc: InstallSnapshotRequest<TypeConfig> = self.decode(req)?;
+        self.encode(&self.raft.install_snapshot(rpc).await)
     }
 
     async fn forward(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc: ForwardRequest = decode(req)?;
+        let rpc: ForwardRequest = self.decode(req)?;
         let result: ForwardResult = self.node.serve_forwarded(rpc).await;
-        encode(&result)
+        self.encode(&result)
     }
 }

@@ -3,7 +3,7 @@
 
 use super::RaftNode;
 use crate::raft::forward_wire::{ForwardRequest, ForwardResponse, ForwardResult};
-use crate::raft::leader_link::map_check_error;
+use crate::raft::leader_link::{map_check_error, not_leader};
 use crate::raft::RaftNodeError;
 
 impl RaftNode {
@@ -31,7 +31,7 @@ impl RaftNode {
                     .raft
                     .get_read_log_id()
                     .await
-                    .map_err(map_check_error)?;
+                    .map_err(|e| map_check_error(e, &self.link.client_addrs))?;
                 Ok(ForwardResponse::ReadIndex(
                     read_log_id.map(|l| l.index).unwrap_or(0),
                 ))
@@ -76,10 +76,7 @@ impl RaftNode {
         if self.is_leader() {
             Ok(())
         } else {
-            Err(RaftNodeError::NotLeader {
-                leader_id: self.leader(),
-                leader_addr: None,
-            })
+            Err(not_leader(self.leader(), &self.link.client_addrs))
         }
     }
 }

@@ -67,7 +67,7 @@ impl RaftNode {
             .raft
             .ensure_linearizable()
             .await
-            .map_err(map_check_error)?;
+            .map_err(|e| map_check_error(e, &self.link.client_addrs))?;
         read()?.ok_or(RaftNodeError::LeaseNotFound(id))
     }
 }

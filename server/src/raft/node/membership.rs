@@ -117,7 +117,7 @@ impl RaftNode {
                 }
                 raft.add_learner(id, BasicNode { addr }, false)
                     .await
-                    .map_err(map_write_error)?;
+                    .map_err(|e| map_write_error(e, &self.link.client_addrs))?;
             }
             AdminOp::Promote { id } => {
                 if membership.get_node(&id).is_none() {
@@ -138,7 +138,7 @@ impl RaftNode {
                     }
                     raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
                         .await
-                        .map_err(map_write_error)?;
+                        .map_err(|e| map_write_error(e, &self.link.client_addrs))?;
                 }
             }
             AdminOp::Remove { id } => {
@@ -157,7 +157,7 @@ impl RaftNode {
                 };
                 raft.change_membership(change, false)
                     .await
-                    .map_err(map_write_error)?;
+                    .map_err(|e| map_write_error(e, &self.link.client_addrs))?;
                 if voters.contains(&id) {
                     // `retain = false` leaves it out of the voters; drop it as a node too.
                     let still_node = raft
@@ -173,7 +173,7 @@ impl RaftNode {
                             false,
                         )
                         .await
-                        .map_err(map_write_error)?;
+                        .map_err(|e| map_write_error(e, &self.link.client_addrs))?;
                     }
                 }
             }

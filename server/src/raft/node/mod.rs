@@ -32,6 +32,7 @@ use super::leader_link::LeaderLink;
 use super::lease_clock::LeaseClock;
 use super::log_store::LogStore;
 use super::network::PeerNetwork;
+use super::peer_wire::ClientAddrs;
 use super::proposer::Proposer;
 use super::read_barrier::ReadBarrier;
 use super::state_machine::StateMachine;
@@ -73,6 +74,9 @@ pub struct RaftSettings {
     pub peer_routes: BTreeMap<u64, String>,
     /// Largest snapshot accepted from a leader, in bytes.
     pub max_snapshot_bytes: u64,
+    /// The address this member serves clients on, as other members should tell clients
+    /// (`None` if it has none to advertise, e.g. it listens on 0.0.0.0).
+    pub client_addr: Option<String>,
 }
 
 /// A running Raft member.
@@ -138,7 +142,8 @@ impl RaftNode {
         let revision = sm.revision_watch();
         let snapshot_installs = sm.install_counter();
         let cluster_id = sm.cluster_id_cell();
-        let network = PeerNetwork::new(settings.peer_routes.clone());
+        let client_addrs = ClientAddrs::new(settings.node_id, settings.client_addr.clone());
+        let network = PeerNetwork::new(settings.peer_routes.clone(), client_addrs.clone());
         let raft = Raft::new(
             settings.node_id,
             Arc::new(config),
@@ -168,6 +173,7 @@ impl RaftNode {
             id: settings.node_id,
             raft: raft.clone(),
             network,
+            client_addrs,
             // Long enough for an election after a leader failure, with room to spare.
             leader_wait: settings.election_timeout_max * 3 + Duration::from_secs(1),
             election_timeout_max: settings.election_timeout_max,
@@ -250,6 +256,11 @@ impl RaftNode {
     /// Longest election timeout: the grace a new leader gives every lease.
     pub fn election_timeout_max(&self) -> Duration {
         self.link.election_timeout_max
+    }
+
+    /// Members' client addresses as this member knows them.
+    pub(in crate::raft) fn client_addrs(&self) -> &ClientAddrs {
+        &self.link.client_addrs
     }
 
     /// Stops openraft.

@@ -82,7 +82,11 @@ pub(in crate::raft) async fn read_round(link: &LeaderLink) -> Result<(), RaftNod
     let deadline = link.deadline();
     let index = retry::on_leader(link, Repeat::Harmless, deadline, |leader| async move {
         if leader.id == link.id {
-            let (read_log_id, _) = link.raft.get_read_log_id().await.map_err(map_check_error)?;
+            let (read_log_id, _) = link
+                .raft
+                .get_read_log_id()
+                .await
+                .map_err(|e| map_check_error(e, &link.client_addrs))?;
             return Ok(read_log_id.map(|l| l.index).unwrap_or(0));
         }
         match link.forward(&leader, ForwardRequest::ReadIndex).await? {

@@ -27,6 +27,7 @@ pub(crate) fn settings(dir: &Path, join: bool) -> RaftSettings {
         watch_ring_batches: 16,
         peer_routes: BTreeMap::new(),
         max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
+        client_addr: Some("127.0.0.1:2".to_string()),
     }
 }
 
