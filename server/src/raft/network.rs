@@ -233,6 +233,14 @@ impl PeerNetwork {
 /// unknown outcome (nor a relayed message into "not delivered").
 fn failure(status: &Status) -> ForwardFailure {
     let text = format!("{}: {}", status.code(), status.message());
+    // The peer service refuses a message it cannot read (a newer protocol version, an
+    // undecodable payload) before acting on it.
+    if matches!(
+        status.code(),
+        tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument
+    ) {
+        return ForwardFailure::NotDelivered(text);
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     while let Some(e) = source {
         let refused = e

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::forward_wire::{ForwardRequest, ForwardResult};
 use super::node::RaftNode;
-use super::peer_wire::{self, ClientAddrs, MAX_PEER_MESSAGE};
+use super::peer_wire::{self, ClientAddrs, WireError, MAX_PEER_MESSAGE};
 use super::TypeConfig;
 
 /// Server side of the peer protocol for one node.
@@ -45,8 +45,10 @@ impl PeerService {
 
 impl PeerService {
     fn decode<T: DeserializeOwned>(&self, req: Request<RaftMessage>) -> Result<T, Status> {
-        peer_wire::decode(&req.into_inner(), &self.client_addrs)
-            .map_err(|e| Status::invalid_argument(format!("undecodable peer message: {e}")))
+        peer_wire::decode(&req.into_inner(), &self.client_addrs).map_err(|e| match e {
+            WireError::NewerMajor { .. } => Status::failed_precondition(e.to_string()),
+            WireError::Payload(_) => Status::invalid_argument(e.to_string()),
+        })
     }
 
     fn encode<T: Serialize>(&self, value: &T) -> Result<Response<RaftMessage>, Status> {

@@ -7,9 +7,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use corral_proto::raft::RaftMessage;
+use corral_proto::raft::{ProtocolVersion, RaftMessage};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// The peer protocol's major version: members of one major read each other's messages.
+/// 1: bincode payloads of openraft 0.9's types and `forward_wire`'s.
+pub const PROTOCOL_MAJOR: u32 = 1;
+/// The minor version: 1 added the sender's id, client address and this version.
+pub const PROTOCOL_MINOR: u32 = 1;
 
 /// Peer messages may carry snapshot chunks and entry batches up to this size.
 pub const MAX_PEER_MESSAGE: usize = 64 << 20;
@@ -21,19 +27,55 @@ pub(super) fn encode<T: Serialize>(
 ) -> Result<RaftMessage, bincode::Error> {
     Ok(RaftMessage {
         payload: bincode::serialize(value)?,
+        version: Some(ProtocolVersion {
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+        }),
         sender_id: from.own_id,
         sender_client_addr: from.own.clone().unwrap_or_default(),
     })
 }
 
-/// Unwraps a received message, noting its sender's client address in `book`. Never
-/// panics on malformed bytes.
+/// Why a received message was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The sender runs a newer, incompatible peer protocol.
+    #[error(
+        "member {sender} speaks peer protocol {major}.{minor}, newer than this member's \
+         {PROTOCOL_MAJOR}.{PROTOCOL_MINOR}; upgrade this member (members interoperate \
+         within one major version)"
+    )]
+    NewerMajor {
+        /// The sender's member id (0 if it gave none).
+        sender: u64,
+        /// Its major version.
+        major: u32,
+        /// Its minor version.
+        minor: u32,
+    },
+    /// The payload is not a message of this protocol version.
+    #[error("undecodable peer message: {0}")]
+    Payload(#[from] bincode::Error),
+}
+
+/// Unwraps a received message, noting its sender's client address in `book`. Refuses
+/// a newer major version before reading anything else: its payload may mean something
+/// else. Never panics on malformed bytes.
 pub(super) fn decode<T: DeserializeOwned>(
     msg: &RaftMessage,
     book: &ClientAddrs,
-) -> Result<T, bincode::Error> {
+) -> Result<T, WireError> {
+    // Absent: a member from before versions, which speaks 1.0.
+    let (major, minor) = msg.version.map_or((1, 0), |v| (v.major, v.minor));
+    if major > PROTOCOL_MAJOR {
+        return Err(WireError::NewerMajor {
+            sender: msg.sender_id,
+            major,
+            minor,
+        });
+    }
     book.learn(msg.sender_id, &msg.sender_client_addr);
-    bincode::deserialize(&msg.payload)
+    Ok(bincode::deserialize(&msg.payload)?)
 }
 
 /// Members' client addresses (their `--client-addr`), as they advertise them in the
@@ -103,5 +145,29 @@ mod tests {
         let _: u32 =
             decode(&encode(&7u32, &unadvertised).expect("encode"), &follower).expect("decode");
         assert_eq!(follower.get(1), None);
+    }
+
+    #[test]
+    fn a_message_of_a_newer_major_protocol_version_is_refused_naming_both_versions() {
+        let book = ClientAddrs::new(2, None);
+        let at = |major, minor| {
+            let mut msg = encode(&7u32, &ClientAddrs::new(1, None)).expect("encode");
+            msg.version = Some(ProtocolVersion { major, minor });
+            msg
+        };
+        let err = decode::<u32>(&at(PROTOCOL_MAJOR + 1, 0), &book)
+            .expect_err("a newer major is refused")
+            .to_string();
+        let theirs = format!("{}.0", PROTOCOL_MAJOR + 1);
+        let ours = format!("{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}");
+        assert!(
+            err.contains("member 1") && err.contains(&theirs) && err.contains(&ours),
+            "{err}"
+        );
+        // A newer minor of the same major, and a member from before versions, are read.
+        assert_eq!(decode::<u32>(&at(PROTOCOL_MAJOR, 99), &book).ok(), Some(7));
+        let mut old = at(PROTOCOL_MAJOR, 0);
+        old.version = None;
+        assert_eq!(decode::<u32>(&old, &book).ok(), Some(7));
     }
 }
