@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::error::RaftNodeError;
 use super::forward_wire::{ForwardRequest, ForwardResponse};
 use super::leader_link::{Leader, LeaderLink};
 use super::proposer::MAX_BATCH_BYTES;
-use super::RaftNodeError;
 use crate::store::command::{Command, CommandResult};
 
 /// Batches on their way to the leader at once.

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::RaftNodeError;
+use super::error::RaftNodeError;
 use crate::store::command::{Command, CommandResult};
 
 /// A membership or leadership operation, carried out by the leader.

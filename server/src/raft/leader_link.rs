@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{BasicNode, Raft};
 
+use super::error::RaftNodeError;
 use super::forward_wire::{ForwardRequest, ForwardResponse};
 use super::network::{ForwardFailure, PeerNetwork};
 use super::peer_wire::ClientAddrs;
-use super::{RaftNodeError, TypeConfig};
+use super::types::TypeConfig;
 
 /// How long a forwarded request may take before the forwarding member gives up (it also
 /// gives up as soon as another member becomes leader).

@@ -2,10 +2,12 @@
 //! the proposer that batches client commands into log entries (group commit) and the
 //! read barrier that batches linearizable reads into shared ReadIndex rounds.
 //!
-//! Imports point one way, from the node down: `node` → `leader_link`, `retry`,
-//! `forward_batcher`, `proposer`, `read_barrier` → `network` → `peer_wire`,
-//! `forward_wire`; storage: `state_machine` → `snapshot_store` → `applied_meta`.
-//! `peer_service` (the serving side) sits on top of `node`.
+//! Imports point one way, down: `peer_service` (the serving side) → `node` →
+//! `forward_batcher`, `retry` → `leader_link` → `network` → `peer_wire`,
+//! `peer_failure_log`, `forward_wire`; `node` → `proposer`, `read_barrier`,
+//! `state_machine` → `snapshot_store` → `applied_meta`. Every module names the shared
+//! types from their own modules (`types`, `error`), never through this root, which only
+//! declares the modules and re-exports what the rest of the server uses.
 
 pub mod applied_meta;
 mod error;
@@ -27,25 +29,15 @@ mod retry;
 pub mod snapshot_buffer;
 mod snapshot_store;
 pub mod state_machine;
+mod types;
 
 pub use error::RaftNodeError;
+pub use node::{Consistency, MemberInfo, NodeStatus, RaftNode, RaftSettings, ReadView};
+pub use types::TypeConfig;
+
 /// The in-process single-member harness, for tests of the layers above.
 #[cfg(test)]
 pub(crate) use node::tests as node_tests;
-pub use node::{Consistency, MemberInfo, NodeStatus, RaftNode, RaftSettings};
-use snapshot_buffer::SnapshotBuffer;
-
-use crate::store::command::{Batch, BatchResult};
-
-openraft::declare_raft_types!(
-    /// Corral's openraft type configuration: log entries carry batches of commands.
-    pub TypeConfig:
-        D = Batch,
-        R = BatchResult,
-        NodeId = u64,
-        Node = openraft::BasicNode,
-        SnapshotData = SnapshotBuffer,
-);
 
 #[cfg(test)]
 mod storage_suite;

@@ -23,7 +23,7 @@ use tonic::{Request, Status};
 use super::forward_wire::{ForwardRequest, ForwardResult};
 use super::peer_failure_log::{PeerFailureLog, Report, LOG_INTERVAL};
 use super::peer_wire::{self, ClientAddrs, MAX_PEER_MESSAGE};
-use super::TypeConfig;
+use super::types::TypeConfig;
 
 /// Creates (and caches) gRPC clients to peers.
 #[derive(Clone, Default)]

@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 use super::forward_wire::{ForwardRequest, ForwardResult};
 use super::node::RaftNode;
 use super::peer_wire::{self, ClientAddrs, WireError, MAX_PEER_MESSAGE};
-use super::TypeConfig;
+use super::types::TypeConfig;
 
 /// Server side of the peer protocol for one node.
 pub struct PeerService {

@@ -11,7 +11,8 @@ use openraft::error::ClientWriteError;
 use openraft::Raft;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{RaftNodeError, TypeConfig};
+use super::error::RaftNodeError;
+use super::types::TypeConfig;
 use crate::store::command::{Batch, Command, CommandResult};
 
 /// Batches in flight at once: one being made durable while the next fills is enough to

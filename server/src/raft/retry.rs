@@ -12,8 +12,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::error::RaftNodeError;
 use super::leader_link::{Leader, LeaderLink};
-use super::RaftNodeError;
 
 /// First pause between attempts.
 pub(super) const FIRST_PAUSE: Duration = Duration::from_millis(20);

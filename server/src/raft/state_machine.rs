@@ -23,7 +23,7 @@ use super::io_thread::IoThread;
 use super::snapshot_buffer::{SnapshotBuffer, DEFAULT_MAX_SNAPSHOT_BYTES};
 pub use super::snapshot_store::decode_snapshot_file;
 use super::snapshot_store::SnapshotStore;
-use super::TypeConfig;
+use super::types::TypeConfig;
 use crate::store::apply::apply_command;
 use crate::store::command::BatchResult;
 use crate::store::db::{Db, SharedDb};

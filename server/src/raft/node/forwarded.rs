@@ -2,9 +2,9 @@
 //! another member hands it over the peer protocol (`peer_service` calls in here).
 
 use super::RaftNode;
+use crate::raft::error::RaftNodeError;
 use crate::raft::forward_wire::{ForwardRequest, ForwardResponse, ForwardResult};
 use crate::raft::leader_link::{map_check_error, not_leader};
-use crate::raft::RaftNodeError;
 
 impl RaftNode {
     /// Answers a request forwarded by another member.

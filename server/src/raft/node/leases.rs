@@ -2,10 +2,10 @@
 //! any member: run here when this member leads, forwarded to the leader otherwise.
 
 use super::RaftNode;
+use crate::raft::error::RaftNodeError;
 use crate::raft::forward_wire::{ForwardRequest, ForwardResponse};
 use crate::raft::leader_link::map_check_error;
 use crate::raft::retry::{self, Repeat};
-use crate::raft::RaftNodeError;
 use crate::store::lease::LeaseRecord;
 
 impl RaftNode {

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::RaftNode;
+use crate::raft::error::RaftNodeError;
 use crate::raft::forward_wire::{AdminOp, ForwardRequest, ForwardResponse};
 use crate::raft::leader_link::{map_write_error, FORWARD_TIMEOUT};
 use crate::raft::network::ForwardFailure;
 use crate::raft::retry::{self, Repeat};
-use crate::raft::RaftNodeError;
 
 /// A learner this many entries behind the leader is not promoted.
 const MAX_PROMOTE_LAG: u64 = 1000;

@@ -36,13 +36,13 @@ use super::peer_wire::ClientAddrs;
 use super::proposer::Proposer;
 use super::read_barrier::ReadBarrier;
 use super::state_machine::StateMachine;
-use super::TypeConfig;
+use super::types::TypeConfig;
 use crate::store::db::SharedDb;
 use crate::store::StoreError;
 use crate::watch::Hub;
 
 pub use membership::MemberInfo;
-pub use read::Consistency;
+pub use read::{Consistency, ReadView};
 pub use status::NodeStatus;
 
 /// What the Raft node needs from the configuration.

@@ -3,10 +3,10 @@
 //! serializable read only does the second part. The revision a read reports comes from
 //! the same snapshot as its data.
 
+use crate::raft::error::RaftNodeError;
 use crate::raft::forward_wire::{ForwardRequest, ForwardResponse};
 use crate::raft::leader_link::{map_check_error, LeaderLink};
 use crate::raft::retry::{self, Repeat};
-use crate::raft::RaftNodeError;
 use crate::store::db::DbReader;
 use crate::store::overlay::Overlay;
 use crate::store::StoreError;

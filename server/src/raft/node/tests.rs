@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{RaftNode, RaftSettings, StartError};
-use crate::raft::RaftNodeError;
+use crate::raft::error::RaftNodeError;
 use crate::store::command::Command;
 use crate::store::db::{Db, Sync};
 

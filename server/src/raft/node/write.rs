@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use super::RaftNode;
+use crate::raft::error::RaftNodeError;
 use crate::raft::retry::{self, Repeat};
-use crate::raft::RaftNodeError;
 use crate::store::command::{Command, CommandResult};
 
 impl RaftNode {
