@@ -50,20 +50,31 @@ async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} ({what}); is another corral running?"))
 }
 
-/// The log filter `spec` (`--log-filter`), with openraft's replication module silenced
-/// unless `spec` names it: it logs every failed call to a peer that is down (two lines
-/// every 0.5 s, each with the whole error chain), and the peer client already logs
-/// those, rate-limited (`raft::peer_failure_log`).
+/// openraft's modules that log every failed call to a peer (while one is down, two
+/// or three lines every 0.5 s, each with the whole error chain), and the level they are
+/// kept at: the peer client logs those failures itself, rate-limited
+/// (`raft::peer_failure_log`).
+const QUIETED: [(&str, &str); 2] = [
+    // "error replication to target" (WARN) and "RPCError" (ERROR), per call.
+    ("openraft::replication", "off"),
+    // "update progress error" (WARN), per call.
+    ("openraft::engine::handler::replication_handler", "error"),
+];
+
+/// The log filter `spec` (`--log-filter`), with [`QUIETED`]'s modules turned down
+/// unless `spec` names them.
 fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
-    let filter = tracing_subscriber::EnvFilter::try_new(spec)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(spec)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if spec.contains("openraft::replication") {
-        return filter;
+    for (target, level) in QUIETED {
+        if spec.contains(target) {
+            continue;
+        }
+        if let Ok(directive) = format!("{target}={level}").parse() {
+            filter = filter.add_directive(directive);
+        }
     }
-    match "openraft::replication=off".parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    }
+    filter
 }
 
 /// The client address other members may give clients for this one: `--client-addr`,
