@@ -85,15 +85,18 @@ impl LeaderLink {
         }
     }
 
-    /// Resolves once this member follows a leader other than `leader` (or none).
-    async fn leader_moved(&self, leader: u64) {
+    /// Resolves once this member follows a leader other than `leader` (or none), or
+    /// openraft stops here; says which.
+    async fn leader_moved(&self, leader: u64) -> String {
         let mut rx = self.raft.metrics();
         loop {
             if rx.borrow_and_update().current_leader != Some(leader) {
-                return;
+                return format!(
+                    "member {leader} stopped being the leader while it had the request"
+                );
             }
             if rx.changed().await.is_err() {
-                return;
+                return format!("this member shut down while member {leader} had the request");
             }
         }
     }
@@ -119,9 +122,7 @@ impl LeaderLink {
         );
         let sent = tokio::select! {
             r = self.network.forward(*id, peer_addr, &req, FORWARD_TIMEOUT) => r,
-            _ = self.leader_moved(*id), if give_up_on_move => Err(ForwardFailure::Unknown(format!(
-                "member {id} stopped being the leader while it had the request"
-            ))),
+            why = self.leader_moved(*id), if give_up_on_move => Err(ForwardFailure::Unknown(why)),
         };
         match sent {
             Ok(result) => result,

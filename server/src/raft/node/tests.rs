@@ -105,3 +105,46 @@ async fn a_corrupt_cluster_id_fails_start_instead_of_reading_as_zero() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_read_reports_the_revision_of_the_snapshot_it_read() {
+    use crate::raft::Consistency;
+    use crate::store::StoreError;
+
+    /// What a read closure may fail with here.
+    struct E(String);
+    impl std::fmt::Debug for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl From<RaftNodeError> for E {
+        fn from(e: RaftNodeError) -> Self {
+            E(e.to_string())
+        }
+    }
+    impl From<StoreError> for E {
+        fn from(e: StoreError) -> Self {
+            E(e.to_string())
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_leader(dir.path()).await;
+    let written = node.propose(grant()).await.expect("propose").revision;
+    for consistency in [Consistency::Linearizable, Consistency::Serializable] {
+        let (seen, revision) = node
+            .read(consistency, |tree| Ok::<_, E>(tree.revision()?))
+            .await
+            .expect("read");
+        assert_eq!(seen, revision, "{consistency:?}");
+        assert!(revision >= written, "{consistency:?}");
+        let (leases, revision) = node
+            .read_scan(consistency, |tree| Ok::<_, E>(tree.leases()?.len()))
+            .await
+            .expect("scan");
+        assert_eq!(leases, 1, "{consistency:?}");
+        assert!(revision >= written);
+    }
+    node.shutdown().await;
+}
