@@ -172,11 +172,23 @@ impl PeerClient {
                 &format_args!("{}: {}", status.code(), status.message()),
             ),
         }
-        let response = response.map_err(|status| match status.code() {
-            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-                RPCError::Unreachable(Unreachable::new(&status))
+        let response = response.map_err(|status| {
+            // openraft logs these errors itself in places no filter can quiet without
+            // losing other errors (e.g. every linearizable read round's heartbeat to a
+            // dead member): give it the code and message, not tonic's whole source chain
+            // (~600 characters a line).
+            let brief = openraft::AnyError::error(format!(
+                "member {} at {}: {}",
+                self.target,
+                self.node.addr,
+                short(&format_args!("{}: {}", status.code(), status.message()))
+            ));
+            match status.code() {
+                tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Cancelled => RPCError::Unreachable(Unreachable::new(&brief)),
+                _ => RPCError::Network(NetworkError::new(&brief)),
             }
-            _ => RPCError::Network(NetworkError::new(&status)),
         })?;
         let result: Result<Resp, RaftError<u64, E>> =
             peer_wire::decode(&response.into_inner(), &self.client_addrs)
