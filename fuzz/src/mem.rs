@@ -132,6 +132,10 @@ impl Backing for MemTree {
         Ok(self.leases.get(&id).copied())
     }
 
+    fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
+        Ok(self.leases.values().copied().collect())
+    }
+
     fn lease_nodes<'s>(
         &'s self,
         id: i64,

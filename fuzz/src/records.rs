@@ -1,7 +1,7 @@
 //! Target `record`: bytes decoded as each bincode-encoded type Corral reads back from
 //! disk or from a peer (chosen by the first byte): stored znodes, leases, sessions and
 //! history events; Raft log entries and metadata; snapshot files and state dumps; and
-//! every peer-protocol payload (`raft::network`).
+//! every peer-protocol payload (`raft::peer_wire`).
 //!
 //! Properties: decoding returns `Err` rather than panicking, overflowing the stack or
 //! allocating memory the input does not pay for; whatever decodes re-encodes to a
@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use corral_server::raft::forward::{ForwardRequest, ForwardResult};
+use corral_server::raft::forward_wire::{ForwardRequest, ForwardResult};
 use corral_server::raft::TypeConfig;
 use corral_server::store::command::{Batch, BatchResult, Command};
 use corral_server::store::db::{Db, Sync};
@@ -76,7 +76,7 @@ pub fn record(data: &[u8]) {
         // Snapshots: the file a member keeps, and the state dump inside it.
         "SnapshotFile" => snapshot_file(body),
         "StateDump" => state_dump(body),
-        // The peer protocol, both directions (raft::network).
+        // The peer protocol, both directions (raft::peer_wire).
         "VoteRequest" => roundtrip::<VoteRequest<u64>>(body),
         "AppendEntriesRequest" => roundtrip::<AppendEntriesRequest<TypeConfig>>(body),
         "InstallSnapshotRequest" => roundtrip::<InstallSnapshotRequest<TypeConfig>>(body),
@@ -184,7 +184,7 @@ fn state_dump(body: &[u8]) {
     let _ = db.compact_revision();
     let _ = db.first_revision_since(0);
     let _ = db.events_from(1, 64);
-    let _ = corral_server::raft::state_machine::cluster_id(db);
+    let _ = corral_server::raft::applied_meta::cluster_id(db);
     let _ = corral_server::raft::log_store::committed_index(db);
     let _ = db.export_state(&["revision"]);
 }

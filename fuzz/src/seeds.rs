@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use corral_proto::v1 as pb;
-use corral_server::raft::forward::{AdminOp, ForwardRequest, ForwardResponse, ForwardResult};
+use corral_server::raft::forward_wire::{AdminOp, ForwardRequest, ForwardResponse, ForwardResult};
 use corral_server::raft::{RaftNodeError, TypeConfig};
 use corral_server::store::apply::apply_command;
 use corral_server::store::command::{

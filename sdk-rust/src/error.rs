@@ -122,7 +122,9 @@ pub enum Error {
     Unavailable {
         /// Raft id of the current leader, if the member knows it (`NOT_LEADER`).
         leader_id: Option<u64>,
-        /// Client address of the current leader, if the member knows it (`NOT_LEADER`).
+        /// The leader's client address (the `--client-addr` it serves this API on), if
+        /// the member knows it (`NOT_LEADER`); `None` when unknown or when the leader
+        /// listens on an unspecified address. Never a peer (Raft) address.
         leader_addr: Option<String>,
         /// The server's explanation.
         message: String,

@@ -210,7 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("start the async runtime")?;
-            let restored = runtime.block_on(crate::restore::run(&backup, &cfg))?;
+            let restored = runtime.block_on(crate::restore_cmd::run(&backup, &cfg))?;
             println!(
                 "restored revision {} from {} into {} (member {} of cluster {:016x}); start it with: corral serve --data-dir {} --node-id {} --initial-cluster {}",
                 restored.revision,

@@ -8,7 +8,7 @@ pub mod config;
 pub mod coord;
 pub mod lease;
 pub mod raft;
-pub mod restore;
+pub mod restore_cmd;
 pub mod server;
 pub mod store;
 pub mod watch;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use corral_proto::raft::raft_server::RaftServer;
 use corral_proto::v1::cluster_server::ClusterServer;
 use corral_proto::v1::election_server::ElectionServer;
 use corral_proto::v1::kv_server::KvServer;
@@ -28,7 +27,7 @@ use crate::api::transport_errors::TransportErrorsLayer;
 use crate::api::watch::WatchService;
 use crate::api::ApiContext;
 use crate::config::Config;
-use crate::raft::network::{PeerService, MAX_PEER_MESSAGE};
+use crate::raft::peer_service::PeerService;
 use crate::raft::{RaftNode, RaftSettings};
 use crate::store::db::{Db, Sync};
 
@@ -52,13 +51,46 @@ async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} ({what}); is another corral running?"))
 }
 
+/// openraft's modules that log every failed call to a peer (while one is down, two
+/// or three lines every 0.5 s, each with the whole error chain), and the level they are
+/// kept at: the peer client logs those failures itself, rate-limited
+/// (`raft::peer_failure_log`).
+const QUIETED: [(&str, &str); 2] = [
+    // "error replication to target" (WARN) and "RPCError" (ERROR), per call.
+    ("openraft::replication", "off"),
+    // "update progress error" (WARN), per call.
+    ("openraft::engine::handler::replication_handler", "error"),
+];
+
+/// The log filter `spec` (`--log-filter`), with [`QUIETED`]'s modules turned down
+/// unless `spec` names them.
+fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_new(spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for (target, level) in QUIETED {
+        if spec.contains(target) {
+            continue;
+        }
+        if let Ok(directive) = format!("{target}={level}").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+/// The client address other members may give clients for this one: `--client-addr`,
+/// unless it is an unspecified address (0.0.0.0 or [::]), which no client can dial.
+fn advertised_client_addr(client_addr: &str) -> Option<String> {
+    match client_addr.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => None,
+        _ => Some(client_addr.to_string()),
+    }
+}
+
 /// Runs a member until SIGTERM or SIGINT.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cfg.log_filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(&cfg.log_filter))
         .with_writer(std::io::stderr)
         // Colours only on a terminal, never in log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -98,6 +130,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         snapshot_dir: cfg.data_dir.join("snapshots"),
         watch_ring_batches: 256,
         peer_routes: cfg.peer_routes()?,
+        max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
+        client_addr: advertised_client_addr(&cfg.client_addr),
     };
     let node = RaftNode::start(settings, db).await.context("start raft")?;
 
@@ -172,11 +206,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         // reset-flood guard (default 20) would answer with GOAWAY and drop the link
         // again just as it recovers.
         .http2_max_pending_accept_reset_streams(Some(10_000))
-        .add_service(
-            RaftServer::new(PeerService::new(node.clone()))
-                .max_decoding_message_size(MAX_PEER_MESSAGE)
-                .max_encoding_message_size(MAX_PEER_MESSAGE),
-        )
+        .add_service(PeerService::new(node.clone()).into_server())
         .serve_with_incoming_shutdown(incoming(peer_listener), stopped(stop_rx.clone()));
     let http = http::serve(
         http_listener,
@@ -193,25 +223,96 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         data_dir = %cfg.data_dir.display(),
         "corral serving"
     );
-    let client_task = tokio::spawn(client);
-    let peer_task = tokio::spawn(peer);
-    let http_task = tokio::spawn(http);
+    let mut tasks = vec![
+        ServerTask::spawn("client", &cfg.client_addr, async move {
+            client.await.map_err(|e| e.to_string())
+        }),
+        ServerTask::spawn("peer", &cfg.peer_addr, async move {
+            peer.await.map_err(|e| e.to_string())
+        }),
+        ServerTask::spawn("http", &cfg.http_addr, async move {
+            http.await.map_err(|e| e.to_string())
+        }),
+    ];
 
-    shutdown_signal().await;
+    let outcome = supervise(&mut tasks, shutdown_signal()).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     node.shutdown().await;
-    for (name, task) in [("client", client_task), ("peer", peer_task)] {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("{name} server: {e}"),
-            Err(e) => tracing::warn!("{name} server task: {e}"),
+    for task in tasks {
+        if let Err(e) = task.join().await {
+            tracing::warn!("{e}");
         }
     }
-    if let Ok(Err(e)) = http_task.await {
-        tracing::warn!("http server: {e}");
+    outcome
+}
+
+/// One of a member's servers (client gRPC, peer gRPC, HTTP), running as a task.
+struct ServerTask {
+    name: &'static str,
+    addr: String,
+    handle: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl ServerTask {
+    fn spawn(
+        name: &'static str,
+        addr: &str,
+        serve: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+    ) -> Self {
+        Self {
+            name,
+            addr: addr.to_string(),
+            handle: tokio::spawn(serve),
+        }
     }
-    Ok(())
+
+    /// Waits for the task to end; an error says which server failed and why.
+    async fn join(self) -> anyhow::Result<()> {
+        let why = match self.handle.await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(e) => format!("task failed: {e}"),
+        };
+        anyhow::bail!("the {} server on {} failed: {why}", self.name, self.addr)
+    }
+}
+
+/// Runs until `shutdown` resolves or one of `tasks` ends, whichever comes first. A
+/// server that ends before shutdown (it failed, or stopped serving) is an error naming
+/// it and its address: the member must not run on without one of its ports. That task
+/// is taken out of `tasks`, the others are left to be stopped and joined.
+async fn supervise(
+    tasks: &mut Vec<ServerTask>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if tasks.is_empty() {
+        shutdown.await;
+        return Ok(());
+    }
+    let ended = {
+        let any = futures::future::select_all(tasks.iter_mut().map(|t| &mut t.handle));
+        tokio::select! {
+            () = shutdown => None,
+            (result, index, _) = any => Some((result, index)),
+        }
+    };
+    let Some((result, index)) = ended else {
+        return Ok(());
+    };
+    let task = tasks.remove(index);
+    let why = match result {
+        Ok(Ok(())) => "it stopped serving".to_string(),
+        Ok(Err(e)) => e,
+        Err(e) => format!("its task failed: {e}"),
+    };
+    let e = anyhow::anyhow!(
+        "the {} server on {} stopped before shutdown: {why}",
+        task.name,
+        task.addr
+    );
+    tracing::error!("{e:#}; stopping this member");
+    Err(e)
 }
 
 /// Health is SERVING while this member knows a leader (it can serve requests).
@@ -256,5 +357,45 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_stops_before_shutdown_ends_the_member_with_an_error_naming_it() {
+        let mut tasks = vec![
+            ServerTask::spawn("client", "127.0.0.1:2479", std::future::pending()),
+            ServerTask::spawn("peer", "127.0.0.1:2480", async {
+                Err("accept failed: too many open files".to_string())
+            }),
+        ];
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            supervise(&mut tasks, std::future::pending()),
+        )
+        .await
+        .expect("supervise returns when a server stops, without a shutdown signal");
+        let err = outcome
+            .expect_err("a stopped server is an error")
+            .to_string();
+        assert!(
+            err.contains("peer") && err.contains("127.0.0.1:2480") && err.contains("too many"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_signal_ends_the_member_cleanly() {
+        let mut tasks = vec![ServerTask::spawn(
+            "client",
+            "127.0.0.1:2479",
+            std::future::pending(),
+        )];
+        supervise(&mut tasks, async {}).await.expect("clean stop");
     }
 }

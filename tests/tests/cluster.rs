@@ -880,3 +880,89 @@ async fn a_follower_serves_its_clients_their_own_writes() -> Result<()> {
     }
     Ok(())
 }
+
+/// With both followers killed, the leader cannot commit: a write to it must fail in
+/// bounded time (docs/operations.md: about 5.5 s) as OUTCOME_UNKNOWN, since it is in the
+/// leader's log and may still commit if the followers come back, instead of hanging
+/// until the client's deadline. A write that never reached a log (no leader to take it)
+/// fails UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_to_a_leader_without_quorum_fails_outcome_unknown_in_bounded_time() -> Result<()> {
+    let mut cluster = Cluster::start(3).await?;
+    let leader = cluster.wait_leader().await?;
+    // A plain write (no request id): the client must not retry it itself, and its
+    // deadline is far beyond the bound under test.
+    let client = Client::builder([cluster.member(leader).endpoint()])
+        .timeout(Duration::from_secs(30))
+        .exactly_once(false)
+        .connect()
+        .await?;
+    client.create("/quorum", "before", None).await?;
+    for id in cluster.ids() {
+        if id != leader {
+            cluster.kill9(id)?;
+        }
+    }
+    let started = Instant::now();
+    let err = client
+        .put("/quorum", "after", None)
+        .await
+        .expect_err("no quorum: the write cannot commit");
+    let took = started.elapsed();
+    ensure!(
+        matches!(err, Error::OutcomeUnknown { .. }),
+        "expected OUTCOME_UNKNOWN, got {err:?}"
+    );
+    ensure!(
+        took < Duration::from_secs(10),
+        "the write failed only after {took:?}"
+    );
+    Ok(())
+}
+
+/// A member that cannot serve one of its ports must not run on without it: `corral
+/// serve` exits non-zero with a message naming the address (here the port is taken
+/// before it starts; a server that fails later ends the member the same way, see
+/// the unit test `server::tests`).
+#[test]
+fn a_member_whose_port_is_taken_exits_non_zero_naming_the_address() -> Result<()> {
+    for taken in ["--peer-addr", "--http-addr"] {
+        let ports = corral_tests::Ports::allocate()?;
+        let addr = |port: u16| format!("127.0.0.1:{port}");
+        let busy = match taken {
+            "--peer-addr" => addr(ports.peer),
+            _ => addr(ports.http),
+        };
+        let _holder = std::net::TcpListener::bind(&busy)?;
+        let dir = tempfile::tempdir()?;
+        let mut child = std::process::Command::new(corral_tests::corral_bin()?)
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--client-addr", &addr(ports.client)])
+            .args(["--peer-addr", &addr(ports.peer)])
+            .args(["--http-addr", &addr(ports.http)])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                anyhow::bail!("corral serve with {taken} {busy} taken still runs after 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().context("stderr")?, &mut stderr)?;
+        ensure!(!status.success(), "{taken} {busy} taken, yet exit {status}");
+        ensure!(
+            stderr.contains(&busy),
+            "{taken} {busy} taken: the message does not name it: {stderr}"
+        );
+    }
+    Ok(())
+}

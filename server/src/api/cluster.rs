@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::status::ApiError;
 use super::ApiContext;
-use crate::raft::forward::AdminOp;
+use crate::raft::forward_wire::AdminOp;
 use crate::raft::MemberInfo;
 
 /// The Cluster service.
@@ -134,7 +134,7 @@ impl Cluster for ClusterService {
         &self,
         _req: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        let s = self.cx.node.status();
+        let s = self.cx.node.status().map_err(ApiError::from)?;
         Ok(Response::new(pb::StatusResponse {
             header: self.cx.header(s.revision),
             member_id: s.member_id,
@@ -150,5 +150,34 @@ impl Cluster for ClusterService {
             snapshot_index: s.snapshot_index,
             snapshot_installs: s.snapshot_installs,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::node_tests;
+
+    #[tokio::test]
+    async fn status_reports_a_storage_error_instead_of_commit_index_zero() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = node_tests::start_leader(dir.path()).await;
+        let svc = ClusterService::new(ApiContext {
+            node: node.clone(),
+            max_data_bytes: 1024,
+            max_message_bytes: 2048,
+        });
+        let ok = svc
+            .status(Request::new(pb::StatusRequest {}))
+            .await
+            .expect("status");
+        assert!(ok.get_ref().commit_index > 0);
+        node.db()
+            .set_raft_meta("committed", b"bad", false)
+            .expect("write");
+        let result = svc.status(Request::new(pb::StatusRequest {})).await;
+        node.shutdown().await;
+        let err = result.expect_err("the commit index cannot be read");
+        assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
     }
 }

@@ -1,4 +1,5 @@
-//! `corral.v1.KV`: thin handlers over the Raft node (writes) and the store (reads).
+//! `corral.v1.KV`: thin handlers over the Raft node: writes are proposed, reads go
+//! through `RaftNode::read` (consistency, one snapshot, its revision).
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::kv_server::Kv;
@@ -8,8 +9,8 @@ use super::convert;
 use super::status::ApiError;
 use super::validate::{self, Limits};
 use super::{with_request_id, ApiContext};
-use crate::store::command::{Command, CommandResult, OpOutput, Output};
-use crate::store::overlay::Overlay;
+use crate::raft::Consistency;
+use crate::store::command::{Command, CommandResult, KvError, OpOutput, Output};
 use crate::store::read;
 
 /// The KV service.
@@ -34,14 +35,14 @@ impl KvService {
         let CommandResult { revision, result } = self.cx.node.propose(command).await?;
         Ok((result?, revision))
     }
+}
 
-    /// Waits for a linearizable point unless the caller accepts a local, possibly stale read.
-    async fn read_point(&self, consistency: pb::Consistency) -> Result<(), ApiError> {
-        if consistency == pb::Consistency::Linearizable {
-            self.cx.node.read_barrier().await?;
-        }
-        Ok(())
-    }
+/// The request's read consistency, checked.
+fn consistency(value: i32) -> Result<Consistency, ApiError> {
+    Ok(match validate::consistency(value)? {
+        pb::Consistency::Linearizable => Consistency::Linearizable,
+        _ => Consistency::Serializable,
+    })
 }
 
 /// Pulls the single op output out of a non-Txn command's output.
@@ -94,19 +95,17 @@ impl Kv for KvService {
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
         let r = req.get_ref();
         let q = validate::get(r)?;
-        self.read_point(validate::consistency(r.consistency)?)
-            .await?;
-        let db = self.cx.node.db();
-        let reader = db.reader();
-        let tree = Overlay::new(&reader);
-        let revision = tree.revision().map_err(ApiError::from)?;
-        let node = read::get(&tree, &q.path, q.stat_only)
-            .map_err(ApiError::from)?
-            .ok_or_else(|| {
-                ApiError::Kv(crate::store::command::KvError::NodeNotFound {
-                    path: q.path.clone(),
+        let (node, revision) = self
+            .cx
+            .node
+            .read(consistency(r.consistency)?, |tree| {
+                read::get(tree, &q.path, q.stat_only)?.ok_or_else(|| {
+                    ApiError::Kv(KvError::NodeNotFound {
+                        path: q.path.clone(),
+                    })
                 })
-            })?;
+            })
+            .await?;
         Ok(Response::new(pb::GetResponse {
             header: self.cx.header(revision),
             node: Some(convert::node(node)),
@@ -119,17 +118,14 @@ impl Kv for KvService {
     ) -> Result<Response<pb::ListResponse>, Status> {
         let r = req.get_ref();
         let q = validate::list(r)?;
-        self.read_point(validate::consistency(r.consistency)?)
+        // A large page is a scan: read_scan keeps it off the async workers.
+        let (page, revision) = self
+            .cx
+            .node
+            .read_scan(consistency(r.consistency)?, move |tree| {
+                read::list(tree, &q).map_err(ApiError::from)
+            })
             .await?;
-        let db = self.cx.node.db().clone();
-        // A large page is a scan: keep it off the async workers.
-        let (revision, page) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            let reader = db.reader();
-            let tree = Overlay::new(&reader);
-            Ok((tree.revision()?, read::list(&tree, &q)?))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("list task failed: {e}")))??;
         let mut resp = convert::list_page(page);
         resp.header = self.cx.header(revision);
         Ok(Response::new(resp))

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::status::{from_transport, ApiError};
 use super::{with_request_id, ApiContext};
+use crate::raft::Consistency;
 use crate::store::command::{Command, KvError, Output};
 
 /// Shortest lease TTL: keepalives more frequent than this are not worth the traffic.
@@ -150,22 +151,25 @@ impl Lease for LeaseService {
             .await
             .map_err(ApiError::from)?;
         // The leader knows the lease, so this member will after the read barrier.
-        self.cx.node.read_barrier().await.map_err(ApiError::from)?;
-        let reader = self.cx.node.db().reader();
-        let lease = crate::store::overlay::Backing::lease(&reader, r.lease_id)
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::Kv(KvError::LeaseNotFound {
-                lease_id: r.lease_id,
-            }))?;
-        let nodes = if r.with_nodes {
-            crate::store::overlay::Overlay::new(&reader)
-                .lease_nodes(r.lease_id)
-                .map_err(ApiError::from)?
-        } else {
-            Vec::new()
-        };
+        let ((lease, nodes), revision) = self
+            .cx
+            .node
+            .read(Consistency::Linearizable, |tree| {
+                let lease =
+                    tree.lease(r.lease_id)?
+                        .ok_or(ApiError::Kv(KvError::LeaseNotFound {
+                            lease_id: r.lease_id,
+                        }))?;
+                let nodes = if r.with_nodes {
+                    tree.lease_nodes(r.lease_id)?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, ApiError>((lease, nodes))
+            })
+            .await?;
         Ok(Response::new(pb::LeaseTimeToLiveResponse {
-            header: self.cx.header(self.cx.node.applied_revision()),
+            header: self.cx.header(revision),
             lease_id: r.lease_id,
             ttl_ms: lease.ttl_ms,
             remaining_ms,
@@ -177,10 +181,15 @@ impl Lease for LeaseService {
         &self,
         _req: Request<pb::LeaseListRequest>,
     ) -> Result<Response<pb::LeaseListResponse>, Status> {
-        self.cx.node.read_barrier().await.map_err(ApiError::from)?;
-        let leases = self.cx.node.db().leases().map_err(ApiError::from)?;
+        let (leases, revision) = self
+            .cx
+            .node
+            .read(Consistency::Linearizable, |tree| {
+                tree.leases().map_err(ApiError::from)
+            })
+            .await?;
         Ok(Response::new(pb::LeaseListResponse {
-            header: self.cx.header(self.cx.node.applied_revision()),
+            header: self.cx.header(revision),
             leases: leases
                 .into_iter()
                 .map(|l| pb::LeaseStatus {

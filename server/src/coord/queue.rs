@@ -7,12 +7,11 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use super::CoordError;
-use crate::raft::RaftNode;
+use crate::raft::{Consistency, RaftNode, ReadView};
 use crate::store::command::{
     CmpOp, CmpTarget, Command, Compare, CreateCmd, DeleteCmd, KvError, Output, PutCmd, TxnCmd,
     TxnOp,
 };
-use crate::store::overlay::Overlay;
 use crate::store::{path, read};
 use crate::watch::watcher::{self, WatchMessage, WatchOptions};
 use crate::watch::{Scope, WatchSpec};
@@ -40,10 +39,15 @@ pub async fn entries(
     dir: &str,
     prefix: &str,
 ) -> Result<(Vec<Node>, i64), CoordError> {
-    node.read_barrier().await?;
-    let reader = node.db().reader();
-    let tree = Overlay::new(&reader);
-    let revision = tree.revision()?;
+    let (dir, prefix) = (dir.to_string(), prefix.to_string());
+    // A long queue is a scan: off the async workers.
+    node.read_scan(Consistency::Linearizable, move |tree| {
+        entries_in(tree, &dir, &prefix)
+    })
+    .await
+}
+
+fn entries_in(tree: &ReadView<'_>, dir: &str, prefix: &str) -> Result<Vec<Node>, CoordError> {
     let mut out = Vec::new();
     // Entries with one prefix sort by name as by sequence (fixed-width digits), and all
     // sort after the bare prefix.
@@ -73,7 +77,7 @@ pub async fn entries(
             break;
         }
     }
-    Ok((out, revision))
+    Ok(out)
 }
 
 /// The first entry of `dir`'s `prefix` queue, read linearizably, and the revision of the
@@ -83,33 +87,33 @@ pub async fn first(
     dir: &str,
     prefix: &str,
 ) -> Result<(Option<Node>, i64), CoordError> {
-    node.read_barrier().await?;
-    let reader = node.db().reader();
-    let tree = Overlay::new(&reader);
-    let revision = tree.revision()?;
+    node.read(Consistency::Linearizable, |tree| {
+        first_in(tree, dir, prefix)
+    })
+    .await
+}
+
+fn first_in(tree: &ReadView<'_>, dir: &str, prefix: &str) -> Result<Option<Node>, CoordError> {
     let mut after = prefix.to_string();
     loop {
         let names = tree.children(dir, &after, 16)?;
         let Some(last) = names.last() else {
-            return Ok((None, revision));
+            return Ok(None);
         };
         after = last.clone();
         for name in &names {
             if !name.starts_with(prefix) {
-                return Ok((None, revision));
+                return Ok(None);
             }
             if sequence(name, prefix).is_some() {
                 let child = path::join(dir, name);
                 let record = tree.node(&child)?.ok_or_else(|| {
                     CoordError::Invariant(format!("child index names {child} but it is missing"))
                 })?;
-                return Ok((
-                    Some(Node {
-                        path: child,
-                        record,
-                    }),
-                    revision,
-                ));
+                return Ok(Some(Node {
+                    path: child,
+                    record,
+                }));
             }
         }
     }
@@ -133,28 +137,31 @@ async fn place(
     prefix: &str,
     key: &str,
 ) -> Result<(Place, i64), CoordError> {
-    node.read_barrier().await?;
-    let reader = node.db().reader();
-    let tree = Overlay::new(&reader);
-    let revision = tree.revision()?;
+    node.read(Consistency::Linearizable, |tree| {
+        place_in(tree, dir, prefix, key)
+    })
+    .await
+}
+
+fn place_in(tree: &ReadView<'_>, dir: &str, prefix: &str, key: &str) -> Result<Place, CoordError> {
     if tree.node(key)?.is_none() {
-        return Ok((Place::Gone, revision));
+        return Ok(Place::Gone);
     }
     let name = path::name(key);
     let mut before = name.to_string();
     loop {
         let names = tree.children_before(dir, &before, 16)?;
         let Some(last) = names.last() else {
-            return Ok((Place::First, revision));
+            return Ok(Place::First);
         };
         before = last.clone();
         for n in &names {
             if !n.starts_with(prefix) {
                 // Below the prefix's range: no entry of this queue comes before.
-                return Ok((Place::First, revision));
+                return Ok(Place::First);
             }
             if sequence(n, prefix).is_some() {
-                return Ok((Place::Behind(path::join(dir, n)), revision));
+                return Ok(Place::Behind(path::join(dir, n)));
             }
         }
     }
@@ -162,8 +169,8 @@ async fn place(
 
 /// The entry of `dir` bound to `lease_id`, if any: found through the lease's index of
 /// ephemeral znodes (a lease holds few), not by reading the queue.
-fn own_entry<B: crate::store::overlay::Backing + ?Sized>(
-    tree: &Overlay<'_, B>,
+fn own_entry(
+    tree: &ReadView<'_>,
     dir: &str,
     prefix: &str,
     lease_id: i64,
@@ -194,11 +201,11 @@ pub async fn enqueue(
     loop {
         // One entry per lease: a caller retrying after a lost answer (its entry may have
         // been created) finds its own entry instead of queueing behind it forever.
-        node.read_barrier().await?;
-        let own = {
-            let reader = node.db().reader();
-            own_entry(&Overlay::new(&reader), dir, prefix, lease_id)?
-        };
+        let (own, _) = node
+            .read(Consistency::Linearizable, |tree| {
+                own_entry(tree, dir, prefix, lease_id)
+            })
+            .await?;
         let Some(own) = own else {
             return create_entry(node, dir, prefix, lease_id, data).await;
         };
@@ -318,11 +325,11 @@ pub async fn owned_entry(
             "its name is not {prefix}NNNNNNNNNN under a lock or election"
         )));
     }
-    node.read_barrier().await?;
-    let found = {
-        let reader = node.db().reader();
-        read::get(&Overlay::new(&reader), key, true)?
-    };
+    let (found, _) = node
+        .read(Consistency::Linearizable, |tree| {
+            Ok::<_, CoordError>(read::get(tree, key, true)?)
+        })
+        .await?;
     let Some(entry) = found else { return Ok(None) };
     let stat = &entry.record.stat;
     if stat.kind != NodeKind::Ephemeral {

@@ -8,11 +8,12 @@ use thiserror::Error;
 #[derive(Debug, Clone, Error, Serialize, Deserialize, PartialEq, Eq)]
 pub enum RaftNodeError {
     /// This member is not the leader; `leader_id`/`leader_addr` say who is, if known.
+    /// `leader_addr` is always the leader's client address, never its peer address.
     #[error("this member is not the leader{}", leader_hint(.leader_id, .leader_addr))]
     NotLeader {
         /// Current leader, if known.
         leader_id: Option<u64>,
-        /// Its peer address, if known.
+        /// Its client address (its `--client-addr`), if known: where a client should go.
         leader_addr: Option<String>,
     },
     /// A write may or may not have been applied (leadership changed or contact with the
@@ -41,7 +42,7 @@ pub enum RaftNodeError {
 
 fn leader_hint(id: &Option<u64>, addr: &Option<String>) -> String {
     match (id, addr) {
-        (Some(id), Some(addr)) => format!("; the leader is member {id} (peer {addr})"),
+        (Some(id), Some(addr)) => format!("; the leader is member {id}, serving clients at {addr}"),
         (Some(id), None) => format!("; the leader is member {id}"),
         _ => "; no leader is known yet, retry shortly".to_string(),
     }

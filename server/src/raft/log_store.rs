@@ -16,7 +16,7 @@ use openraft::{
 };
 
 use super::io_thread::IoThread;
-use super::TypeConfig;
+use super::types::TypeConfig;
 use crate::store::db::SharedDb;
 use crate::store::StoreError;
 

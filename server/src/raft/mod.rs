@@ -1,37 +1,43 @@
 //! The Raft layer: openraft wired to RocksDB storage and a gRPC peer transport, plus
 //! the proposer that batches client commands into log entries (group commit) and the
 //! read barrier that batches linearizable reads into shared ReadIndex rounds.
+//!
+//! Imports point one way, down: `peer_service` (the serving side) → `node` →
+//! `forward_batcher`, `retry` → `leader_link` → `network` → `peer_wire`,
+//! `peer_failure_log`, `forward_wire`; `node` → `proposer`, `read_barrier`,
+//! `state_machine` → `snapshot_store` → `applied_meta`. Every module names the shared
+//! types from their own modules (`types`, `error`), never through this root, which only
+//! declares the modules and re-exports what the rest of the server uses.
 
+pub mod applied_meta;
 mod error;
-pub mod forward;
-mod forwarder;
+mod forward_batcher;
+pub mod forward_wire;
 mod io_thread;
+mod leader_link;
 pub mod lease_clock;
 pub mod log_store;
 pub mod network;
 mod node;
+mod peer_failure_log;
+pub mod peer_service;
+mod peer_wire;
 mod proposer;
 mod read_barrier;
-pub mod restore;
+pub mod restored_member;
+mod retry;
+pub mod snapshot_buffer;
 mod snapshot_store;
 pub mod state_machine;
-
-use std::io::Cursor;
+mod types;
 
 pub use error::RaftNodeError;
-pub use node::{MemberInfo, NodeStatus, RaftNode, RaftSettings};
+pub use node::{Consistency, MemberInfo, NodeStatus, RaftNode, RaftSettings, ReadView};
+pub use types::TypeConfig;
 
-use crate::store::command::{Batch, BatchResult};
-
-openraft::declare_raft_types!(
-    /// Corral's openraft type configuration: log entries carry batches of commands.
-    pub TypeConfig:
-        D = Batch,
-        R = BatchResult,
-        NodeId = u64,
-        Node = openraft::BasicNode,
-        SnapshotData = Cursor<Vec<u8>>,
-);
+/// The in-process single-member harness, for tests of the layers above.
+#[cfg(test)]
+pub(crate) use node::tests as node_tests;
 
 #[cfg(test)]
 mod storage_suite;

@@ -1,14 +1,11 @@
-//! Peer transport: openraft messages over gRPC (`corral.raft.v1.Raft`) on the peer port.
-//!
-//! Payloads are bincode-encoded openraft types inside an opaque protobuf `bytes` field;
-//! members of one cluster run the same version. One cached tonic `Channel` per peer.
+//! The peer client: openraft's messages and forwarded requests sent to other members
+//! over gRPC (`corral.raft.v1.Raft`), one cached tonic `Channel` per peer. The serving
+//! side is `peer_service`; the envelope both use is `peer_wire`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use corral_proto::raft::raft_client::RaftClient;
-use corral_proto::raft::raft_server::Raft as RaftService;
-use corral_proto::raft::RaftMessage;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -17,15 +14,16 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, Raft};
+use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
-use super::forward::{ForwardRequest, ForwardResult};
-use super::node::RaftNode;
-use super::TypeConfig;
+use super::forward_wire::{ForwardRequest, ForwardResult};
+use super::peer_failure_log::{PeerFailureLog, Report, LOG_INTERVAL};
+use super::peer_wire::{self, ClientAddrs, MAX_PEER_MESSAGE};
+use super::types::TypeConfig;
 
 /// Creates (and caches) gRPC clients to peers.
 #[derive(Clone, Default)]
@@ -33,15 +31,21 @@ pub struct PeerNetwork {
     channels: Arc<Mutex<HashMap<(u64, String), Channel>>>,
     /// Member id → address dialled instead of the membership's (`--peer-routes`).
     routes: Arc<BTreeMap<u64, String>>,
+    /// Which peers are failing, so each outage is logged a few times, not per call.
+    failures: Arc<Mutex<PeerFailureLog>>,
+    /// This member's identity for the messages it sends, and what it learns from replies.
+    client_addrs: ClientAddrs,
 }
 
 impl PeerNetwork {
     /// A network that dials members at their membership addresses, except those in
-    /// `routes`.
-    pub fn new(routes: BTreeMap<u64, String>) -> Self {
+    /// `routes`, sending as (and learning into) `client_addrs`.
+    pub fn new(routes: BTreeMap<u64, String>, client_addrs: ClientAddrs) -> Self {
         Self {
             channels: Arc::default(),
             routes: Arc::new(routes),
+            failures: Arc::default(),
+            client_addrs,
         }
     }
 
@@ -77,6 +81,8 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
             target,
             node: node.clone(),
             channel: self.channel(target, &node.addr),
+            failures: self.failures.clone(),
+            client_addrs: self.client_addrs.clone(),
         }
     }
 }
@@ -86,9 +92,52 @@ pub struct PeerClient {
     target: u64,
     node: BasicNode,
     channel: Result<Channel, tonic::transport::Error>,
+    failures: Arc<Mutex<PeerFailureLog>>,
+    client_addrs: ClientAddrs,
 }
 
 impl PeerClient {
+    /// Logs a failed call to this peer, if the rate limit allows (see `peer_failure_log`).
+    fn log_failure(&self, method: &Method, why: &dyn std::fmt::Display) {
+        let report = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .failed(self.target, std::time::Instant::now());
+        let (target, addr) = (self.target, &self.node.addr);
+        match report {
+            Report::First => tracing::warn!(
+                "member {target} at {addr} did not answer {}: {}; while it stays \
+                 unreachable this is logged every {:?}",
+                method.name(),
+                short(why),
+                LOG_INTERVAL
+            ),
+            Report::Again { failures, down_for } => tracing::warn!(
+                "member {target} at {addr} still unreachable: {failures} failed calls \
+                 since the last report, down for {down_for:.0?}; last: {}",
+                short(why)
+            ),
+            Report::Quiet | Report::Back { .. } => {}
+        }
+    }
+
+    /// Notes that this peer answered; logs its return after failures.
+    fn log_success(&self) {
+        let back = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .succeeded(self.target, std::time::Instant::now());
+        if let Some(Report::Back { failures, down_for }) = back {
+            tracing::info!(
+                "member {} at {} answers again, after {failures} failed calls over {down_for:.0?}",
+                self.target,
+                self.node.addr
+            );
+        }
+    }
+
     async fn call<Req, Resp, E>(
         &mut self,
         method: Method,
@@ -104,9 +153,9 @@ impl PeerClient {
             Ok(ch) => ch.clone(),
             Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
         };
-        let payload =
-            bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut request = Request::new(RaftMessage { payload });
+        let message = peer_wire::encode(req, &self.client_addrs)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = Request::new(message);
         request.set_timeout(option.hard_ttl());
         let mut client = RaftClient::new(channel)
             .max_decoding_message_size(MAX_PEER_MESSAGE)
@@ -116,14 +165,33 @@ impl PeerClient {
             Method::Append => client.append_entries(request).await,
             Method::Snapshot => client.install_snapshot(request).await,
         };
-        let response = response.map_err(|status| match status.code() {
-            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-                RPCError::Unreachable(Unreachable::new(&status))
+        match &response {
+            Ok(_) => self.log_success(),
+            Err(status) => self.log_failure(
+                &method,
+                &format_args!("{}: {}", status.code(), status.message()),
+            ),
+        }
+        let response = response.map_err(|status| {
+            // openraft logs these errors itself in places no filter can quiet without
+            // losing other errors (e.g. every linearizable read round's heartbeat to a
+            // dead member): give it the code and message, not tonic's whole source chain
+            // (~600 characters a line).
+            let brief = openraft::AnyError::error(format!(
+                "member {} at {}: {}",
+                self.target,
+                self.node.addr,
+                short(&format_args!("{}: {}", status.code(), status.message()))
+            ));
+            match status.code() {
+                tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Cancelled => RPCError::Unreachable(Unreachable::new(&brief)),
+                _ => RPCError::Network(NetworkError::new(&brief)),
             }
-            _ => RPCError::Network(NetworkError::new(&status)),
         })?;
         let result: Result<Resp, RaftError<u64, E>> =
-            bincode::deserialize(&response.into_inner().payload)
+            peer_wire::decode(&response.into_inner(), &self.client_addrs)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| {
             RPCError::RemoteError(RemoteError::new_with_node(
@@ -156,34 +224,76 @@ impl PeerNetwork {
         let channel = self
             .channel(target, addr)
             .map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
-        let payload =
-            bincode::serialize(req).map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
-        let mut request = Request::new(RaftMessage { payload });
+        let message = peer_wire::encode(req, &self.client_addrs)
+            .map_err(|e| ForwardFailure::NotDelivered(e.to_string()))?;
+        let mut request = Request::new(message);
         request.set_timeout(timeout);
         let mut client = RaftClient::new(channel)
             .max_decoding_message_size(MAX_PEER_MESSAGE)
             .max_encoding_message_size(MAX_PEER_MESSAGE);
-        let response = client.forward(request).await.map_err(|status| {
-            // A refused connection means nothing was sent; anything else is ambiguous.
-            let text = format!("{status}");
-            if text.contains("tcp connect error") || text.contains("Connection refused") {
-                ForwardFailure::NotDelivered(text)
-            } else {
-                ForwardFailure::Unknown(text)
-            }
-        })?;
-        bincode::deserialize(&response.into_inner().payload)
+        let response = client.forward(request).await.map_err(|s| failure(&s))?;
+        peer_wire::decode(&response.into_inner(), &self.client_addrs)
             .map_err(|e| ForwardFailure::Unknown(format!("undecodable reply: {e}")))
     }
 }
 
-/// Peer messages may carry snapshot chunks and entry batches up to this size.
-pub const MAX_PEER_MESSAGE: usize = 64 << 20;
+/// What a failed forward call means for its request: nothing was sent if the call
+/// failed while connecting, which tonic marks by a `ConnectError` in the status's source
+/// chain (a refused connection is an `io::Error` of kind `ConnectionRefused` in it);
+/// anything else may have reached the leader. Decided by the errors' types, never by
+/// their text: a reworded message must not turn every forward to a dead leader into an
+/// unknown outcome (nor a relayed message into "not delivered").
+fn failure(status: &Status) -> ForwardFailure {
+    let text = format!("{}: {}", status.code(), status.message());
+    // The peer service refuses a message it cannot read (a newer protocol version, an
+    // undecodable payload) before acting on it.
+    if matches!(
+        status.code(),
+        tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument
+    ) {
+        return ForwardFailure::NotDelivered(text);
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = source {
+        let refused = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused || e.is::<tonic::ConnectError>() {
+            return ForwardFailure::NotDelivered(text);
+        }
+        source = e.source();
+    }
+    ForwardFailure::Unknown(text)
+}
 
 enum Method {
     Vote,
     Append,
     Snapshot,
+}
+
+impl Method {
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Vote => "a vote request",
+            Method::Append => "append-entries",
+            Method::Snapshot => "a snapshot chunk",
+        }
+    }
+}
+
+/// At most 200 bytes of `why`: enough to say what failed, short of a full error chain.
+fn short(why: &dyn std::fmt::Display) -> String {
+    let mut text = why.to_string();
+    if text.len() > 200 {
+        let mut cut = 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
@@ -215,59 +325,53 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
-/// Server side of the peer protocol: hands each message to the local node.
-pub struct PeerService {
-    raft: Raft<TypeConfig>,
-    node: Arc<RaftNode>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl PeerService {
-    /// Service for `node`.
-    pub fn new(node: Arc<RaftNode>) -> Self {
-        Self {
-            raft: node.raft().clone(),
-            node,
+    /// A status as tonic makes it when it cannot connect: the message is the OS's, the
+    /// cause is in the source chain.
+    fn connect_failure(message: &str) -> Status {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, message.to_string());
+        Status::from_error(Box::new(tonic::ConnectError(Box::new(io))))
+    }
+
+    #[test]
+    fn a_connect_failure_is_not_delivered_whatever_its_message_says() {
+        for message in ["connection refused", "Verbindungsaufbau abgelehnt", ""] {
+            let status = connect_failure(message);
+            assert!(
+                matches!(failure(&status), ForwardFailure::NotDelivered(_)),
+                "{status:?}"
+            );
         }
     }
-}
 
-fn decode<T: DeserializeOwned>(msg: RaftMessage) -> Result<T, Status> {
-    bincode::deserialize(&msg.payload)
-        .map_err(|e| Status::invalid_argument(format!("undecodable peer message: {e}")))
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Response<RaftMessage>, Status> {
-    let payload = bincode::serialize(value)
-        .map_err(|e| Status::internal(format!("encode peer reply: {e}")))?;
-    Ok(Response::new(RaftMessage { payload }))
-}
-
-#[tonic::async_trait]
-impl RaftService for PeerService {
-    async fn vote(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc: VoteRequest<u64> = decode(req.into_inner())?;
-        encode(&self.raft.vote(rpc).await)
+    #[test]
+    fn a_failure_after_connecting_is_unknown_even_if_its_text_mentions_connecting() {
+        // No connect error in the chain: e.g. a reply relayed from another member.
+        let status = Status::unavailable("tcp connect error: Connection refused (os error 111)");
+        assert!(matches!(failure(&status), ForwardFailure::Unknown(_)));
     }
 
-    async fn append_entries(
-        &self,
-        req: Request<RaftMessage>,
-    ) -> Result<Response<RaftMessage>, Status> {
-        let rpc: AppendEntriesRequest<TypeConfig> = decode(req.into_inner())?;
-        encode(&self.raft.append_entries(rpc).await)
-    }
-
-    async fn install_snapshot(
-        &self,
-        req: Request<RaftMessage>,
-    ) -> Result<Response<RaftMessage>, Status> {
-        let rpc: InstallSnapshotRequest<TypeConfig> = decode(req.into_inner())?;
-        encode(&self.raft.install_snapshot(rpc).await)
-    }
-
-    async fn forward(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc: ForwardRequest = decode(req.into_inner())?;
-        let result: ForwardResult = self.node.serve_forwarded(rpc).await;
-        encode(&result)
+    #[tokio::test]
+    async fn forwarding_to_a_closed_port_is_not_delivered() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let network = PeerNetwork::new(BTreeMap::new(), ClientAddrs::new(1, None));
+        let sent = network
+            .forward(
+                2,
+                &format!("127.0.0.1:{port}"),
+                &ForwardRequest::ReadIndex,
+                std::time::Duration::from_secs(5),
+            )
+            .await;
+        assert!(
+            matches!(sent, Err(ForwardFailure::NotDelivered(_))),
+            "{sent:?}"
+        );
     }
 }

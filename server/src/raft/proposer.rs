@@ -11,7 +11,8 @@ use openraft::error::ClientWriteError;
 use openraft::Raft;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{RaftNodeError, TypeConfig};
+use super::error::RaftNodeError;
+use super::types::TypeConfig;
 use crate::store::command::{Batch, Command, CommandResult};
 
 /// Batches in flight at once: one being made durable while the next fills is enough to
@@ -47,15 +48,6 @@ impl Proposer {
             .map_err(|_| RaftNodeError::Stopped("proposer stopped".into()))?;
         rx.await
             .map_err(|_| RaftNodeError::Stopped("proposal dropped".into()))?
-    }
-
-    /// Proposes several commands (a batch forwarded by a follower) and waits for each
-    /// one's result. They are queued back to back, so they usually share one entry.
-    pub(super) async fn propose_many(
-        &self,
-        commands: Vec<Command>,
-    ) -> Vec<Result<CommandResult, RaftNodeError>> {
-        futures::future::join_all(commands.into_iter().map(|c| self.propose(c))).await
     }
 }
 

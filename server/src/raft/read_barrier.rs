@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::RaftNodeError;
+use super::error::RaftNodeError;
 
 type Waiter = oneshot::Sender<Result<(), RaftNodeError>>;
 

@@ -19,7 +19,7 @@ use openraft::storage::SnapshotMeta;
 use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
-use super::state_machine::applied_state;
+use super::applied_meta::applied_state;
 use crate::store::db::Db;
 use crate::store::StoreError;
 

@@ -5,85 +5,31 @@
 // openraft's `StorageError` is large, but these signatures are openraft's own.
 #![allow(clippy::result_large_err)]
 
-use std::io::Cursor;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, StorageError,
+    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError,
     StorageIOError, StoredMembership,
 };
 use tokio::sync::watch;
 
+use super::applied_meta::{
+    self, applied_state, derive_cluster_id, AppliedState, KEY_CLUSTER_ID, KEY_LAST_APPLIED,
+    KEY_MEMBERSHIP,
+};
 use super::io_thread::IoThread;
+use super::snapshot_buffer::{SnapshotBuffer, DEFAULT_MAX_SNAPSHOT_BYTES};
 pub use super::snapshot_store::decode_snapshot_file;
 use super::snapshot_store::SnapshotStore;
-use super::TypeConfig;
+use super::types::TypeConfig;
 use crate::store::apply::apply_command;
 use crate::store::command::BatchResult;
 use crate::store::db::{Db, SharedDb};
 use crate::store::overlay::Overlay;
 use crate::store::StoreError;
 use crate::watch::Hub;
-
-/// Last applied log id and the membership as of it.
-type AppliedState = (Option<LogId<u64>>, StoredMembership<u64, BasicNode>);
-
-const KEY_LAST_APPLIED: &str = "last_applied";
-const KEY_MEMBERSHIP: &str = "membership";
-const KEY_CLUSTER_ID: &str = "cluster_id";
-
-/// The cluster id, once the bootstrap membership has been applied here.
-pub fn cluster_id(db: &crate::store::db::Db) -> Result<Option<u64>, StoreError> {
-    match db.sm_meta(KEY_CLUSTER_ID)? {
-        Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
-        None => Ok(None),
-    }
-}
-
-/// A stable id for a cluster: FNV-1a over its first membership's `id=addr` list, so
-/// every member (and every later joiner, via the log or a snapshot) derives the same one.
-pub(super) fn derive_cluster_id(m: &openraft::Membership<u64, BasicNode>) -> u64 {
-    let canonical = m
-        .nodes()
-        .map(|(id, n)| format!("{id}={}", n.addr))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
-/// The `sm_meta` values that record a state as applied up to `last_applied` with
-/// `membership`, encoded as apply writes them (for `corral restore`).
-pub(super) fn applied_meta_values(
-    last_applied: Option<LogId<u64>>,
-    membership: &StoredMembership<u64, BasicNode>,
-    cluster_id: u64,
-) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
-    Ok(vec![
-        (KEY_LAST_APPLIED, bincode::serialize(&last_applied)?),
-        (KEY_MEMBERSHIP, bincode::serialize(membership)?),
-        (KEY_CLUSTER_ID, bincode::serialize(&cluster_id)?),
-    ])
-}
-
-/// The last applied log id and the membership as of it, as recorded in `db`.
-pub(super) fn applied_state(db: &Db) -> Result<AppliedState, StoreError> {
-    let last_applied = match db.sm_meta(KEY_LAST_APPLIED)? {
-        Some(b) => bincode::deserialize(&b)?,
-        None => None,
-    };
-    let membership = match db.sm_meta(KEY_MEMBERSHIP)? {
-        Some(b) => bincode::deserialize(&b)?,
-        None => StoredMembership::default(),
-    };
-    Ok((last_applied, membership))
-}
 
 /// The replicated state machine.
 pub struct StateMachine {
@@ -93,6 +39,12 @@ pub struct StateMachine {
     revision_tx: Arc<watch::Sender<i64>>,
     /// Snapshots received from a leader and installed here since start.
     installs: Arc<std::sync::atomic::AtomicU64>,
+    /// The cluster id once known: read at start, then set by the apply or snapshot
+    /// install that first records it. It never changes after that, so readers need no
+    /// storage access (and cannot mistake a storage error for "no id yet").
+    cluster_id: Arc<OnceLock<u64>>,
+    /// Largest snapshot accepted from a leader, in bytes.
+    max_snapshot_bytes: u64,
     /// Where applied events go to watchers.
     hub: Arc<Hub>,
     /// Runs apply: its RocksDB write can wait behind a log fsync in RocksDB's write
@@ -108,14 +60,33 @@ impl StateMachine {
         let revision = crate::store::overlay::Backing::revision(&reader)?;
         drop(reader);
         let (tx, _) = watch::channel(revision);
+        let cluster_id = Arc::new(OnceLock::new());
+        if let Some(id) = applied_meta::cluster_id(&db)? {
+            let _ = cluster_id.set(id);
+        }
         Ok(Self {
             db,
             snapshots,
             revision_tx: Arc::new(tx),
             installs: Arc::default(),
+            cluster_id,
+            max_snapshot_bytes: DEFAULT_MAX_SNAPSHOT_BYTES,
             hub,
             apply_io: IoThread::spawn("corral-apply")?,
         })
+    }
+
+    /// Accept snapshots from a leader of at most `cap` bytes (default
+    /// [`DEFAULT_MAX_SNAPSHOT_BYTES`]).
+    pub fn with_max_snapshot_bytes(mut self, cap: u64) -> Self {
+        self.max_snapshot_bytes = cap;
+        self
+    }
+
+    /// The cluster id as this state machine knows it (unset until the bootstrap
+    /// membership is applied or a snapshot brings it).
+    pub fn cluster_id_cell(&self) -> Arc<OnceLock<u64>> {
+        self.cluster_id.clone()
     }
 
     /// Counter of snapshots installed from a leader since start.
@@ -135,6 +106,7 @@ impl StateMachine {
         db: &Db,
         revision_tx: &watch::Sender<i64>,
         hub: &Hub,
+        cluster_id: &OnceLock<u64>,
         entries: Vec<Entry<TypeConfig>>,
     ) -> Result<Vec<BatchResult>, StorageError<u64>> {
         let reader = db.reader();
@@ -143,7 +115,7 @@ impl StateMachine {
         let mut last_applied = None;
         let mut membership = None;
         let mut new_cluster_id = None;
-        let has_cluster_id = cluster_id(db)
+        let has_cluster_id = applied_meta::cluster_id(db)
             .map_err(|e| StorageIOError::read_state_machine(&e))?
             .is_some();
         for entry in entries {
@@ -196,6 +168,9 @@ impl StateMachine {
         let events = db
             .commit_applied(layer, &meta)
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        if let Some(id) = new_cluster_id {
+            let _ = cluster_id.set(id);
+        }
         revision_tx.send_replace(revision);
         // Only after the batch is in RocksDB: a watcher that misses it live finds it in
         // the history.
@@ -222,7 +197,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(Vec::new())),
+            snapshot: Box::new(SnapshotBuffer::new(Vec::new(), 0)),
         })
     }
 }
@@ -241,8 +216,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let entries: Vec<_> = entries.into_iter().collect();
         let (db, revision_tx, hub) = (self.db.clone(), self.revision_tx.clone(), self.hub.clone());
+        let cluster_id = self.cluster_id.clone();
         self.apply_io
-            .run(move || Self::apply_sync(&db, &revision_tx, &hub, entries))
+            .run(move || Self::apply_sync(&db, &revision_tx, &hub, &cluster_id, entries))
             .await
             .map_err(|e| StorageIOError::write_state_machine(&e))?
     }
@@ -254,16 +230,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
     }
 
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotBuffer>, StorageError<u64>> {
+        Ok(Box::new(SnapshotBuffer::new(
+            Vec::new(),
+            self.max_snapshot_bytes,
+        )))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<u64, BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotBuffer>,
     ) -> Result<(), StorageError<u64>> {
         let err = |e: &dyn std::error::Error| {
             StorageIOError::write_snapshot(
@@ -274,26 +251,34 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         let last_applied = bincode::serialize(&meta.last_log_id).map_err(|e| err(&e))?;
         let membership = bincode::serialize(&meta.last_membership).map_err(|e| err(&e))?;
-        self.db
-            .import_state(
-                &data,
-                &[
-                    (KEY_LAST_APPLIED, last_applied),
-                    (KEY_MEMBERSHIP, membership),
-                ],
-            )
-            .map_err(|e| err(&e))?;
-        drop(data);
-        // The installed state becomes this member's current snapshot, for members that
-        // lag behind it in turn.
+        // Decoding the whole dump and its synced write take as long as the state is
+        // large (and the disk slow): on the apply thread, not an async worker, where
+        // they would stall heartbeats and every request on it.
         let (db, snapshots) = (self.db.clone(), self.snapshots.clone());
-        tokio::task::spawn_blocking(move || snapshots.take(&db))
+        let (cluster_id, revision) = self
+            .apply_io
+            .run(move || -> Result<_, StoreError> {
+                db.import_state(
+                    &data,
+                    &[
+                        (KEY_LAST_APPLIED, last_applied),
+                        (KEY_MEMBERSHIP, membership),
+                    ],
+                )?;
+                drop(data);
+                // The installed state becomes this member's current snapshot, for
+                // members that lag behind it in turn.
+                snapshots.take(&db)?;
+                let cluster_id = applied_meta::cluster_id(&db)?;
+                let revision = crate::store::overlay::Backing::revision(&db.reader())?;
+                Ok((cluster_id, revision))
+            })
             .await
             .map_err(|e| err(&e))?
             .map_err(|e| err(&e))?;
-        let reader = self.db.reader();
-        let revision = crate::store::overlay::Backing::revision(&reader).map_err(|e| err(&e))?;
-        drop(reader);
+        if let Some(id) = cluster_id {
+            let _ = self.cluster_id.set(id);
+        }
         self.revision_tx.send_replace(revision);
         self.hub.resync(revision);
         self.installs
@@ -312,7 +297,109 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(loaded.map(|(meta, data)| Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(SnapshotBuffer::new(data, u64::MAX)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use openraft::{CommittedLeaderId, LogId};
+
+    use super::*;
+    use crate::store::db::Sync;
+
+    fn meta() -> SnapshotMeta<u64, BasicNode> {
+        SnapshotMeta {
+            last_log_id: Some(LogId {
+                leader_id: CommittedLeaderId {
+                    term: 1,
+                    node_id: 1,
+                },
+                index: 5,
+            }),
+            last_membership: StoredMembership::default(),
+            snapshot_id: "1-1-5".into(),
+        }
+    }
+
+    fn state_machine(dir: &std::path::Path) -> (SharedDb, StateMachine) {
+        let db = Arc::new(Db::open(&dir.join("db"), Sync::Always).expect("open"));
+        let hub = Arc::new(Hub::new(db.clone(), 0, 16));
+        let sm = StateMachine::new(db.clone(), dir.join("snapshots"), hub).expect("sm");
+        (db, sm)
+    }
+
+    /// The state dump of a fresh database: a valid snapshot's data.
+    fn dump(dir: &std::path::Path) -> Vec<u8> {
+        let source = Db::open(&dir.join("source"), Sync::Never).expect("open");
+        source.export_state(&[]).expect("export").0
+    }
+
+    // The default test runtime has one thread: a blocking call in the install stops
+    // the ticker for as long as it blocks.
+    #[tokio::test]
+    async fn installing_a_snapshot_does_not_block_the_async_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dump(dir.path());
+        let (db, mut sm) = state_machine(dir.path());
+        // A slow disk: the install's synced write takes at least this long.
+        db.set_fsync_delay(Duration::from_millis(400));
+        let done = Arc::new(AtomicBool::new(false));
+        let ticker = tokio::spawn({
+            let done = done.clone();
+            async move {
+                let mut longest = Duration::ZERO;
+                while !done.load(Ordering::Relaxed) {
+                    let before = Instant::now();
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    longest = longest.max(before.elapsed());
+                }
+                longest
+            }
+        });
+        // Let the ticker start ticking before the install begins.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let installed = sm
+            .install_snapshot(&meta(), Box::new(SnapshotBuffer::new(data, u64::MAX)))
+            .await;
+        done.store(true, Ordering::Relaxed);
+        let longest = ticker.await.expect("ticker");
+        installed.expect("install");
+        assert!(
+            longest < Duration::from_millis(200),
+            "the runtime's only worker was blocked for {longest:?}"
+        );
+        assert_eq!(
+            applied_state(&db).expect("applied").0,
+            meta().last_log_id,
+            "installed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_larger_than_the_cap_is_refused_with_a_clear_error() {
+        use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, sm) = state_machine(dir.path());
+        let mut sm = sm.with_max_snapshot_bytes(1000);
+        let mut buffer = sm.begin_receiving_snapshot().await.expect("begin");
+        buffer.write_all(&[7; 600]).await.expect("under the cap");
+        let err = buffer.write_all(&[7; 600]).await.expect_err("past the cap");
+        assert!(
+            err.to_string().contains("1000-byte cap"),
+            "the error names the cap: {err}"
+        );
+        // A chunk at a far offset is refused too, before anything is allocated.
+        let mut buffer = sm.begin_receiving_snapshot().await.expect("begin");
+        buffer
+            .seek(std::io::SeekFrom::Start(1 << 40))
+            .await
+            .expect("seek");
+        assert!(buffer.write_all(&[7; 10]).await.is_err());
+        assert!(buffer.into_inner().is_empty());
     }
 }

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 
 use super::log_store::LogStore;
 use super::state_machine::StateMachine;
-use super::TypeConfig;
+use super::types::TypeConfig;
 use crate::store::db::{Db, Sync};
 
 struct RocksBuilder;

@@ -65,10 +65,19 @@ async fn disk_delay(State(node): State<Arc<RaftNode>>, body: String) -> (StatusC
     }
 }
 
-/// Prometheus text exposition of the member's Raft, store and watch state.
-async fn metrics(State(node): State<Arc<RaftNode>>) -> String {
+/// Prometheus text exposition of the member's Raft, store and watch state; 500 if
+/// local storage cannot be read.
+async fn metrics(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
     let m = node.raft().metrics().borrow().clone();
-    let status = node.status();
+    let status = match node.status() {
+        Ok(status) => status,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read this member's status: {e}\n"),
+            )
+        }
+    };
     let samples: [(&str, &str, &str, f64); 10] = [
         (
             "corral_raft_term",
@@ -138,5 +147,5 @@ async fn metrics(State(node): State<Arc<RaftNode>>) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     }
-    out
+    (StatusCode::OK, out)
 }

@@ -357,6 +357,10 @@ pub enum Output {
     Unit,
 }
 
+/// Results kept per client for exactly-once writes (`store/session.rs`); older ones are
+/// forgotten and their sequences refused. Here because the refusal's message names it.
+pub const MAX_RESULTS_PER_CLIENT: usize = 256;
+
 /// An output of another kind than the command gives (a create that answered like a
 /// lease grant): a bug in this server, never the caller's fault. The typed accessors
 /// below are the one place such a mismatch is detected.
@@ -500,7 +504,7 @@ pub enum KvError {
         lease_id: i64,
     },
     /// A retried request whose result was already forgotten: its outcome is unknown.
-    #[error("request {seq} of client {client_id} is older than the {MAX} results kept (oldest kept: {floor}); its outcome can no longer be told", MAX = super::session::MAX_RESULTS_PER_CLIENT)]
+    #[error("request {seq} of client {client_id} is older than the {MAX} results kept (oldest kept: {floor}); its outcome can no longer be told", MAX = MAX_RESULTS_PER_CLIENT)]
     RequestTooOld {
         /// Client id.
         client_id: String,

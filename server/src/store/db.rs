@@ -552,6 +552,18 @@ impl Backing for DbReader<'_> {
         }
     }
 
+    fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .snap
+            .iterator_cf(self.db.cf(CF_LEASES)?, IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
     fn lease_nodes<'s>(
         &'s self,
         id: i64,

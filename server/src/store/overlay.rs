@@ -42,6 +42,8 @@ pub trait Backing {
     fn revision(&self) -> Result<i64, StoreError>;
     /// Lease `id`, if it exists.
     fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError>;
+    /// Every lease, by id.
+    fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError>;
     /// Paths of lease `id`'s ephemeral znodes, in byte order.
     fn lease_nodes<'s>(
         &'s self,
@@ -198,6 +200,21 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
             }
         }
         self.base.lease(id)
+    }
+
+    /// Every lease, by id.
+    pub fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
+        let mut all: BTreeMap<i64, LeaseRecord> =
+            self.base.leases()?.into_iter().map(|l| (l.id, l)).collect();
+        for layer in &self.layers {
+            for (id, rec) in &layer.leases {
+                match rec {
+                    Some(rec) => all.insert(*id, *rec),
+                    None => all.remove(id),
+                };
+            }
+        }
+        Ok(all.into_values().collect())
     }
 
     /// Stores (or with `None`, deletes) lease `id`.

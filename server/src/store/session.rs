@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::command::CommandResult;
-
-/// Results kept per client; older ones are forgotten (and their sequences refused).
-pub const MAX_RESULTS_PER_CLIENT: usize = 256;
+pub use super::command::MAX_RESULTS_PER_CLIENT;
 
 /// One client's recent requests, as kept in the `sessions` column family.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! Group forwarding: writes a follower receives go to the leader in batches, one peer
-//! call per batch instead of one per write.
+//! The forward batcher: writes a follower receives go to the leader in batches, one
+//! peer call per batch instead of one per write (the messages are `forward_wire`'s).
 //!
 //! Every forwarded call costs a peer RPC, its task wake-ups on both members and a
 //! proposer hand-off on the leader; under load those, not the disk, bound how fast a
@@ -10,65 +10,60 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::forward::{ForwardRequest, ForwardResponse};
-use super::node::{Attempt, Core};
+use super::error::RaftNodeError;
+use super::forward_wire::{ForwardRequest, ForwardResponse};
+use super::leader_link::{Leader, LeaderLink};
 use super::proposer::MAX_BATCH_BYTES;
-use super::RaftNodeError;
 use crate::store::command::{Command, CommandResult};
 
 /// Batches on their way to the leader at once.
 const MAX_IN_FLIGHT: usize = 4;
 
-type Reply = oneshot::Sender<Attempt<CommandResult>>;
+type Reply = oneshot::Sender<Result<CommandResult, RaftNodeError>>;
 
 /// One queued write: the leader it was meant for, the command and who waits for it.
 struct Queued {
-    leader: u64,
-    addr: String,
+    leader: Leader,
     command: Command,
     reply: Reply,
 }
 
 /// Handle to the forwarding task.
 #[derive(Clone)]
-pub(super) struct Forwarder {
+pub(super) struct ForwardBatcher {
     tx: mpsc::Sender<Queued>,
 }
 
-impl Forwarder {
+impl ForwardBatcher {
     /// Starts the forwarding task, with at most `max_batch` commands per call.
-    pub(super) fn spawn(core: Arc<Core>, max_batch: usize) -> Self {
+    pub(super) fn spawn(link: Arc<LeaderLink>, max_batch: usize) -> Self {
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
-        tokio::spawn(run(core, rx, max_batch.max(1)));
+        tokio::spawn(run(link, rx, max_batch.max(1)));
         Self { tx }
     }
 
-    /// Sends `command` to `leader` (at `addr`) with the other writes queued now.
+    /// Sends `command` to `leader` with the other writes queued now. Fails as
+    /// `LeaderLink::forward` does.
     pub(super) async fn forward(
         &self,
-        leader: u64,
-        addr: &str,
+        leader: &Leader,
         command: Command,
-    ) -> Attempt<CommandResult> {
+    ) -> Result<CommandResult, RaftNodeError> {
         let (reply, rx) = oneshot::channel();
         let queued = Queued {
-            leader,
-            addr: addr.to_string(),
+            leader: leader.clone(),
             command,
             reply,
         };
         if self.tx.send(queued).await.is_err() {
-            return Attempt::Done(Err(RaftNodeError::Stopped("forwarder stopped".into())));
+            return Err(RaftNodeError::Stopped("forward batcher stopped".into()));
         }
-        rx.await.unwrap_or_else(|_| {
-            Attempt::Done(Err(RaftNodeError::Stopped(
-                "forwarded write dropped".into(),
-            )))
-        })
+        rx.await
+            .unwrap_or_else(|_| Err(RaftNodeError::Stopped("forwarded write dropped".into())))
     }
 }
 
-async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Queued>, max_batch: usize) {
+async fn run(link: Arc<LeaderLink>, mut rx: mpsc::Receiver<Queued>, max_batch: usize) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     // A write for another leader than the batch's waits for the next batch.
     let mut held: Option<Queued> = None;
@@ -83,12 +78,12 @@ async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Queued>, max_batch: usize) 
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
-        let (leader, addr) = (first.leader, first.addr.clone());
+        let leader = first.leader.clone();
         let mut bytes = first.command.approx_size();
         let mut batch = vec![first];
         while batch.len() < max_batch && bytes < MAX_BATCH_BYTES {
             match rx.try_recv() {
-                Ok(q) if q.leader == leader && q.addr == addr => {
+                Ok(q) if q.leader == leader => {
                     bytes += q.command.approx_size();
                     batch.push(q);
                 }
@@ -99,29 +94,25 @@ async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Queued>, max_batch: usize) 
                 Err(_) => break,
             }
         }
-        let core = core.clone();
+        let link = link.clone();
         tokio::spawn(async move {
             let (commands, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|q| (q.command, q.reply)).unzip();
             let sent = commands.len();
-            let outcome = core
-                .forward(leader, &addr, ForwardRequest::ProposeBatch(commands))
+            let outcome = link
+                .forward(&leader, ForwardRequest::ProposeBatch(commands))
                 .await;
             drop(permit);
-            let results: Vec<Attempt<CommandResult>> = match outcome {
-                Attempt::Done(Ok(ForwardResponse::ProposedBatch(results)))
-                    if results.len() == sent =>
-                {
-                    results.into_iter().map(Attempt::Done).collect()
-                }
-                Attempt::Done(Ok(other)) => {
+            let results: Vec<Result<CommandResult, RaftNodeError>> = match outcome {
+                Ok(ForwardResponse::ProposedBatch(results)) if results.len() == sent => results,
+                Ok(other) => {
                     let e = RaftNodeError::Stopped(format!(
-                        "leader {leader} answered a batch of {sent} writes with {other:?}"
+                        "leader {} answered a batch of {sent} writes with {other:?}",
+                        leader.id
                     ));
-                    (0..sent).map(|_| Attempt::Done(Err(e.clone()))).collect()
+                    (0..sent).map(|_| Err(e.clone())).collect()
                 }
-                Attempt::Done(Err(e)) => (0..sent).map(|_| Attempt::Done(Err(e.clone()))).collect(),
-                Attempt::Retry(m) => (0..sent).map(|_| Attempt::Retry(m.clone())).collect(),
+                Err(e) => (0..sent).map(|_| Err(e.clone())).collect(),
             };
             for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);

@@ -1,5 +1,6 @@
-//! `corral restore`: turns a backup (the state dump that `Maintenance/Snapshot` streams)
-//! into the data directory of one member of a new cluster.
+//! The Raft half of `corral restore` (the command itself is `crate::restore_cmd`): turns
+//! a backup (the state dump that `Maintenance/Snapshot` streams) into the database and
+//! snapshot of one member of a new cluster.
 //!
 //! The restored state machine keeps everything the backup holds — znodes, leases,
 //! sessions, the event history and the revision counter — and gets a new membership
@@ -19,7 +20,8 @@ use openraft::{
     BasicNode, CommittedLeaderId, LogId, Membership, RaftSnapshotBuilder, StoredMembership,
 };
 
-use super::state_machine::{self, StateMachine};
+use super::applied_meta;
+use super::state_machine::StateMachine;
 use crate::store::db::Db;
 use crate::store::overlay::Backing;
 use crate::store::StoreError;
@@ -60,9 +62,9 @@ pub async fn restore(
         .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
         .collect();
     let membership = Membership::new(vec![voters], nodes);
-    let cluster_id = state_machine::derive_cluster_id(&membership);
+    let cluster_id = applied_meta::derive_cluster_id(&membership);
     let stored = StoredMembership::new(Some(RESTORED_AT), membership);
-    let meta = state_machine::applied_meta_values(Some(RESTORED_AT), &stored, cluster_id)?;
+    let meta = applied_meta::applied_meta_values(Some(RESTORED_AT), &stored, cluster_id)?;
     let meta: Vec<(&str, Vec<u8>)> = meta.iter().map(|(k, v)| (*k, v.clone())).collect();
     db.import_state(backup, &meta)?;
 
@@ -108,7 +110,7 @@ mod tests {
         .expect_err("garbage is not a backup");
         assert!(!err.to_string().is_empty());
         assert_eq!(Backing::revision(&db.reader()).expect("revision"), before);
-        assert!(state_machine::cluster_id(&db).expect("meta").is_none());
+        assert!(applied_meta::cluster_id(&db).expect("meta").is_none());
     }
 
     #[tokio::test]
@@ -122,7 +124,7 @@ mod tests {
             .expect("restore");
         assert_eq!(restored.revision, 0);
         assert_eq!(
-            state_machine::cluster_id(&db).expect("meta"),
+            applied_meta::cluster_id(&db).expect("meta"),
             Some(restored.cluster_id)
         );
         let (meta, data) = SnapshotStore::open(dir.path().join("snap"))

@@ -1,6 +1,6 @@
-//! `corral restore`: checks the target data directory, reads the backup and has the Raft
-//! layer write the new member's state from it. Nothing is left behind on failure, so the
-//! same command can simply be run again.
+//! The `corral restore` command: checks the target data directory, reads the backup and
+//! has the Raft layer (`raft::restored_member`) write the new member's state from it.
+//! Nothing is left behind on failure, so the same command can simply be run again.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::raft::restore::{self, Restored};
+use crate::raft::restored_member::{self, Restored};
 use crate::store::db::{Db, Sync};
 
 /// Restores `backup` into `cfg.data_dir` as member `cfg.node_id` of the cluster
@@ -35,7 +35,7 @@ pub async fn run(backup: &Path, cfg: &Config) -> anyhow::Result<Restored> {
             Db::open(&db_dir, Sync::Always)
                 .with_context(|| format!("cannot create the database in {}", db_dir.display()))?,
         );
-        restore::restore(db, &snapshot_dir, &bytes, &members)
+        restored_member::restore(db, &snapshot_dir, &bytes, &members)
             .await
             .with_context(|| format!("{} is not a usable Corral backup", backup.display()))
     }

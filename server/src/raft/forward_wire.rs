@@ -1,10 +1,11 @@
-//! Requests a member hands to the leader over the peer protocol, so clients can talk to
-//! any member: writes, ReadIndex, membership changes, and the election nudge used by a
-//! leadership transfer.
+//! The wire format of forwarded requests: what a member hands to the leader over the
+//! peer protocol's `Forward` call (writes, ReadIndex, membership changes, lease calls,
+//! and the election nudge of a leadership transfer) and the answers. Serialized with
+//! bincode inside `peer_wire`'s envelope.
 
 use serde::{Deserialize, Serialize};
 
-use super::RaftNodeError;
+use super::error::RaftNodeError;
 use crate::store::command::{Command, CommandResult};
 
 /// A membership or leadership operation, carried out by the leader.
