@@ -8,7 +8,7 @@
 //! running the read) over a small in-memory tree gives a result, never a storage error.
 
 use corral_proto::v1 as pb;
-use corral_server::api::status::{to_status, ApiError};
+use corral_server::api::errors::{to_status, ApiError};
 use corral_server::api::validate::{self, Limits, MAX_LIST_LIMIT, MAX_TXN_OPS};
 use corral_server::api::{lock, watch, with_request_id};
 use corral_server::store::apply::{apply_command, SEQUENCE_DIGITS};
@@ -21,7 +21,7 @@ use crate::mem::MemTree;
 
 /// Largest status message a refused request may produce. The message travels in the
 /// `grpc-message` header, so it must not grow with the request.
-pub const MAX_STATUS_MESSAGE_BYTES: usize = corral_server::api::status::MAX_MESSAGE_BYTES;
+pub const MAX_STATUS_MESSAGE_BYTES: usize = corral_server::api::errors::MAX_MESSAGE_BYTES;
 /// Largest encoded status details (`grpc-status-details-bin`, the ErrorInfo): a reason
 /// and at most a few bounded metadata values.
 pub const MAX_STATUS_DETAILS_BYTES: usize = 4096;

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
 use super::lock::{check_holder_lease, check_lease_and_wait, check_name};
-use super::status::ApiError;
+use super::errors::ApiError;
 use super::ApiContext;
 use crate::coord::election::{self, Leader};
 use crate::coord::CoordError;

@@ -6,7 +6,7 @@ use corral_proto::v1::kv_server::Kv;
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use super::status::ApiError;
+use super::errors::ApiError;
 use super::validate::{self, Limits};
 use super::{with_request_id, ApiContext};
 use crate::raft::Consistency;

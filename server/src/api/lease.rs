@@ -9,7 +9,7 @@ use futures::Stream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::status::{from_transport, ApiError};
+use super::errors::{from_transport, ApiError};
 use super::{with_request_id, ApiContext};
 use crate::raft::Consistency;
 use crate::store::command::{Command, KvError, Output};

@@ -4,7 +4,7 @@ use corral_proto::v1 as pb;
 use corral_proto::v1::lock_server::Lock;
 use tonic::{Request, Response, Status};
 
-use super::status::ApiError;
+use super::errors::ApiError;
 use super::ApiContext;
 use crate::coord;
 use crate::store::path;

@@ -7,7 +7,7 @@ use corral_proto::v1::maintenance_server::Maintenance;
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
-use super::status::ApiError;
+use super::errors::ApiError;
 use super::ApiContext;
 use crate::store::command::Command;
 

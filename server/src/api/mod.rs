@@ -8,7 +8,7 @@ pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
-pub mod status;
+pub mod errors;
 pub mod transport_errors;
 pub mod validate;
 pub mod watch;
@@ -19,7 +19,7 @@ use corral_proto::v1::ResponseHeader;
 
 use crate::raft::RaftNode;
 use crate::store::command::Command;
-use status::ApiError;
+use errors::ApiError;
 
 /// Metadata header carrying a write's request id, `<client-id>/<sequence>`: a write sent
 /// again with the same id is applied once and the retry gets the first result.
@@ -72,8 +72,8 @@ pub struct ApiContext {
 
 impl ApiContext {
     /// The client port's size limits, for messages about them.
-    pub fn limits(&self) -> status::TransportLimits {
-        status::TransportLimits {
+    pub fn limits(&self) -> errors::TransportLimits {
+        errors::TransportLimits {
             message_bytes: self.max_message_bytes,
             data_bytes: self.max_data_bytes,
         }

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::status::{from_transport, TransportLimits};
+use super::errors::{from_transport, TransportLimits};
 
 /// The layer: wraps every service of the client port.
 #[derive(Debug, Clone, Copy)]
@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn the_tables_own_statuses_are_left_alone() {
-        let ours = super::super::status::to_status(super::super::status::ApiError::Internal(
+        let ours = super::super::errors::to_status(super::super::errors::ApiError::Internal(
             "a real bug".into(),
         ));
         let mut h = headers_of(&ours);

@@ -3,7 +3,7 @@
 
 use corral_proto::v1 as pb;
 
-use super::status::ApiError;
+use super::errors::ApiError;
 use crate::store::apply::SEQUENCE_DIGITS;
 use crate::store::command::{
     CmpOp, CmpTarget, Compare, CreateCmd, DeleteCmd, GetQuery, ListQuery, PutCmd, TxnCmd, TxnOp,

@@ -15,7 +15,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
-use super::status::{from_transport, ApiError};
+use super::errors::{from_transport, ApiError};
 use super::ApiContext;
 use crate::store::path;
 use crate::watch::watcher::{self, WatchMessage, WatchOptions, WatchSink};

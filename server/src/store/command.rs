@@ -440,7 +440,7 @@ impl OpOutput {
 }
 
 /// A command's failure as decided by apply; part of the replicated result, so it must be
-/// deterministic. Each variant becomes one gRPC status (see `api::status`).
+/// deterministic. Each variant becomes one gRPC status (see `api::errors`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum KvError {
     /// The znode does not exist.

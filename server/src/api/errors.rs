@@ -1,4 +1,4 @@
-//! The one table from internal errors to gRPC statuses. Every status carries a
+//! The error table: the one mapping from internal errors to gRPC statuses. Every status carries a
 //! `google.rpc.ErrorInfo` (domain `corral.v1`) whose `reason` and metadata let SDKs map
 //! it to a typed error without parsing the message; the message is for people. The
 //! reasons, metadata keys and headers are the enums of `corral/v1/common.proto`.
