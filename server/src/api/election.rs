@@ -8,8 +8,8 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
-use super::lock::{check_holder_lease, check_lease_and_wait, check_name};
 use super::errors::ApiError;
+use super::lock::{check_holder_lease, check_lease_and_wait, check_name};
 use super::ApiContext;
 use crate::coord::election::{self, Leader};
 use crate::coord::CoordError;

@@ -4,11 +4,11 @@
 pub mod cluster;
 pub mod convert;
 pub mod election;
+pub mod errors;
 pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
-pub mod errors;
 pub mod transport_errors;
 pub mod validate;
 pub mod watch;
