@@ -257,10 +257,10 @@ pub enum Error {
         message: String,
     },
     /// Any other status (`INTERNAL`, `PERMISSION_DENIED`, ...).
-    #[error("{code:?}: {message}")]
+    #[error("{code}: {message}")]
     Other {
         /// The gRPC status code.
-        code: Code,
+        code: crate::Code,
         /// The server's `ErrorInfo.reason`, if it gave one.
         reason: Option<String>,
         /// The server's explanation.
@@ -421,7 +421,7 @@ fn from_code(code: Code, reason: Option<String>, path: String, message: String) 
         Code::DeadlineExceeded | Code::Cancelled => Error::Timeout { message },
         Code::Unimplemented => Error::Unsupported { message },
         code => Error::Other {
-            code,
+            code: crate::Code::from_tonic(code),
             reason,
             message,
         },
@@ -681,7 +681,7 @@ mod tests {
         assert_eq!(
             err,
             Error::Other {
-                code: Code::Internal,
+                code: crate::Code::Internal,
                 reason: Some("INTERNAL".into()),
                 message: "message for INTERNAL".into(),
             }
@@ -746,7 +746,7 @@ mod tests {
             (
                 Status::permission_denied("nope"),
                 Error::Other {
-                    code: Code::PermissionDenied,
+                    code: crate::Code::PermissionDenied,
                     reason: None,
                     message: "nope".into(),
                 },

@@ -40,6 +40,7 @@
 
 mod client;
 mod cluster;
+mod code;
 mod election;
 mod endpoint;
 mod error;
@@ -60,6 +61,7 @@ pub use client::{
 pub use cluster::{
     Member, MemberChangeResponse, MemberListResponse, Status, TransferLeaderResponse,
 };
+pub use code::Code;
 pub use election::{LeaderKey, Observer};
 pub use endpoint::DEFAULT_PORT;
 pub use error::{Error, InvalidReason, Result, ERROR_DOMAIN};
@@ -71,7 +73,6 @@ pub use lock::{LockOptions, LockResponse, UnlockResponse};
 pub use maintenance::{CompactResponse, SnapshotInfo};
 pub use options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
 pub use session::{Session, DEFAULT_SESSION_TTL};
-pub use tonic::Code;
 pub use txn::{Compare, CompareOn, Op, OpResult, Txn, TxnResponse};
 pub use types::{
     Consistency, CreateResponse, DeleteResponse, GetResponse, Header, ListResponse, Node, NodeKind,

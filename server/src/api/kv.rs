@@ -45,16 +45,6 @@ fn consistency(value: i32) -> Result<Consistency, ApiError> {
     })
 }
 
-/// Pulls the single op output out of a non-Txn command's output.
-fn single(out: Output) -> Result<OpOutput, ApiError> {
-    match out {
-        Output::Op(op) => Ok(op),
-        _ => Err(ApiError::Internal(
-            "a single-op command returned another kind of output".into(),
-        )),
-    }
-}
-
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn create(
@@ -64,32 +54,30 @@ impl Kv for KvService {
         let cmd = validate::create(req.get_ref(), self.limits())?;
         let cmd = with_request_id(&req, Command::Create(cmd))?;
         let (out, revision) = self.write(cmd).await?;
-        match single(out)? {
-            OpOutput::Create { path, stat } => Ok(Response::new(pb::CreateResponse {
-                header: self.cx.header(revision),
-                path,
-                stat: Some(convert::stat(&stat)),
-            })),
-            _ => {
-                Err(ApiError::Internal("command returned the output of another kind".into()).into())
-            }
-        }
+        let (path, stat) = out
+            .into_op()
+            .and_then(OpOutput::into_create)
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::CreateResponse {
+            header: self.cx.header(revision),
+            path,
+            stat: Some(convert::stat(&stat)),
+        }))
     }
 
     async fn put(&self, req: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
         let cmd = validate::put(req.get_ref(), self.limits())?;
         let cmd = with_request_id(&req, Command::Put(cmd))?;
         let (out, revision) = self.write(cmd).await?;
-        match single(out)? {
-            OpOutput::Put { stat, prev } => Ok(Response::new(pb::PutResponse {
-                header: self.cx.header(revision),
-                stat: Some(convert::stat(&stat)),
-                prev_node: prev.map(convert::node),
-            })),
-            _ => {
-                Err(ApiError::Internal("command returned the output of another kind".into()).into())
-            }
-        }
+        let (stat, prev) = out
+            .into_op()
+            .and_then(OpOutput::into_put)
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::PutResponse {
+            header: self.cx.header(revision),
+            stat: Some(convert::stat(&stat)),
+            prev_node: prev.map(convert::node),
+        }))
     }
 
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
@@ -138,28 +126,25 @@ impl Kv for KvService {
         let cmd = validate::delete(req.get_ref())?;
         let cmd = with_request_id(&req, Command::Delete(cmd))?;
         let (out, revision) = self.write(cmd).await?;
-        match single(out)? {
-            OpOutput::Delete { deleted } => Ok(Response::new(pb::DeleteResponse {
-                header: self.cx.header(revision),
-                deleted,
-            })),
-            _ => {
-                Err(ApiError::Internal("command returned the output of another kind".into()).into())
-            }
-        }
+        let deleted = out
+            .into_op()
+            .and_then(OpOutput::into_delete)
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::DeleteResponse {
+            header: self.cx.header(revision),
+            deleted,
+        }))
     }
 
     async fn txn(&self, req: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
         let cmd = validate::txn(req.get_ref(), self.limits())?;
         let cmd = with_request_id(&req, Command::Txn(cmd))?;
         let (out, revision) = self.write(cmd).await?;
-        match out {
-            Output::Txn { succeeded, results } => Ok(Response::new(pb::TxnResponse {
-                header: self.cx.header(revision),
-                succeeded,
-                results: results.into_iter().map(convert::op_result).collect(),
-            })),
-            _ => Err(ApiError::Internal("a Txn returned another kind of output".into()).into()),
-        }
+        let (succeeded, results) = out.into_txn().map_err(ApiError::from)?;
+        Ok(Response::new(pb::TxnResponse {
+            header: self.cx.header(revision),
+            succeeded,
+            results: results.into_iter().map(convert::op_result).collect(),
+        }))
     }
 }

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::errors::{from_transport, ApiError};
 use super::{with_request_id, ApiContext};
 use crate::raft::Consistency;
-use crate::store::command::{Command, KvError, Output};
+use crate::store::command::{Command, KvError};
 
 /// Shortest lease TTL: keepalives more frequent than this are not worth the traffic.
 pub const MIN_TTL_MS: i64 = 1000;
@@ -72,27 +72,27 @@ impl Lease for LeaseService {
             },
         )?;
         let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
-        match res.result.map_err(ApiError::from)? {
-            Output::Lease { id, ttl_ms } => {
-                // Start the clock now rather than at the keeper's next tick. The grant is
-                // committed whatever happens here: failing the call would make the client
-                // grant again, so a failure only delays the clock to the keeper's next
-                // tick (at most one tick longer than asked), and is logged.
-                if let Err(e) = self.cx.node.lease_keepalive(id).await {
-                    tracing::warn!(
-                        lease_id = id,
-                        "lease granted, but starting its clock failed; it starts at the \
-                         lease keeper's next tick: {e}"
-                    );
-                }
-                Ok(Response::new(pb::LeaseGrantResponse {
-                    header: self.cx.header(res.revision),
-                    lease_id: id,
-                    ttl_ms,
-                }))
-            }
-            _ => Err(ApiError::Internal("grant returned another kind of output".into()).into()),
+        let (id, ttl_ms) = res
+            .result
+            .map_err(ApiError::from)?
+            .into_lease()
+            .map_err(ApiError::from)?;
+        // Start the clock now rather than at the keeper's next tick. The grant is
+        // committed whatever happens here: failing the call would make the client
+        // grant again, so a failure only delays the clock to the keeper's next
+        // tick (at most one tick longer than asked), and is logged.
+        if let Err(e) = self.cx.node.lease_keepalive(id).await {
+            tracing::warn!(
+                lease_id = id,
+                "lease granted, but starting its clock failed; it starts at the \
+                     lease keeper's next tick: {e}"
+            );
         }
+        Ok(Response::new(pb::LeaseGrantResponse {
+            header: self.cx.header(res.revision),
+            lease_id: id,
+            ttl_ms,
+        }))
     }
 
     async fn revoke(
@@ -103,13 +103,15 @@ impl Lease for LeaseService {
         check_id(id)?;
         let cmd = with_request_id(&req, Command::LeaseRevoke { id })?;
         let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
-        match res.result.map_err(ApiError::from)? {
-            Output::Deleted { deleted } => Ok(Response::new(pb::LeaseRevokeResponse {
-                header: self.cx.header(res.revision),
-                deleted,
-            })),
-            _ => Err(ApiError::Internal("revoke returned another kind of output".into()).into()),
-        }
+        let deleted = res
+            .result
+            .map_err(ApiError::from)?
+            .into_deleted()
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::LeaseRevokeResponse {
+            header: self.cx.header(res.revision),
+            deleted,
+        }))
     }
 
     type KeepAliveStream = KeepAliveStream;

@@ -430,6 +430,14 @@ impl OpOutput {
         }
     }
 
+    /// How many znodes a delete removed.
+    pub fn into_delete(self) -> Result<i64, UnexpectedOutput> {
+        match self {
+            OpOutput::Delete { deleted } => Ok(deleted),
+            other => Err(unexpected("a delete output", other)),
+        }
+    }
+
     /// A put's new stat and, if asked, the previous znode.
     pub fn into_put(self) -> Result<(Stat, Option<Node>), UnexpectedOutput> {
         match self {
