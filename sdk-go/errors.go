@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -325,6 +326,15 @@ func fromStatus(ctx context.Context, err error, requestPath string) error {
 			info = i
 			break
 		}
+	}
+	if info == nil && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) {
+		// A server enforcing the call's deadline (grpc-timeout) may answer just before
+		// the client's own timer fires: that is the ctx's deadline.
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < 100*time.Millisecond {
+			return fmt.Errorf("corral: %s: %w", st.Message(), context.DeadlineExceeded)
+		}
+		e.sentinel = ErrTimeout
+		return e
 	}
 	if info == nil {
 		// Raised by the client's own stack (a server's error always carries ErrorInfo):
