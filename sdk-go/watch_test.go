@@ -1,0 +1,170 @@
+package corral_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	corral "github.com/corral-dev/corral/sdk-go"
+	"github.com/corral-dev/corral/sdk-go/internal/testcluster"
+)
+
+// Must show (1): kill -9 of the member a watch is connected to, in a 3-member cluster,
+// while 2,000 writes go on: every event arrives exactly once, in order.
+func TestWatchResumesAcrossKilledMemberWithoutGapOrRepeat(t *testing.T) {
+	const writes = 2000
+	cl := testcluster.Start(t, 3)
+	ctx := testCtx(t)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+
+	// The watcher starts on member 1; the writer on member 2 (it may fail over too).
+	watcher := connect(t, cl.Endpoints()...)
+	eps := cl.Endpoints()
+	writer := connect(t, eps[1], eps[2], eps[0])
+	if _, err := writer.Create(ctx, "/w", nil); err != nil {
+		t.Fatal(err)
+	}
+	wch, err := watcher.Watch(ctx, "/w", corral.WithScope(corral.ScopeSubtree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := cl.Member(watcher.CurrentEndpoint())
+
+	var wg sync.WaitGroup
+	writeErr := make(chan error, 1)
+	killed := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range writes {
+			if i == writes/4 {
+				watched.Kill()
+				close(killed)
+			}
+			if _, err := writer.Put(ctx, fmt.Sprintf("/w/k%d", i%50), []byte(strconv.Itoa(i)), corral.WithCreateIfMissing()); err != nil {
+				writeErr <- fmt.Errorf("write %d: %w", i, err)
+				return
+			}
+		}
+	}()
+
+	next := 0
+	var lastRev int64
+	for next < writes {
+		select {
+		case r, ok := <-wch:
+			if !ok {
+				t.Fatalf("watch channel closed after %d events", next)
+			}
+			if r.Err != nil {
+				t.Fatalf("watch ended after %d events: %v", next, r.Err)
+			}
+			for _, ev := range r.Events {
+				if ev.Revision <= lastRev {
+					t.Fatalf("event %d: revision %d after %d (repeat or disorder)", next, ev.Revision, lastRev)
+				}
+				lastRev = ev.Revision
+				if got := string(ev.Node.Data); got != strconv.Itoa(next) {
+					t.Fatalf("event %d carries write %s (gap or repeat)", next, got)
+				}
+				next++
+			}
+		case err := <-writeErr:
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatalf("only %d of %d events before the deadline", next, writes)
+		}
+	}
+	wg.Wait()
+	<-killed
+	if watcher.CurrentEndpoint() == watched.ClientAddr {
+		t.Fatalf("the watch is still on the killed member %s", watched.ClientAddr)
+	}
+	// Nothing more: no repeated event arrives after the last write.
+	if _, err := writer.Put(ctx, "/w/end", []byte("end"), corral.WithCreateIfMissing()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-wch
+	if len(r.Events) != 1 || r.Events[0].Node.Path != "/w/end" {
+		t.Fatalf("after the last write: %+v", r)
+	}
+}
+
+// Must show (4a): cancelling a watch's ctx frees its server-side watcher (the
+// corral_watchers gauge on /metrics) and its goroutines.
+func TestCancelledWatchFreesServerWatcherAndGoroutines(t *testing.T) {
+	cl := testcluster.Start(t, 1)
+	m := cl.Members[0]
+	c := connect(t, cl.Endpoints()...)
+	ctx := testCtx(t)
+	if _, err := c.Put(ctx, "/warm", nil, corral.WithCreateIfMissing()); err != nil {
+		t.Fatal(err)
+	}
+	before, err := m.Metric(ctx, "corral_watchers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the first /metrics read, so the HTTP client's connection goroutines count.
+	baseline := goroutinesSettled(0)
+	const n = 20
+	var cancels []context.CancelFunc
+	var chans []corral.WatchChan
+	for i := range n {
+		wctx, cancel := context.WithCancel(ctx)
+		ch, err := c.Watch(wctx, fmt.Sprintf("/watched/%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancels = append(cancels, cancel)
+		chans = append(chans, ch)
+	}
+	waitMetric(t, m, "corral_watchers", before+n)
+	for _, cancel := range cancels {
+		cancel()
+	}
+	for _, ch := range chans {
+		for range ch {
+		}
+	}
+	waitMetric(t, m, "corral_watchers", before)
+	if after := goroutinesSettled(baseline); after > baseline {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d before the watches, %d after cancelling them\n%s", baseline, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// goroutinesSettled waits (up to 5 s) for the goroutine count to fall to target, and returns it.
+func goroutinesSettled(target int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= target || time.Now().After(deadline) {
+			if target == 0 {
+				time.Sleep(200 * time.Millisecond)
+				return runtime.NumGoroutine()
+			}
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitMetric(t *testing.T, m *testcluster.Member, name string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var got float64
+	var err error
+	for time.Now().Before(deadline) {
+		got, err = m.Metric(context.Background(), name)
+		if err == nil && got == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s = %v (err %v), want %v", name, got, err, want)
+}
