@@ -59,9 +59,8 @@ type Session struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex
-	err    error // why it ended, once it has
-	closed bool
+	mu  sync.Mutex
+	err error // why it ended, once it has
 }
 
 // NewSession grants a lease (or takes WithExistingLease's) and starts keeping it

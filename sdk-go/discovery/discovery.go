@@ -41,7 +41,9 @@ type Registry struct {
 type Option func(*Registry)
 
 // WithRoot sets the root znode (default DefaultRoot).
-func WithRoot(root string) Option { return func(r *Registry) { r.root = strings.TrimSuffix(root, "/") } }
+func WithRoot(root string) Option {
+	return func(r *Registry) { r.root = strings.TrimSuffix(root, "/") }
+}
 
 // New returns a registry on client c.
 func New(c *corral.Client, opts ...Option) *Registry {
