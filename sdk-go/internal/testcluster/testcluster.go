@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -36,12 +35,59 @@ type Member struct {
 
 // Cluster is a set of members started together.
 type Cluster struct {
-	t       testing.TB
+	t       T
 	Members []*Member
 }
 
+// T is what the harness needs of a test: *testing.T and *testing.B have it, and
+// Main gives one to a TestMain (for runnable examples).
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
+// MainT is a T for a TestMain: Fatal panics; Close runs the cleanups and removes the
+// temporary directories.
+type MainT struct {
+	cleanups []func()
+	dirs     []string
+}
+
+// Main returns a T for a TestMain.
+func Main() *MainT { return &MainT{} }
+
+func (m *MainT) Helper()                           {}
+func (m *MainT) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+func (m *MainT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (m *MainT) Skip(args ...any)                  { panic(fmt.Sprint(args...)) }
+func (m *MainT) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
+
+// TempDir makes a temporary directory removed by Close.
+func (m *MainT) TempDir() string {
+	d, err := os.MkdirTemp("", "corral-sdk-go-")
+	if err != nil {
+		panic(err)
+	}
+	m.dirs = append(m.dirs, d)
+	return d
+}
+
+// Close runs the cleanups, last first, and removes the temporary directories.
+func (m *MainT) Close() {
+	for i := len(m.cleanups) - 1; i >= 0; i-- {
+		m.cleanups[i]()
+	}
+	for _, d := range m.dirs {
+		_ = os.RemoveAll(d)
+	}
+}
+
 // Bin is the server binary: $CORRAL_BIN. Tests skip without it.
-func Bin(t testing.TB) string {
+func Bin(t T) string {
 	t.Helper()
 	bin := os.Getenv("CORRAL_BIN")
 	if bin == "" {
@@ -51,7 +97,7 @@ func Bin(t testing.TB) string {
 }
 
 // freePorts returns n distinct free loopback ports (held open until all are chosen).
-func freePorts(t testing.TB, n int) []int {
+func freePorts(t T, n int) []int {
 	var ls []net.Listener
 	var ports []int
 	for range n {
@@ -70,7 +116,7 @@ func freePorts(t testing.TB, n int) []int {
 
 // Start starts an n-member cluster and waits until every member is ready; it is
 // stopped (kill -9, data removed) when the test ends.
-func Start(t testing.TB, n int) *Cluster {
+func Start(t T, n int) *Cluster {
 	t.Helper()
 	bin := Bin(t)
 	root := t.TempDir()
@@ -105,7 +151,7 @@ func Start(t testing.TB, n int) *Cluster {
 	return c
 }
 
-func (m *Member) start(t testing.TB, bin string) {
+func (m *Member) start(t T, bin string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	log, err := os.OpenFile(filepath.Join(m.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
