@@ -72,6 +72,9 @@ func (m *Mutex) lock(ctx context.Context, opts ...corral.Option) error {
 // session ends; it returns when ctx is cancelled (Unlock).
 func watchHold(ctx context.Context, s *Session, key string, createRev int64, lost chan struct{}) {
 	defer close(lost)
+	// The watch ends with the hold, not only at Unlock.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	wch, err := s.client.Watch(ctx, key, corral.WithStartRevision(createRev+1), corral.WithFilter(corral.Updated))
 	if err != nil {
 		select {

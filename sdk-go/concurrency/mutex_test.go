@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(testcluster.RunMain(m, func(e []string) { endpoints = e }))
 }
 
 // mutexWorker: CORRAL_MUTEX_GOROUTINES goroutines, each with its own session, take

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(testcluster.RunMain(m, func(e []string) { endpoints = e }))
 }
 
 // echoServer serves gRPC health checks, answering with header "instance: <id>",
