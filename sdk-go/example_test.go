@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,4 +317,31 @@ func ExampleClient_MemberList() {
 	}
 	fmt.Println(len(ml.Members), "member(s), leader", ml.LeaderID)
 	// Output: 1 member(s), leader 1
+}
+
+// docs/go-client.md's quick start is Example_quickStart's body, so it compiles and runs.
+func TestQuickStartInDocsIsTheExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/go-client.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "## Quick start")
+	_, block, ok2 := strings.Cut(after, "```go\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no ```go block under ## Quick start in docs/go-client.md")
+	}
+	_, body, _ := strings.Cut(string(src), "func Example_quickStart() {\n")
+	body, _, _ = strings.Cut(body, "\t// Output:")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "\t"))
+	}
+	if want := strings.Join(lines, "\n") + "\n"; block != want {
+		t.Fatalf("docs/go-client.md's quick start differs from Example_quickStart:\n--- docs\n%s--- example\n%s", block, want)
+	}
 }
