@@ -2,6 +2,7 @@ package corral_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -167,4 +168,77 @@ func waitMetric(t *testing.T, m *testcluster.Member, name string, want float64) 
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s = %v (err %v), want %v", name, got, err, want)
+}
+
+// Writes fail over when their member is killed with writes in flight, and each
+// applies once: a create retried with its request id returns the path of its first
+// application, and no create is applied twice.
+func TestWritesFailOverAndApplyOnceWhenTheirMemberIsKilled(t *testing.T) {
+	const writers, each = 4, 75
+	cl := testcluster.Start(t, 3)
+	ctx := testCtx(t)
+	c := connect(t, cl.Endpoints()...)
+	if _, err := c.Create(ctx, "/seq", nil); err != nil {
+		t.Fatal(err)
+	}
+	first := cl.Member(c.CurrentEndpoint())
+	var mu sync.Mutex
+	paths := map[string]string{} // path -> data
+	var acked sync.WaitGroup
+	acked.Add(writers * each / 3)
+	go func() { acked.Wait(); first.Kill() }()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				data := fmt.Sprintf("%d/%d", w, i)
+				r, err := c.Create(ctx, "/seq/n-", []byte(data), corral.WithSequential())
+				if err != nil {
+					errs <- fmt.Errorf("write %s: %w", data, err)
+					return
+				}
+				mu.Lock()
+				if prev, dup := paths[r.Path]; dup {
+					errs <- fmt.Errorf("write %s got %s, already returned for %s", data, r.Path, prev)
+				}
+				paths[r.Path] = data
+				n := len(paths)
+				mu.Unlock()
+				if n <= writers*each/3 {
+					acked.Done()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if c.CurrentEndpoint() == first.ClientAddr {
+		t.Fatal("still on the killed member")
+	}
+	l, err := c.ListAll(ctx, "/seq", corral.WithData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Nodes) != writers*each {
+		t.Fatalf("%d znodes for %d acknowledged creates", len(l.Nodes), writers*each)
+	}
+	for _, n := range l.Nodes {
+		if paths[n.Path] != string(n.Data) {
+			t.Fatalf("%s = %q, but that create returned %q", n.Path, n.Data, paths[n.Path])
+		}
+	}
+}
+
+func TestWatchOfAnInvalidPathFailsAtOnce(t *testing.T) {
+	cl := testcluster.Start(t, 1)
+	c := connect(t, cl.Endpoints()...)
+	if _, err := c.Watch(testCtx(t), "no-slash"); !errors.Is(err, corral.ErrInvalidArgument) {
+		t.Fatalf("watch of an invalid path: %v", err)
+	}
 }
