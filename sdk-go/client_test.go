@@ -297,3 +297,32 @@ func TestCancelledCallReturnsContextError(t *testing.T) {
 		t.Fatalf("lock past its ctx: %v", err)
 	}
 }
+
+// The keep-alive channel also closes when no member answers for a whole TTL: the
+// lease may have expired, and whoever holds it must presume so.
+func TestKeepAliveChannelClosesWhenNoMemberAnswersForATTL(t *testing.T) {
+	cl := testcluster.Start(t, 1)
+	c := connect(t, cl.Endpoints()...)
+	ctx := testCtx(t)
+	lease, err := c.Grant(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.KeepAlive(ctx, lease.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ch
+	cl.Members[0].Kill()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("keep-alive channel still open 20 s after the only member died")
+		}
+	}
+}

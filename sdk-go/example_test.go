@@ -345,3 +345,111 @@ func TestQuickStartInDocsIsTheExample(t *testing.T) {
 		t.Fatalf("docs/go-client.md's quick start differs from Example_quickStart:\n--- docs\n%s--- example\n%s", block, want)
 	}
 }
+
+func ExampleClient_TimeToLive() {
+	ctx := context.Background()
+	client := exampleClient()
+	defer client.Close()
+	lease, err := client.Grant(ctx, 30*time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Revoke(ctx, lease.ID)
+	if _, err := client.Create(ctx, "/ex-ttl", nil, corral.WithLease(lease.ID)); err != nil {
+		log.Fatal(err)
+	}
+	ttl, err := client.TimeToLive(ctx, lease.ID, corral.WithNodes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ttl.TTL, ttl.Remaining <= ttl.TTL, ttl.Nodes)
+	if _, err := client.KeepAliveOnce(ctx, lease.ID); err != nil {
+		log.Fatal(err)
+	}
+	leases, err := client.Leases(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range leases {
+		if l.ID == lease.ID {
+			fmt.Println("listed")
+		}
+	}
+	// Output:
+	// 30s true [/ex-ttl]
+	// listed
+}
+
+func ExampleClient_Observe() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := exampleClient()
+	defer client.Close()
+	leaders, err := client.Observe(ctx, "/ex-observe")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("leader:", (<-leaders).Leader)
+	lease, _ := client.Grant(ctx, 10*time.Second)
+	defer client.Revoke(context.Background(), lease.ID)
+	if _, err := client.Campaign(ctx, "/ex-observe", lease.ID, []byte("me")); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("leader:", string((<-leaders).Leader.Value))
+	// Output:
+	// leader: <nil>
+	// leader: me
+}
+
+func ExampleClient_Compact() {
+	ctx := context.Background()
+	client := exampleClient()
+	defer client.Close()
+	r, err := client.Put(ctx, "/ex-compact", []byte("1"), corral.WithCreateIfMissing())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := client.Compact(ctx, r.Header.Revision); err != nil {
+		log.Fatal(err)
+	}
+	// A watch from a compacted revision ends with a *CompactedError.
+	events, err := client.Watch(ctx, "/ex-compact", corral.WithStartRevision(r.Header.Revision))
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp := <-events
+	var compacted *corral.CompactedError
+	fmt.Println(errors.As(resp.Err, &compacted), compacted.CompactRevision == r.Header.Revision)
+	// Output: true true
+}
+
+func ExampleClient_Snapshot() {
+	ctx := context.Background()
+	client := exampleClient()
+	defer client.Close()
+	f, err := os.CreateTemp("", "corral-backup-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	revision, err := client.Snapshot(ctx, f)
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, _ := f.Stat()
+	fmt.Println(revision > 0, info.Size() > 0)
+	// Output: true true
+}
+
+func ExampleIsOutcomeUnknown() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	client := exampleClient()
+	defer client.Close()
+	time.Sleep(time.Millisecond)
+	_, err := client.Put(ctx, "/ex-unknown", []byte("x"), corral.WithCreateIfMissing())
+	// The ctx ran out: the write may or may not have been applied.
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), corral.IsOutcomeUnknown(err))
+	// Output: true true
+}
