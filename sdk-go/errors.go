@@ -152,7 +152,7 @@ var codeSentinels = map[codes.Code]error{
 	codes.DataLoss:          ErrInternal,
 }
 
-// MetadataKey is the ErrorInfo metadata key of an ErrorMetadataKey value: its name
+// metadataKey is the ErrorInfo metadata key of an ErrorMetadataKey value: its name
 // in lower case (PATH -> "path").
 func metadataKey(k pb.ErrorMetadataKey) string { return strings.ToLower(k.String()) }
 
