@@ -139,16 +139,17 @@ func TestCancelledWatchFreesServerWatcherAndGoroutines(t *testing.T) {
 	}
 }
 
-// goroutinesSettled waits (up to 5 s) for the goroutine count to fall to target, and returns it.
+// goroutinesSettled waits (up to 5 s) for the goroutine count to fall to target, and
+// returns it; with target 0 it returns the count once goroutines have had a moment to end.
 func goroutinesSettled(target int) int {
+	if target == 0 {
+		time.Sleep(200 * time.Millisecond)
+		return runtime.NumGoroutine()
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n := runtime.NumGoroutine()
 		if n <= target || time.Now().After(deadline) {
-			if target == 0 {
-				time.Sleep(200 * time.Millisecond)
-				return runtime.NumGoroutine()
-			}
 			return n
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -240,5 +241,48 @@ func TestWatchOfAnInvalidPathFailsAtOnce(t *testing.T) {
 	c := connect(t, cl.Endpoints()...)
 	if _, err := c.Watch(testCtx(t), "no-slash"); !errors.Is(err, corral.ErrInvalidArgument) {
 		t.Fatalf("watch of an invalid path: %v", err)
+	}
+}
+
+// Close ends every background goroutine of the client: watches, observers, keepalives.
+func TestCloseEndsTheClientsGoroutines(t *testing.T) {
+	cl := testcluster.Start(t, 1)
+	ctx := testCtx(t)
+	baseline := goroutinesSettled(0)
+	c, err := corral.New(ctx, corral.Config{Endpoints: cl.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wch, err := c.Watch(ctx, "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := c.Grant(ctx, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kch, err := c.KeepAlive(ctx, lease.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	och, err := c.Observe(ctx, "/e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range wch {
+	}
+	for range kch {
+	}
+	for range och {
+	}
+	if _, err := c.Get(ctx, "/"); !errors.Is(err, corral.ErrClosed) {
+		t.Fatalf("call after Close: %v", err)
+	}
+	if after := goroutinesSettled(baseline); after > baseline {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d before New, %d after Close\n%s", baseline, after, buf[:runtime.Stack(buf, true)])
 	}
 }

@@ -115,9 +115,24 @@ func freePorts(t T, n int) []int {
 }
 
 // Start starts an n-member cluster and waits until every member is ready; it is
-// stopped (kill -9, data removed) when the test ends.
+// stopped (kill -9, data removed) when the test ends. A member that exits while
+// starting (another process took one of its free ports meanwhile) makes Start try
+// again with new ports, up to three times.
 func Start(t T, n int) *Cluster {
 	t.Helper()
+	var err error
+	for range 3 {
+		var c *Cluster
+		if c, err = tryStart(t, n); err == nil {
+			t.Cleanup(c.stop)
+			return c
+		}
+	}
+	t.Fatalf("cannot start a %d-member cluster: %v", n, err)
+	return nil
+}
+
+func tryStart(t T, n int) (*Cluster, error) {
 	bin := Bin(t)
 	root := t.TempDir()
 	ports := freePorts(t, 3*n)
@@ -144,11 +159,13 @@ func Start(t T, n int) *Cluster {
 		}
 		m.start(t, bin)
 	}
-	t.Cleanup(c.stop)
 	for _, m := range c.Members {
-		c.WaitReady(m, 60*time.Second)
+		if err := m.waitReady(60 * time.Second); err != nil {
+			c.stop()
+			return nil, err
+		}
 	}
-	return c
+	return c, nil
 }
 
 func (m *Member) start(t T, bin string) {
@@ -169,25 +186,31 @@ func (m *Member) start(t T, bin string) {
 	go func() { _ = cmd.Wait(); _ = log.Close(); close(done) }()
 }
 
-// WaitReady waits until m's /readyz answers 200.
+// WaitReady waits until m's /readyz answers 200, and fails the test otherwise.
 func (c *Cluster) WaitReady(m *Member, timeout time.Duration) {
 	c.t.Helper()
+	if err := m.waitReady(timeout); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (m *Member) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + m.HTTPAddr + "/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-m.done:
-			c.t.Fatalf("member %d exited: %s", m.ID, m.Log())
+			return fmt.Errorf("member %d exited: %s", m.ID, m.Log())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	c.t.Fatalf("member %d not ready within %v: %s", m.ID, timeout, m.Log())
+	return fmt.Errorf("member %d not ready within %v: %s", m.ID, timeout, m.Log())
 }
 
 // Log is the tail of m's log.
