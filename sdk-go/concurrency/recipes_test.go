@@ -221,3 +221,38 @@ func TestBarrierDoubleBarrierAndQueue(t *testing.T) {
 		t.Fatalf("dequeued item still there: %v", err)
 	}
 }
+
+// A Lock waiting on a member that is killed goes on waiting on another member (the
+// lease's place in the queue is kept) and gets the lock when its holder lets go.
+func TestWaitingLockSurvivesItsMembersDeath(t *testing.T) {
+	cl := testcluster.Start(t, 3)
+	ctx := testCtx(t)
+	eps := cl.Endpoints()
+	holderClient := connect(t, eps[1], eps[2], eps[0])
+	waiterClient := connect(t, eps...)
+	holder := concurrency.NewMutex(session(t, holderClient, 5*time.Second), "/locks/failover")
+	if err := holder.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waiter := concurrency.NewMutex(session(t, waiterClient, 5*time.Second), "/locks/failover")
+	got := make(chan error, 1)
+	go func() { got <- waiter.Lock(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	cl.Member(waiterClient.CurrentEndpoint()).Kill()
+	time.Sleep(time.Second)
+	holderToken := holder.FencingToken()
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("waiter did not get the lock within 30 s of its release")
+	}
+	if waiter.FencingToken() <= holderToken {
+		t.Fatalf("waiter's token %d not above the holder's %d", waiter.FencingToken(), holderToken)
+	}
+}
