@@ -453,3 +453,28 @@ func ExampleIsOutcomeUnknown() {
 	fmt.Println(errors.Is(err, context.DeadlineExceeded), corral.IsOutcomeUnknown(err))
 	// Output: true true
 }
+
+func ExampleClient_CurrentEndpoint() {
+	client := exampleClient()
+	defer client.Close()
+	// Calls go to one member at a time and move on when it cannot serve them.
+	fmt.Println(client.CurrentEndpoint() == client.Endpoints()[0])
+	// Writes carry request ids "<ClientID()>-<lane>/<sequence>".
+	fmt.Println(len(client.ClientID()) > len("go-"))
+	// Output:
+	// true
+	// true
+}
+
+func ExampleClient_TransferLeader() {
+	ctx := context.Background()
+	client := exampleClient()
+	defer client.Close()
+	st, err := client.Status(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	leader, err := client.TransferLeader(ctx, st.LeaderID)
+	fmt.Println(leader == st.LeaderID, err)
+	// Output: true <nil>
+}

@@ -221,3 +221,23 @@ func ExampleNewQueue() {
 	// first
 	// second
 }
+
+func ExampleSession_Orphan() {
+	ctx := context.Background()
+	client := exampleClient()
+	defer client.Close()
+	s, err := concurrency.NewSession(ctx, client, concurrency.WithTTL(time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Stop the keepalives as a crash would: the lease expires after its TTL.
+	s.Orphan()
+	<-s.Done()
+	again, err := concurrency.NewSession(ctx, client, concurrency.WithExistingLease(s.Lease()))
+	if err == nil {
+		// Taken over in time: the lease lives on.
+		fmt.Println("taken over")
+		_ = again.Close(ctx)
+	}
+	// Output: taken over
+}

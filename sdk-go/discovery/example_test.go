@@ -79,3 +79,29 @@ func ExampleRegistry_Watch() {
 	// 1 instance at 10.0.0.2:9200
 	// 0 instances
 }
+
+func ExampleRegistration_Deregister() {
+	ctx := context.Background()
+	client, err := corral.New(ctx, corral.Config{Endpoints: endpoints})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	session, err := concurrency.NewSession(ctx, client)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer session.Close(ctx)
+	reg := discovery.New(client, discovery.WithRoot("/ex-services"))
+	r, err := reg.Register(ctx, session, "mail", discovery.Instance{Addr: "10.0.0.3:25"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Path)
+	_ = r.Deregister(ctx) // leaving now, before the session ends
+	insts, _, _ := reg.Instances(ctx, "mail")
+	fmt.Println(len(insts))
+	// Output:
+	// /ex-services/mail/instance-0000000000
+	// 0
+}
