@@ -141,7 +141,7 @@ func (m *Mutex) Key() string {
 	return m.key
 }
 
-// Header revision at which the current hold was granted.
+// Revision is the header revision at which the current hold was granted (0 before the first Lock).
 func (m *Mutex) Revision() int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
