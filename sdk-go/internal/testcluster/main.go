@@ -1,0 +1,28 @@
+package testcluster
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// RunMain runs a package's tests from its TestMain with one member started for the
+// runnable examples, whose endpoints it passes to setEndpoints first. Without
+// $CORRAL_BIN only the Test functions run (the integration ones skip themselves)
+// and the examples are left out.
+func RunMain(m *testing.M, setEndpoints func([]string)) int {
+	if os.Getenv("CORRAL_BIN") == "" {
+		flag.Parse()
+		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+			_ = flag.Set("test.run", "^Test")
+		}
+		fmt.Fprintln(os.Stderr, "CORRAL_BIN is not set: examples and integration tests skipped")
+		return m.Run()
+	}
+	mt := Main()
+	defer mt.Close()
+	c := Start(mt, 1)
+	setEndpoints(c.Endpoints())
+	return m.Run()
+}
