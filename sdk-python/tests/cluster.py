@@ -62,13 +62,20 @@ class Cluster:
             log = open(os.path.join(self.dir, f"node{n}.log"), "ab")
             self.procs[n] = subprocess.Popen(
                 [
-                    corral_bin(), "serve",
-                    "--node-id", str(n),
-                    "--data-dir", os.path.join(self.dir, f"data{n}"),
-                    "--client-addr", f"127.0.0.1:{self.client_ports[i]}",
-                    "--peer-addr", f"127.0.0.1:{self.peer_ports[i]}",
-                    "--http-addr", f"127.0.0.1:{self.http_ports[i]}",
-                    "--initial-cluster", self.initial,
+                    corral_bin(),
+                    "serve",
+                    "--node-id",
+                    str(n),
+                    "--data-dir",
+                    os.path.join(self.dir, f"data{n}"),
+                    "--client-addr",
+                    f"127.0.0.1:{self.client_ports[i]}",
+                    "--peer-addr",
+                    f"127.0.0.1:{self.peer_ports[i]}",
+                    "--http-addr",
+                    f"127.0.0.1:{self.http_ports[i]}",
+                    "--initial-cluster",
+                    self.initial,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -106,7 +113,7 @@ class Cluster:
         return self.endpoints.index(endpoint) + 1
 
     def stop(self) -> None:
-        for n, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 try:

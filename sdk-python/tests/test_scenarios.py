@@ -23,9 +23,7 @@ COUNT = 2000
 
 
 def worker(*args: str) -> "subprocess.Popen[str]":
-    return subprocess.Popen(
-        [sys.executable, WORKERS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return subprocess.Popen([sys.executable, WORKERS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def check_watch_events(paths: List[str], revisions: List[int]) -> None:
@@ -103,7 +101,9 @@ def check_lock_file(path: str, rounds: int) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "aio"])
-def test_two_processes_take_one_lock_200_times_without_overlap(server: Cluster, tmp_path: "os.PathLike[str]", mode: str) -> None:
+def test_two_processes_take_one_lock_200_times_without_overlap(
+    server: Cluster, tmp_path: "os.PathLike[str]", mode: str
+) -> None:
     rounds = 200
     out = os.path.join(os.fspath(tmp_path), "held.txt")
     flag = ["--aio"] if mode == "aio" else []

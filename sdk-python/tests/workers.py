@@ -1,8 +1,8 @@
 """Worker processes of the scenario tests: `python workers.py KIND [--aio] ARGS...`.
 
-  write ENDPOINTS PREFIX COUNT          create PREFIX-00000.. one after another
-  lock ENDPOINTS NAME FILE ROUNDS       ROUNDS times: hold NAME, append start/end lines
-  register ENDPOINTS BASE INSTANCE TTL  register INSTANCE, print "ready", sleep forever
+write ENDPOINTS PREFIX COUNT          create PREFIX-00000.. one after another
+lock ENDPOINTS NAME FILE ROUNDS       ROUNDS times: hold NAME, append start/end lines
+register ENDPOINTS BASE INSTANCE TTL  register INSTANCE, print "ready", sleep forever
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Dict,
     Iterator,
     List,
     Optional,
@@ -30,11 +29,11 @@ import grpc
 
 from corral import _requests as rq
 from corral._errors import (
+    REQUEST_ID_HEADER,
     ClientClosed,
     CorralError,
     DeadlineExceeded,
     InvalidArgument,
-    REQUEST_ID_HEADER,
     from_rpc_error,
 )
 from corral._retry import MAX_ATTEMPTS_WITHOUT_TIMEOUT, Backoff, Retry, again
@@ -42,8 +41,8 @@ from corral._types import (
     CreateResult,
     DeleteResult,
     GetResult,
-    Lease,
     LeaderKey,
+    Lease,
     LeaseStatus,
     LeaseTimeToLive,
     ListResult,
@@ -170,9 +169,7 @@ class Client:
     ) -> None:
         self._endpoints = rq.parse_endpoints(endpoints)
         self._timeout = rq.check_timeout(timeout)
-        self._members = Members(
-            self._endpoints, lambda a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS)
-        )
+        self._members = Members(self._endpoints, lambda a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS))
         self._lanes = rq.Lanes() if exactly_once else None
         self._pid = os.getpid()
         self._closed = False
@@ -368,9 +365,7 @@ class Client:
     ) -> GetResult:
         """Like :meth:`get`, with the response header (the revision the read saw)."""
         request = rq.get_request(path, serializable=serializable, stat_only=stat_only)
-        pb = self._call(
-            lambda s, r, t, m: s.kv.Get(r, timeout=t, metadata=m), request, path=path, timeout=timeout
-        )
+        pb = self._call(lambda s, r, t, m: s.kv.Get(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
         return rq.get_result(pb)
 
     def exists(self, path: str, *, timeout: Timeout = DEFAULT) -> Optional[Node]:
@@ -398,11 +393,14 @@ class Client:
         """One page of a znode's children (or, ``recursive``, its subtree) in path
         order; pass ``next_page_token`` back as ``page_token`` for the next page."""
         request = rq.list_request(
-            path, recursive=recursive, with_data=with_data, limit=limit, page_token=page_token, serializable=serializable
+            path,
+            recursive=recursive,
+            with_data=with_data,
+            limit=limit,
+            page_token=page_token,
+            serializable=serializable,
         )
-        pb = self._call(
-            lambda s, r, t, m: s.kv.List(r, timeout=t, metadata=m), request, path=path, timeout=timeout
-        )
+        pb = self._call(lambda s, r, t, m: s.kv.List(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
         return rq.list_result(pb)
 
     def list_all(
@@ -419,7 +417,12 @@ class Client:
         token = ""
         while True:
             page = self.list(
-                path, recursive=recursive, with_data=with_data, page_token=token, serializable=serializable, timeout=timeout
+                path,
+                recursive=recursive,
+                with_data=with_data,
+                page_token=token,
+                serializable=serializable,
+                timeout=timeout,
             )
             nodes.extend(page.nodes)
             token = page.next_page_token
@@ -626,9 +629,7 @@ class Client:
             timeout=timeout,
         )
 
-    def campaign(
-        self, name: str, value: rq.Data, lease_id: int, *, timeout: Optional[float] = None
-    ) -> LeaderKey:
+    def campaign(self, name: str, value: rq.Data, lease_id: int, *, timeout: Optional[float] = None) -> LeaderKey:
         """Blocks until the caller leads election ``name`` (a znode path); returns its
         leader key. ``timeout``: seconds to wait (WaitTimeout); default forever."""
         rq.check_path(name, "name")

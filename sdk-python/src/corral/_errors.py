@@ -22,12 +22,12 @@ ERROR_DOMAIN = common_pb2.DESCRIPTOR.package
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
-def metadata_key(key: int) -> str:
+def metadata_key(key: "common_pb2.ErrorMetadataKey.ValueType") -> str:
     """The ``ErrorInfo.metadata`` key of an ``ErrorMetadataKey`` value (PATH -> "path")."""
     return common_pb2.ErrorMetadataKey.Name(key).lower()
 
 
-def header_name(header: int) -> str:
+def header_name(header: "common_pb2.MetadataHeader.ValueType") -> str:
     """The gRPC metadata name of a ``MetadataHeader`` value (CORRAL_REQUEST_ID -> "corral-request-id")."""
     return common_pb2.MetadataHeader.Name(header).lower().replace("_", "-")
 
@@ -335,7 +335,7 @@ _R = common_pb2
 
 #: ErrorReason value -> error class. Built from the generated enum: every value of
 #: ``ErrorReason`` must appear (a test checks it), so a new reason cannot go unmapped.
-REASON_ERRORS: Dict[int, Type[CorralError]] = {
+REASON_ERRORS: Dict["common_pb2.ErrorReason.ValueType", Type[CorralError]] = {
     _R.ERROR_REASON_UNSPECIFIED: CorralError,
     _R.INVALID_PATH: InvalidArgument,
     _R.INVALID_ARGUMENT: InvalidArgument,
@@ -437,7 +437,7 @@ def from_rpc_error(error: grpc.RpcError, path: Optional[str] = None) -> CorralEr
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = error.details() if hasattr(error, "details") else str(error)
     trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-    return from_status(code, details, trailing, path)  # type: ignore[arg-type]
+    return from_status(code, details, trailing, path)
 
 
 def never_sent(error: CorralError) -> bool:

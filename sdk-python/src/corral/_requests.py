@@ -51,8 +51,7 @@ def parse_endpoints(endpoints: Union[str, Sequence[str]]) -> List[str]:
             items.append(e.strip())
     else:
         raise TypeError(
-            f"endpoints: expected a list of 'host:port' or a comma-separated str, "
-            f"got {type(endpoints).__name__}"
+            f"endpoints: expected a list of 'host:port' or a comma-separated str, got {type(endpoints).__name__}"
         )
     out = []
     for item in items:
@@ -79,9 +78,7 @@ def check_path(path: object, argument: str = "path") -> str:
         raise TypeError(f"{argument}: expected str, got {type(path).__name__}")
     problem = _path_problem(path)
     if problem:
-        raise InvalidArgument(
-            f"{argument} {path!r}: {problem}", argument=argument, reason="INVALID_PATH"
-        )
+        raise InvalidArgument(f"{argument} {path!r}: {problem}", argument=argument, reason="INVALID_PATH")
     return path
 
 
@@ -138,9 +135,7 @@ def seconds_to_ms(value: object, argument: str, minimum_ms: int = 0) -> int:
         raise InvalidArgument(f"{argument} must be a positive number of seconds, got {value}", argument=argument)
     ms = int(round(value * 1000))
     if ms < minimum_ms:
-        raise InvalidArgument(
-            f"{argument} must be at least {minimum_ms / 1000:g} s, got {value}", argument=argument
-        )
+        raise InvalidArgument(f"{argument} must be at least {minimum_ms / 1000:g} s, got {value}", argument=argument)
     return ms
 
 
@@ -168,9 +163,7 @@ def check_scope(scope: object) -> int:
         raise TypeError(f"scope: expected 'node', 'children' or 'subtree', got {type(scope).__name__}")
     value = _SCOPES.get(scope.lower())
     if value is None:
-        raise InvalidArgument(
-            f"scope must be 'node', 'children' or 'subtree', got {scope!r}", argument="scope"
-        )
+        raise InvalidArgument(f"scope must be 'node', 'children' or 'subtree', got {scope!r}", argument="scope")
     return value
 
 
@@ -180,12 +173,12 @@ def check_event_types(kinds: object, argument: str = "exclude") -> List[int]:
         return []
     if isinstance(kinds, (str, EventType)):
         kinds = [kinds]
-    out = []
+    out: List[int] = []
     for kind in kinds:  # type: ignore[attr-defined]
         if isinstance(kind, EventType):
-            out.append(kind.value)
+            out.append(int(kind.value))
         elif isinstance(kind, str) and kind.upper() in EventType.__members__:
-            out.append(EventType[kind.upper()].value)
+            out.append(int(EventType[kind.upper()].value))
         else:
             raise InvalidArgument(
                 f"{argument}: {kind!r} is not an event type (created, updated, deleted)",
@@ -194,7 +187,7 @@ def check_event_types(kinds: object, argument: str = "exclude") -> List[int]:
     return out
 
 
-def consistency(serializable: bool) -> int:
+def consistency(serializable: bool) -> "common_pb2.Consistency.ValueType":
     """The proto consistency for a read."""
     return common_pb2.SERIALIZABLE if serializable else common_pb2.LINEARIZABLE
 
@@ -376,9 +369,7 @@ class Op:
         return kv_pb2.Op(**{self.kind: self.message})
 
 
-def txn_request(
-    compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-) -> kv_pb2.TxnRequest:
+def txn_request(compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]) -> kv_pb2.TxnRequest:
     """A checked TxnRequest."""
     for name, items, cls in (("compares", compares, Compare), ("success", success, Op), ("failure", failure, Op)):
         for item in items:
@@ -441,9 +432,7 @@ def get_result(pb: kv_pb2.GetResponse) -> GetResult:
 
 
 def list_result(pb: kv_pb2.ListResponse) -> ListResult:
-    return ListResult(
-        nodes=[node(n) for n in pb.nodes], header=header(pb.header), next_page_token=pb.next_page_token
-    )
+    return ListResult(nodes=[node(n) for n in pb.nodes], header=header(pb.header), next_page_token=pb.next_page_token)
 
 
 def delete_result(pb: kv_pb2.DeleteResponse) -> DeleteResult:

@@ -22,13 +22,13 @@ import grpc.aio
 from corral import _requests as rq
 from corral._client import CHANNEL_OPTIONS, DEFAULT, Members, Timeout, _Default, _Stubs, status_result
 from corral._errors import (
+    REQUEST_ID_HEADER,
     AlreadyExists,
     ClientClosed,
     CorralError,
     DeadlineExceeded,
     LeaseNotFound,
     NotFound,
-    REQUEST_ID_HEADER,
     SessionLost,
     Unavailable,
     WaitTimeout,
@@ -51,6 +51,7 @@ from corral._types import (
     MemberList,
     Node,
     PutResult,
+    SnapshotResult,
     Status,
     TxnResult,
     WatchBatch,
@@ -123,7 +124,13 @@ class Client:
             raise ClientClosed("this client was made in another process; make a new client in the child")
 
     async def _call(
-        self, rpc: Rpc, request: Any, *, path: Optional[str] = None, retry: Retry = Retry.SAFE, timeout: Timeout = DEFAULT
+        self,
+        rpc: Rpc,
+        request: Any,
+        *,
+        path: Optional[str] = None,
+        retry: Retry = Retry.SAFE,
+        timeout: Timeout = DEFAULT,
     ) -> Any:
         self._check_open()
         limit = self._timeout if isinstance(timeout, _Default) else rq.check_timeout(timeout)
@@ -185,12 +192,21 @@ class Client:
     ) -> CreateResult:
         """Creates a znode (see ``corral.Client.create``)."""
         request = rq.create_request(
-            path, data, ephemeral=ephemeral, lease_id=lease_id, sequential=sequential,
-            container=container, ttl=ttl, create_parents=create_parents,
+            path,
+            data,
+            ephemeral=ephemeral,
+            lease_id=lease_id,
+            sequential=sequential,
+            container=container,
+            ttl=ttl,
+            create_parents=create_parents,
         )
         pb = await self._call(
-            lambda s, r, t, m: s.kv.Create(r, timeout=t, metadata=m), request, path=path,
-            retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            lambda s, r, t, m: s.kv.Create(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
         return rq.create_result(pb)
 
@@ -209,8 +225,11 @@ class Client:
             path, data, expected_version=expected_version, create_if_missing=create_if_missing, prev_node=prev_node
         )
         pb = await self._call(
-            lambda s, r, t, m: s.kv.Put(r, timeout=t, metadata=m), request, path=path,
-            retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            lambda s, r, t, m: s.kv.Put(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
         return rq.put_result(pb)
 
@@ -225,7 +244,9 @@ class Client:
     ) -> GetResult:
         """Like ``get``, with the response header."""
         request = rq.get_request(path, serializable=serializable, stat_only=stat_only)
-        pb = await self._call(lambda s, r, t, m: s.kv.Get(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
+        pb = await self._call(
+            lambda s, r, t, m: s.kv.Get(r, timeout=t, metadata=m), request, path=path, timeout=timeout
+        )
         return rq.get_result(pb)
 
     async def exists(self, path: str, *, timeout: Timeout = DEFAULT) -> Optional[Node]:
@@ -250,13 +271,25 @@ class Client:
     ) -> ListResult:
         """One page of children (or subtree)."""
         request = rq.list_request(
-            path, recursive=recursive, with_data=with_data, limit=limit, page_token=page_token, serializable=serializable
+            path,
+            recursive=recursive,
+            with_data=with_data,
+            limit=limit,
+            page_token=page_token,
+            serializable=serializable,
         )
-        pb = await self._call(lambda s, r, t, m: s.kv.List(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
+        pb = await self._call(
+            lambda s, r, t, m: s.kv.List(r, timeout=t, metadata=m), request, path=path, timeout=timeout
+        )
         return rq.list_result(pb)
 
     async def list_all(
-        self, path: str, *, recursive: bool = False, with_data: bool = False, serializable: bool = False,
+        self,
+        path: str,
+        *,
+        recursive: bool = False,
+        with_data: bool = False,
+        serializable: bool = False,
         timeout: Timeout = DEFAULT,
     ) -> ListResult:
         """Every page of a listing."""
@@ -264,7 +297,12 @@ class Client:
         token = ""
         while True:
             page = await self.list(
-                path, recursive=recursive, with_data=with_data, page_token=token, serializable=serializable, timeout=timeout
+                path,
+                recursive=recursive,
+                with_data=with_data,
+                page_token=token,
+                serializable=serializable,
+                timeout=timeout,
             )
             nodes.extend(page.nodes)
             token = page.next_page_token
@@ -281,21 +319,30 @@ class Client:
         """Deletes a znode."""
         request = rq.delete_request(path, expected_version=expected_version, recursive=recursive)
         pb = await self._call(
-            lambda s, r, t, m: s.kv.Delete(r, timeout=t, metadata=m), request, path=path,
-            retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            lambda s, r, t, m: s.kv.Delete(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
         return rq.delete_result(pb)
 
     async def txn(
-        self, compares: Sequence[rq.Compare] = (), success: Sequence[rq.Op] = (), failure: Sequence[rq.Op] = (),
-        *, timeout: Timeout = DEFAULT,
+        self,
+        compares: Sequence[rq.Compare] = (),
+        success: Sequence[rq.Op] = (),
+        failure: Sequence[rq.Op] = (),
+        *,
+        timeout: Timeout = DEFAULT,
     ) -> TxnResult:
         """Runs a transaction atomically."""
         request = rq.txn_request(compares, success, failure)
         pb = await self._call(
             lambda s, r, t, m: s.kv.Txn(r, timeout=t, metadata=m), request, retry=Retry.WITH_REQUEST_ID, timeout=timeout
         )
-        return TxnResult(succeeded=pb.succeeded, results=[rq.op_result(r) for r in pb.results], header=rq.header(pb.header))
+        return TxnResult(
+            succeeded=pb.succeeded, results=[rq.op_result(r) for r in pb.results], header=rq.header(pb.header)
+        )
 
     # --- watch ----------------------------------------------------------------
 
@@ -326,7 +373,9 @@ class Client:
         rq.check_int(lease_id, "lease_id")
         pb = await self._call(
             lambda s, r, t, m: s.lease.Grant(r, timeout=t, metadata=m),
-            lease_pb2.LeaseGrantRequest(ttl_ms=ttl_ms, lease_id=lease_id), retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            lease_pb2.LeaseGrantRequest(ttl_ms=ttl_ms, lease_id=lease_id),
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
         return Lease(lease_id=pb.lease_id, ttl=pb.ttl_ms / 1000, header=rq.header(pb.header))
 
@@ -335,7 +384,9 @@ class Client:
         rq.check_int(lease_id, "lease_id", 1)
         pb = await self._call(
             lambda s, r, t, m: s.lease.Revoke(r, timeout=t, metadata=m),
-            lease_pb2.LeaseRevokeRequest(lease_id=lease_id), retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            lease_pb2.LeaseRevokeRequest(lease_id=lease_id),
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
         return int(pb.deleted)
 
@@ -352,18 +403,25 @@ class Client:
         pb = await self._call(rpc, lease_pb2.LeaseKeepAliveRequest(lease_id=lease_id), timeout=timeout)
         return float(pb.ttl_ms / 1000)
 
-    async def lease_time_to_live(self, lease_id: int, *, with_nodes: bool = False, timeout: Timeout = DEFAULT) -> LeaseTimeToLive:
+    async def lease_time_to_live(
+        self, lease_id: int, *, with_nodes: bool = False, timeout: Timeout = DEFAULT
+    ) -> LeaseTimeToLive:
         """A lease's TTL, time left and (``with_nodes``) znodes."""
         rq.check_int(lease_id, "lease_id", 1)
         pb = await self._call(
             lambda s, r, t, m: s.lease.TimeToLive(r, timeout=t, metadata=m),
-            lease_pb2.LeaseTimeToLiveRequest(lease_id=lease_id, with_nodes=bool(with_nodes)), timeout=timeout,
+            lease_pb2.LeaseTimeToLiveRequest(lease_id=lease_id, with_nodes=bool(with_nodes)),
+            timeout=timeout,
         )
-        return LeaseTimeToLive(pb.lease_id, pb.ttl_ms / 1000, pb.remaining_ms / 1000, list(pb.nodes), rq.header(pb.header))
+        return LeaseTimeToLive(
+            pb.lease_id, pb.ttl_ms / 1000, pb.remaining_ms / 1000, list(pb.nodes), rq.header(pb.header)
+        )
 
     async def lease_list(self, *, timeout: Timeout = DEFAULT) -> List[LeaseStatus]:
         """Every lease."""
-        pb = await self._call(lambda s, r, t, m: s.lease.List(r, timeout=t, metadata=m), lease_pb2.LeaseListRequest(), timeout=timeout)
+        pb = await self._call(
+            lambda s, r, t, m: s.lease.List(r, timeout=t, metadata=m), lease_pb2.LeaseListRequest(), timeout=timeout
+        )
         return [LeaseStatus(lease_id=x.lease_id, ttl=x.ttl_ms / 1000) for x in pb.leases]
 
     async def session(self, ttl: float = 10.0) -> "Session":
@@ -384,7 +442,12 @@ class Client:
     # --- locks and elections ----------------------------------------------------
 
     def lock(
-        self, name: str, lease_id: Optional[int] = None, *, session: Optional["Session"] = None, timeout: Optional[float] = None
+        self,
+        name: str,
+        lease_id: Optional[int] = None,
+        *,
+        session: Optional["Session"] = None,
+        timeout: Optional[float] = None,
     ) -> "Lock":
         """``async with client.lock("/locks/jobs") as held:`` (``held.fencing_token``)."""
         return Lock(self, name, lease_id=lease_id, session=session, timeout=timeout)
@@ -396,7 +459,9 @@ class Client:
         call_timeout = None if timeout is None else timeout + (self._timeout or rq.DEFAULT_TIMEOUT)
         pb = await self._call(
             lambda s, r, t, m: s.lock.Lock(r, timeout=t, metadata=m),
-            lock_pb2.LockRequest(name=name, lease_id=lease_id, wait_timeout_ms=wait_ms), path=name, timeout=call_timeout,
+            lock_pb2.LockRequest(name=name, lease_id=lease_id, wait_timeout_ms=wait_ms),
+            path=name,
+            timeout=call_timeout,
         )
         return LockResult(name, pb.key, pb.fencing_token, lease_id, rq.header(pb.header))
 
@@ -406,7 +471,9 @@ class Client:
         rq.check_int(lease_id, "lease_id", 1)
         await self._call(
             lambda s, r, t, m: s.lock.Unlock(r, timeout=t, metadata=m),
-            lock_pb2.UnlockRequest(key=key, lease_id=lease_id), path=key, timeout=timeout,
+            lock_pb2.UnlockRequest(key=key, lease_id=lease_id),
+            path=key,
+            timeout=timeout,
         )
 
     async def campaign(self, name: str, value: rq.Data, lease_id: int, *, timeout: Optional[float] = None) -> LeaderKey:
@@ -419,7 +486,8 @@ class Client:
         pb = await self._call(
             lambda s, r, t, m: s.election.Campaign(r, timeout=t, metadata=m),
             election_pb2.CampaignRequest(name=name, lease_id=lease_id, value=body, wait_timeout_ms=wait_ms),
-            path=name, timeout=call_timeout,
+            path=name,
+            timeout=call_timeout,
         )
         return leader_key(pb.leader)
 
@@ -430,16 +498,20 @@ class Client:
         rq.check_int(lease_id, "lease_id", 1)
         await self._call(
             lambda s, r, t, m: s.election.Proclaim(r, timeout=t, metadata=m),
-            election_pb2.ProclaimRequest(key=key, value=body, lease_id=lease_id), path=key,
-            retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            election_pb2.ProclaimRequest(key=key, value=body, lease_id=lease_id),
+            path=key,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
 
     async def leader(self, name: str, *, timeout: Timeout = DEFAULT) -> LeaderKey:
         """The current leader; raises NoLeader."""
         rq.check_path(name, "name")
         pb = await self._call(
-            lambda s, r, t, m: s.election.Leader(r, timeout=t, metadata=m), election_pb2.LeaderRequest(name=name),
-            path=name, timeout=timeout,
+            lambda s, r, t, m: s.election.Leader(r, timeout=t, metadata=m),
+            election_pb2.LeaderRequest(name=name),
+            path=name,
+            timeout=timeout,
         )
         return leader_key(pb.leader)
 
@@ -449,7 +521,9 @@ class Client:
         rq.check_int(lease_id, "lease_id", 1)
         await self._call(
             lambda s, r, t, m: s.election.Resign(r, timeout=t, metadata=m),
-            election_pb2.ResignRequest(key=key, lease_id=lease_id), path=key, timeout=timeout,
+            election_pb2.ResignRequest(key=key, lease_id=lease_id),
+            path=key,
+            timeout=timeout,
         )
 
     async def observe(self, name: str) -> AsyncIterator[Optional[LeaderKey]]:
@@ -482,12 +556,20 @@ class Client:
 
     async def member_list(self, *, timeout: Timeout = DEFAULT) -> MemberList:
         """The members and the leader's id."""
-        pb = await self._call(lambda s, r, t, m: s.cluster.MemberList(r, timeout=t, metadata=m), cluster_pb2.MemberListRequest(), timeout=timeout)
-        return MemberList([Member(m.member_id, m.peer_addr, m.is_learner) for m in pb.members], pb.leader_id, rq.header(pb.header))
+        pb = await self._call(
+            lambda s, r, t, m: s.cluster.MemberList(r, timeout=t, metadata=m),
+            cluster_pb2.MemberListRequest(),
+            timeout=timeout,
+        )
+        return MemberList(
+            [Member(m.member_id, m.peer_addr, m.is_learner) for m in pb.members], pb.leader_id, rq.header(pb.header)
+        )
 
     async def status(self, *, timeout: Timeout = DEFAULT) -> Status:
         """The answering member's status."""
-        pb = await self._call(lambda s, r, t, m: s.cluster.Status(r, timeout=t, metadata=m), cluster_pb2.StatusRequest(), timeout=timeout)
+        pb = await self._call(
+            lambda s, r, t, m: s.cluster.Status(r, timeout=t, metadata=m), cluster_pb2.StatusRequest(), timeout=timeout
+        )
         return status_result(pb)
 
     async def compact(self, revision: int, *, timeout: Timeout = DEFAULT) -> int:
@@ -495,14 +577,14 @@ class Client:
         rq.check_int(revision, "revision", 1)
         pb = await self._call(
             lambda s, r, t, m: s.maintenance.Compact(r, timeout=t, metadata=m),
-            maintenance_pb2.CompactRequest(revision=revision), retry=Retry.WITH_REQUEST_ID, timeout=timeout,
+            maintenance_pb2.CompactRequest(revision=revision),
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
         )
         return int(pb.compact_revision)
 
-    async def snapshot(self, path: str, *, timeout: Timeout = DEFAULT) -> "rq.Any":
+    async def snapshot(self, path: str, *, timeout: Timeout = DEFAULT) -> "SnapshotResult":
         """Writes a backup to the file ``path``."""
-        from corral._types import SnapshotResult
-
         partial = os.fspath(path) + ".partial"
 
         async def rpc(s: _Stubs, r: Any, t: Optional[float], m: Any) -> SnapshotResult:
@@ -516,7 +598,8 @@ class Client:
             return SnapshotResult(os.fspath(path), size, revision)
 
         try:
-            return await self._call(rpc, maintenance_pb2.SnapshotRequest(), timeout=timeout)
+            result: SnapshotResult = await self._call(rpc, maintenance_pb2.SnapshotRequest(), timeout=timeout)
+            return result
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
@@ -540,8 +623,14 @@ class Watcher:
     close()`` (or ``async with``) cancels the server watch."""
 
     def __init__(
-        self, client: Client, path: str, scope: int, start_revision: Optional[int], prev_node: bool,
-        filters: List[int], progress_notify: bool,
+        self,
+        client: Client,
+        path: str,
+        scope: int,
+        start_revision: Optional[int],
+        prev_node: bool,
+        filters: List[int],
+        progress_notify: bool,
     ) -> None:
         self._client = client
         self.path = path
@@ -830,7 +919,12 @@ class Lock:
     """``async with client.lock(name) as held:`` (see ``corral.recipes.Lock``)."""
 
     def __init__(
-        self, client: Client, name: str, *, lease_id: Optional[int] = None, session: Optional[Session] = None,
+        self,
+        client: Client,
+        name: str,
+        *,
+        lease_id: Optional[int] = None,
+        session: Optional[Session] = None,
         timeout: Optional[float] = None,
     ) -> None:
         rq.check_path(name, "name")
@@ -899,7 +993,9 @@ class Election:
         """Waits until leading."""
         self.session.check()
         try:
-            self.leader = await self.session.client.campaign(self.name, self._value, self.session.lease_id, timeout=self._timeout)
+            self.leader = await self.session.client.campaign(
+                self.name, self._value, self.session.lease_id, timeout=self._timeout
+            )
         except WaitTimeout:
             raise
         except BaseException:

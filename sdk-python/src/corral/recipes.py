@@ -330,8 +330,9 @@ class Barrier:
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Blocks until the barrier is gone (True) or ``timeout`` passes (False)."""
-        from corral._watch import watch_once
         import time
+
+        from corral._watch import watch_once
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
