@@ -1,0 +1,37 @@
+"""Failover and exactly-once writes on a 3-member cluster."""
+
+from __future__ import annotations
+
+import grpc
+from cluster import Cluster
+
+import corral
+from corral._errors import REQUEST_ID_HEADER
+from corral.v1 import kv_pb2, kv_pb2_grpc
+
+
+def test_a_write_resent_with_its_request_id_is_applied_once(cluster3: Cluster) -> None:
+    with grpc.insecure_channel(cluster3.endpoint(1)) as channel:
+        stub = kv_pb2_grpc.KVStub(channel)
+        request = kv_pb2.CreateRequest(path="/once", data=b"x")
+        metadata = ((REQUEST_ID_HEADER, "py-test-exactly-once-0/1"),)
+        first = stub.Create(request, metadata=metadata, timeout=10)
+        again = stub.Create(request, metadata=metadata, timeout=10)  # a retry: same answer
+        assert again.stat.create_revision == first.stat.create_revision
+
+
+def test_calls_and_sessions_go_on_after_kill_of_the_member_in_use(cluster3: Cluster) -> None:
+    with corral.Client(cluster3.endpoints, timeout=20) as client:
+        client.create("/fo", "0")
+        session = client.session(ttl=5)
+        client.create("/fo/eph", lease_id=session.lease_id)
+        victim = cluster3.node_of(client.current_endpoint)
+        cluster3.kill(victim)
+        for i in range(1, 20):
+            client.put("/fo", str(i))
+        assert client.get("/fo").data == b"19"
+        assert client.current_endpoint != cluster3.endpoint(victim)
+        assert not session.wait_lost(timeout=6), "the session was lost across the failover"
+        assert client.exists("/fo/eph") is not None
+        session.close()
+        cluster3.start(victim)
