@@ -654,7 +654,7 @@ class Client:
             lambda s, r, t, m: s.election.Proclaim(r, timeout=t, metadata=m),
             election_pb2.ProclaimRequest(key=key, value=body, lease_id=lease_id),
             path=key,
-            retry=Retry.WITH_REQUEST_ID,
+            retry=Retry.SAFE,
             timeout=timeout,
         )
 
@@ -738,7 +738,7 @@ class Client:
         pb = self._call(
             lambda s, r, t, m: s.maintenance.Compact(r, timeout=t, metadata=m),
             maintenance_pb2.CompactRequest(revision=revision),
-            retry=Retry.WITH_REQUEST_ID,
+            retry=Retry.SAFE,
             timeout=timeout,
         )
         return int(pb.compact_revision)
