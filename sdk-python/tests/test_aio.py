@@ -74,3 +74,20 @@ async def test_watch_lease_lock_election(server: Cluster) -> None:
         await asyncio.wait_for(session.wait_lost(), 10)
         assert states == [corral.SessionState.LOST]
         assert await client.lease_revoke(lease.lease_id) == 0
+
+
+async def test_aio_contender_whose_session_is_lost_stops_waiting_and_leaves_no_entry(server: Cluster) -> None:
+    async with corral.aio.Client(server.endpoints, timeout=10) as client:
+        holder = await client.session(ttl=5)
+        contender = await client.session(ttl=3)
+        held = await client.lock("/aw/orphan", session=holder).acquire()
+        waiting = asyncio.ensure_future(client.lock("/aw/orphan", session=contender).acquire())
+        for _ in range(100):
+            if len(await client.children("/aw/orphan")) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await client.lease_revoke(contender.lease_id)
+        with pytest.raises(corral.CorralError):
+            await asyncio.wait_for(waiting, 20)
+        assert await client.children("/aw/orphan") == [held.key.rsplit("/", 1)[1]]
+        await holder.close()

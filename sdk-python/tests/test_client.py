@@ -258,3 +258,28 @@ def test_client_made_before_fork_refuses_in_the_child(server: Cluster) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     parent.get("/")
     parent.close()
+
+
+def test_a_contender_whose_session_is_lost_leaves_no_entry(client: corral.Client) -> None:
+    with client.session(ttl=5) as holder:
+        held = client.lock("/locks/orphan", session=holder).acquire()
+        contender = client.session(ttl=5)
+        failed: List[BaseException] = []
+
+        def wait() -> None:
+            try:
+                client.lock("/locks/orphan", session=contender).acquire()
+            except BaseException as e:  # noqa: BLE001
+                failed.append(e)
+
+        t = threading.Thread(target=wait)
+        t.start()
+        for _ in range(100):
+            if len(client.children("/locks/orphan")) == 2:
+                break
+            threading.Event().wait(0.05)
+        client.lease_revoke(contender.lease_id)
+        t.join(20)
+        assert not t.is_alive() and failed and isinstance(failed[0], corral.CorralError)
+        assert client.children("/locks/orphan") == [held.key.rsplit("/", 1)[1]]
+        client.unlock(held.key, holder.lease_id)

@@ -601,14 +601,16 @@ class Client:
 
         return Lock(self, name, lease_id=lease_id, session=session, timeout=timeout)
 
-    def _lock_call(self, name: str, lease_id: int, timeout: Optional[float]) -> LockResult:
+    def _lock_call(
+        self, name: str, lease_id: int, timeout: Optional[float], session: Optional["Session"] = None
+    ) -> LockResult:
         rq.check_path(name, "name")
         rq.check_int(lease_id, "lease_id", 1)
         wait_ms = 0 if timeout is None else max(1, rq.seconds_to_ms(timeout, "timeout"))
         call_timeout = None if timeout is None else timeout + (self._timeout or rq.DEFAULT_TIMEOUT)
         # A repeated Lock finds the lease's own queue entry: safe to send again.
         pb = self._call(
-            lambda s, r, t, m: s.lock.Lock(r, timeout=t, metadata=m),
+            _until_lost(session, lambda s, r, t, m: s.lock.Lock.future(r, timeout=t, metadata=m)),
             lock_pb2.LockRequest(name=name, lease_id=lease_id, wait_timeout_ms=wait_ms),
             path=name,
             timeout=call_timeout,
@@ -629,16 +631,25 @@ class Client:
             timeout=timeout,
         )
 
-    def campaign(self, name: str, value: rq.Data, lease_id: int, *, timeout: Optional[float] = None) -> LeaderKey:
+    def campaign(
+        self,
+        name: str,
+        value: rq.Data,
+        lease_id: int,
+        *,
+        timeout: Optional[float] = None,
+        session: Optional["Session"] = None,
+    ) -> LeaderKey:
         """Blocks until the caller leads election ``name`` (a znode path); returns its
-        leader key. ``timeout``: seconds to wait (WaitTimeout); default forever."""
+        leader key. ``timeout``: seconds to wait (WaitTimeout); default forever. With
+        ``session`` (the lease's), the wait ends with SessionLost once it is lost."""
         rq.check_path(name, "name")
         body = rq.to_bytes(value, "value")
         rq.check_int(lease_id, "lease_id", 1)
         wait_ms = 0 if timeout is None else max(1, rq.seconds_to_ms(timeout, "timeout"))
         call_timeout = None if timeout is None else timeout + (self._timeout or rq.DEFAULT_TIMEOUT)
         pb = self._call(
-            lambda s, r, t, m: s.election.Campaign(r, timeout=t, metadata=m),
+            _until_lost(session, lambda s, r, t, m: s.election.Campaign.future(r, timeout=t, metadata=m)),
             election_pb2.CampaignRequest(name=name, lease_id=lease_id, value=body, wait_timeout_ms=wait_ms),
             path=name,
             timeout=call_timeout,
@@ -770,6 +781,37 @@ class Client:
             if os.path.exists(partial):
                 os.unlink(partial)
         return result
+
+
+def _until_lost(
+    session: Optional["Session"], start: Callable[[Any, Any, Optional[float], Any], Any]
+) -> Callable[[Any, Any, Optional[float], Any], Any]:
+    """An rpc for Client._call that waits on a started call (a gRPC future), and
+    cancels it when ``session`` is lost: a waiter whose lease ended must not wait on
+    (its queue entry went with the lease)."""
+    from corral._errors import SessionLost
+    from corral._session import SessionState
+
+    def rpc(stubs: Any, request: Any, timeout: Optional[float], metadata: Any) -> Any:
+        future = start(stubs, request, timeout, metadata)
+        if session is None:
+            return future.result()
+
+        def on_change(state: SessionState) -> None:
+            if state is SessionState.LOST:
+                future.cancel()
+
+        session.add_listener(on_change)
+        try:
+            if session.is_lost:
+                future.cancel()
+            return future.result()
+        except grpc.FutureCancelledError:
+            raise SessionLost(f"session lease {session.lease_id} was lost while waiting") from None
+        finally:
+            session.remove_listener(on_change)
+
+    return rpc
 
 
 def status_result(pb: cluster_pb2.StatusResponse) -> Status:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Iterator, List, Optional
 import grpc
 
 from corral import _requests as rq
-from corral._errors import Compacted, CorralError, NotFound, Unavailable, from_rpc_error
+from corral._errors import Compacted, CorralError, DeadlineExceeded, NotFound, Unavailable, from_rpc_error
 from corral._retry import Backoff, reopens
 from corral._types import Event, Stat, WatchBatch
 from corral.v1 import watch_pb2
@@ -125,6 +125,19 @@ class Watcher:
                 call.cancel()
                 return
             self._call, self._requests, self._index = call, requests, index
+        # A member that accepts the stream but never registers the watch (frozen) must
+        # not hold us forever: give up on it after the client's timeout.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            call.cancel()
+
+        timer = None
+        if self._client.timeout is not None:
+            timer = threading.Timer(self._client.timeout, expire)
+            timer.daemon = True
+            timer.start()
         try:
             while True:
                 response = next(call)
@@ -135,7 +148,12 @@ class Watcher:
         except StopIteration:
             raise Unavailable("the member ended the watch stream") from None
         except grpc.RpcError as e:
+            if expired.is_set():
+                raise DeadlineExceeded(f"no member registered the watch within {self._client.timeout} s") from None
             raise from_rpc_error(e, self.path) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def _open_with_retry(self, first: bool) -> None:
         backoff = Backoff()

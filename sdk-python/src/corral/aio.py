@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import grpc
 import grpc.aio
@@ -886,11 +886,35 @@ class Session:
         await self.close()
 
 
-async def _remove_own_entries(client: Client, name: str, lease_id: int) -> None:
+T = TypeVar("T")
+
+
+async def _until_lost(session: Optional[Session], call: Awaitable[T]) -> T:
+    """Awaits ``call``, but raises SessionLost (cancelling it) once ``session`` is lost:
+    a waiter whose lease ended must not wait on."""
+    if session is None:
+        return await call
+    task = asyncio.ensure_future(call)
+    lost = asyncio.ensure_future(session.wait_lost())
+    try:
+        await asyncio.wait([task, lost], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+    if not task.done():
+        task.cancel()
+        raise SessionLost(f"session lease {session.lease_id} was lost while waiting")
+    return task.result()
+
+
+async def _remove_own_entries(client: Client, name: str, lease_id: int, election: bool = False) -> None:
+    """Removes ``lease_id``'s entries under lock/election ``name`` (best effort)."""
     try:
         for node in (await client.list_all(name)).nodes:
             if node.stat.lease_id == lease_id:
-                await client.unlock(node.path, lease_id)
+                if election:
+                    await client.resign(node.path, lease_id)
+                else:
+                    await client.unlock(node.path, lease_id)
     except CorralError:
         pass
 
@@ -949,7 +973,7 @@ class Lock:
         except asyncio.TimeoutError:
             raise WaitTimeout(f"lock {self.name}: still held in this process") from None
         try:
-            result = await self._client._lock_call(self.name, lease_id, self._timeout)
+            result = await _until_lost(session, self._client._lock_call(self.name, lease_id, self._timeout))
         except WaitTimeout:
             local.release()
             raise
@@ -993,13 +1017,14 @@ class Election:
         """Waits until leading."""
         self.session.check()
         try:
-            self.leader = await self.session.client.campaign(
-                self.name, self._value, self.session.lease_id, timeout=self._timeout
+            self.leader = await _until_lost(
+                self.session,
+                self.session.client.campaign(self.name, self._value, self.session.lease_id, timeout=self._timeout),
             )
         except WaitTimeout:
             raise
         except BaseException:
-            await _remove_own_entries(self.session.client, self.name, self.session.lease_id)
+            await _remove_own_entries(self.session.client, self.name, self.session.lease_id, election=True)
             raise
         return self.leader
 

@@ -51,13 +51,17 @@ __all__ = [
 ]
 
 
-def _remove_own_entries(client: "Client", name: str, lease_id: int) -> None:
+def _remove_own_entries(client: "Client", name: str, lease_id: int, election: bool = False) -> None:
     """Removes every queue entry of ``lease_id`` under lock/election ``name``, so a
-    contender that gave up leaves no orphan entry (best effort)."""
+    contender that gave up leaves no orphan entry (best effort: an entry whose lease
+    ended is gone with it anyway)."""
     try:
         for node in client.list_all(name).nodes:
             if node.stat.lease_id == lease_id:
-                client.unlock(node.path, lease_id)
+                if election:
+                    client.resign(node.path, lease_id)
+                else:
+                    client.unlock(node.path, lease_id)
     except CorralError:
         pass
 
@@ -130,7 +134,7 @@ class Lock:
         if not local.acquire(timeout=-1 if timeout is None else timeout):
             raise WaitTimeout(f"lock {self.name}: still held in this process after {timeout} s")
         try:
-            result = self._client._lock_call(self.name, lease_id, timeout)
+            result = self._client._lock_call(self.name, lease_id, timeout, session)
         except WaitTimeout:
             local.release()
             raise
@@ -178,11 +182,13 @@ class Election:
         self.session.check()
         client = self.session.client
         try:
-            self.leader = client.campaign(self.name, self._value, self.session.lease_id, timeout=self._timeout)
+            self.leader = client.campaign(
+                self.name, self._value, self.session.lease_id, timeout=self._timeout, session=self.session
+            )
         except WaitTimeout:
             raise
         except BaseException:
-            _remove_own_entries(client, self.name, self.session.lease_id)
+            _remove_own_entries(client, self.name, self.session.lease_id, election=True)
             raise
         return self.leader
 
