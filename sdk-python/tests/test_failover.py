@@ -35,3 +35,24 @@ def test_calls_and_sessions_go_on_after_kill_of_the_member_in_use(cluster3: Clus
         assert client.exists("/fo/eph") is not None
         session.close()
         cluster3.start(victim)
+
+
+def test_session_goes_suspended_then_lost_when_the_cluster_stops_answering() -> None:
+    import signal
+
+    from corral import SessionState
+
+    with Cluster(1) as cluster, corral.Client(cluster.endpoints, timeout=5) as client:
+        session = client.session(ttl=3)
+        states: list = []
+        with client.lock("/held", session=session) as held:
+            held.on_session_change(states.append)
+            proc = cluster.procs[1]
+            assert proc is not None
+            proc.send_signal(signal.SIGSTOP)  # frozen: keepalives get no answer
+            try:
+                assert session.wait_lost(30)
+                assert not held.is_valid()
+            finally:
+                proc.send_signal(signal.SIGCONT)
+        assert states[0] is SessionState.SUSPENDED and states[-1] is SessionState.LOST
