@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
-from corral._errors import CorralError, LeaseNotFound, SessionLost
+from corral._errors import ClientClosed, CorralError, LeaseNotFound, SessionLost
 
 if TYPE_CHECKING:
     from corral._client import Client
@@ -140,6 +140,8 @@ class Session:
                 ok = True
             except LeaseNotFound:
                 ended = True
+            except ClientClosed:
+                return  # the client is gone: nothing can keep the lease alive any more
             except CorralError as e:
                 log.info("session %d: keepalive failed: %s", self.lease_id, e)
             except Exception:  # noqa: BLE001 - e.g. the client was closed under us

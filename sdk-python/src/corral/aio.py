@@ -853,6 +853,8 @@ class Session:
                 ok = True
             except LeaseNotFound:
                 ended = True
+            except ClientClosed:
+                return
             except CorralError as e:
                 log.info("session %d: keepalive failed: %s", self.lease_id, e)
             now = time.monotonic()
