@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Iterator, List, Optional
 import grpc
 
 from corral import _requests as rq
-from corral._errors import Compacted, CorralError, DeadlineExceeded, NotFound, Unavailable, from_rpc_error
+from corral._errors import (
+    ClientClosed,
+    Compacted,
+    CorralError,
+    DeadlineExceeded,
+    NotFound,
+    Unavailable,
+    from_rpc_error,
+)
 from corral._retry import Backoff, reopens
 from corral._types import Event, Stat, WatchBatch
 from corral.v1 import watch_pb2
@@ -116,9 +124,13 @@ class Watcher:
 
     def _open(self) -> None:
         scope, prev_node, filters, progress_notify = self._spec
+        self._client._check_open()
         index, stubs = self._client._members.current()
         requests = _Requests(rq.watch_create(self.path, scope, self._next, prev_node, filters, progress_notify))
-        call = stubs.watch.Watch(requests)
+        try:
+            call = stubs.watch.Watch(requests)
+        except ValueError as e:  # the channel was closed under us
+            raise ClientClosed(f"the client is closed: {e}") from None
         with self._lock:
             if self._closed:
                 requests.close()
@@ -323,7 +335,7 @@ class DataWatch:
                     keep = self._func(last.node.data, last.node.stat)
                 if keep is False:
                     break
-        except CorralError as e:
+        except Exception as e:  # noqa: BLE001 - a background thread reports, never dies loudly
             log.warning("DataWatch %s ended: %s", self.path, e)
         finally:
             self.stop()
@@ -366,7 +378,7 @@ class ChildrenWatch:
                         children.discard(event.node.name)
                 if self._func(sorted(children)) is False:
                     break
-        except CorralError as e:
+        except Exception as e:  # noqa: BLE001 - a background thread reports, never dies loudly
             log.warning("ChildrenWatch %s ended: %s", self.path, e)
         finally:
             self.stop()

@@ -801,7 +801,7 @@ class TreeCache:
                 return
             except Compacted:
                 revision = self._load()
-            except CorralError:
+            except Exception:  # noqa: BLE001 - ends the mirror; reads go on from what it has
                 return
 
     def get(self, path: str) -> Optional[Node]:
