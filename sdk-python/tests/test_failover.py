@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import pytest
 from cluster import Cluster
 
 import corral
@@ -56,3 +57,30 @@ def test_session_goes_suspended_then_lost_when_the_cluster_stops_answering() -> 
             finally:
                 proc.send_signal(signal.SIGCONT)
         assert states[0] is SessionState.SUSPENDED and states[-1] is SessionState.LOST
+
+
+@pytest.mark.slow
+def test_watch_moves_on_when_its_member_freezes() -> None:
+    import signal
+
+    with Cluster(3) as cluster, corral.Client(cluster.endpoints, timeout=10) as client:
+        client.create("/frozen")
+        watcher = client.watch("/frozen", scope="children")
+        victim = cluster.node_of(client.current_endpoint)
+        others = [e for e in cluster.endpoints if e != client.current_endpoint]
+        proc = cluster.procs[victim]
+        assert proc is not None
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            with corral.Client(others, timeout=30) as writer:
+                for i in range(50):
+                    writer.create(f"/frozen/n{i:03d}")
+            seen = []
+            for event in watcher:  # the HTTP/2 pings notice the frozen member
+                seen.append(event.node.name)
+                if len(seen) == 50:
+                    break
+            assert seen == [f"n{i:03d}" for i in range(50)]
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            watcher.close()

@@ -664,7 +664,8 @@ class Watcher:
         requests = _Requests(rq.watch_create(self.path, scope, self._next, prev_node, filters, progress_notify))
         call = stubs.watch.Watch(requests())
         self._call, self._requests, self._index = call, requests, index
-        try:
+
+        async def registered() -> None:
             while True:
                 response = await call.read()
                 if response is grpc.aio.EOF:
@@ -673,6 +674,13 @@ class Watcher:
                     raise stream_error(response)
                 if response.created:
                     return
+
+        try:
+            # A member that never registers the watch (frozen) is given up on after the
+            # client's timeout, and the next one is tried.
+            await asyncio.wait_for(registered(), self._client.timeout)
+        except asyncio.TimeoutError:
+            raise DeadlineExceeded(f"no member registered the watch within {self._client.timeout} s") from None
         except grpc.RpcError as e:
             raise from_rpc_error(e, self.path) from None
 
