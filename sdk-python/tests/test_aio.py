@@ -91,3 +91,21 @@ async def test_aio_contender_whose_session_is_lost_stops_waiting_and_leaves_no_e
             await asyncio.wait_for(waiting, 20)
         assert await client.children("/aw/orphan") == [held.key.rsplit("/", 1)[1]]
         await holder.close()
+
+
+async def test_aio_counter_barrier_and_queue(server: Cluster) -> None:
+    async with corral.aio.Client(server.endpoints, timeout=10) as client:
+        counter = corral.aio.Counter(client, "/ar/counter")
+        await asyncio.gather(*(counter.add(1) for _ in range(10)))
+        assert await counter.value() == 10
+        barrier = corral.aio.Barrier(client, "/ar/barrier")
+        await barrier.create()
+        waiting = asyncio.ensure_future(barrier.wait())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await barrier.remove()
+        await asyncio.wait_for(waiting, 10)
+        queue = corral.aio.Queue(client, "/ar/queue")
+        for i in range(3):
+            await queue.put(f"job{i}")
+        assert [await queue.get() for _ in range(4)] == [b"job0", b"job1", b"job2", None]

@@ -31,6 +31,7 @@ from corral._errors import (
     NotFound,
     SessionLost,
     Unavailable,
+    VersionMismatch,
     WaitTimeout,
     from_rpc_error,
 )
@@ -60,7 +61,18 @@ from corral._types import (
 from corral._watch import batches_of, stream_error
 from corral.v1 import cluster_pb2, election_pb2, lease_pb2, lock_pb2, maintenance_pb2
 
-__all__ = ["Client", "Watcher", "Session", "Lock", "HeldLock", "Election", "ServiceRegistry"]
+__all__ = [
+    "Client",
+    "Watcher",
+    "Session",
+    "Lock",
+    "HeldLock",
+    "Election",
+    "ServiceRegistry",
+    "Counter",
+    "Barrier",
+    "Queue",
+]
 
 log = logging.getLogger("corral")
 
@@ -1107,3 +1119,102 @@ class ServiceRegistry:
                 yield dict(current)
         finally:
             await watcher.close()
+
+
+class Counter:
+    """A shared integer at ``path`` changed by compare-and-set (see ``corral.recipes.Counter``)."""
+
+    def __init__(self, client: Client, path: str, default: int = 0) -> None:
+        rq.check_path(path)
+        self.client, self.path, self.default = client, path, default
+
+    async def value(self) -> int:
+        """The current value."""
+        try:
+            return int((await self.client.get(self.path)).data or b"0")
+        except NotFound:
+            return self.default
+
+    async def add(self, delta: int) -> int:
+        """Adds ``delta``; returns the new value."""
+        rq.check_int(delta, "delta", minimum=-(2**63))
+        while True:
+            try:
+                node: Optional[Node] = await self.client.get(self.path)
+            except NotFound:
+                node = None
+            if node is None:
+                try:
+                    await self.client.create(self.path, str(self.default + delta), create_parents=True)
+                    return self.default + delta
+                except AlreadyExists:
+                    continue
+            new = int(node.data or b"0") + delta
+            try:
+                await self.client.put(self.path, str(new), expected_version=node.stat.version)
+                return new
+            except VersionMismatch:
+                continue
+
+
+class Barrier:
+    """Waiters block while the znode ``path`` exists (see ``corral.recipes.Barrier``)."""
+
+    def __init__(self, client: Client, path: str) -> None:
+        rq.check_path(path)
+        self.client, self.path = client, path
+
+    async def create(self) -> None:
+        """Raises the barrier (idempotent)."""
+        try:
+            await self.client.create(self.path, create_parents=True)
+        except AlreadyExists:
+            pass
+
+    async def remove(self) -> None:
+        """Lifts the barrier (idempotent)."""
+        try:
+            await self.client.delete(self.path)
+        except NotFound:
+            pass
+
+    async def wait(self) -> None:
+        """Returns once the barrier is gone (wrap in asyncio.wait_for for a timeout)."""
+        root = await self.client.get_with_header("/", stat_only=True)
+        if await self.client.exists(self.path) is None:
+            return
+        watcher = await self.client.watch(self.path, start_revision=root.header.revision + 1)
+        try:
+            async for event in watcher:
+                if event.type.name == "DELETED":
+                    return
+        finally:
+            await watcher.close()
+
+
+class Queue:
+    """A FIFO of sequential znodes under ``path`` (see ``corral.recipes.Queue``)."""
+
+    def __init__(self, client: Client, path: str) -> None:
+        rq.check_path(path)
+        self.client, self.path = client, path
+
+    async def put(self, item: rq.Data) -> str:
+        """Appends ``item``; returns its znode path."""
+        return (await self.client.create(f"{self.path}/item-", item, sequential=True, create_parents=True)).path
+
+    async def get(self) -> Optional[bytes]:
+        """Takes the oldest item, or None when the queue is empty."""
+        while True:
+            try:
+                nodes = (await self.client.list(self.path, with_data=True, limit=16)).nodes
+            except NotFound:
+                return None
+            if not nodes:
+                return None
+            for node in nodes:
+                try:
+                    await self.client.delete(node.path, expected_version=node.stat.version)
+                    return node.data
+                except (NotFound, VersionMismatch):
+                    continue
