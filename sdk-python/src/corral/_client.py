@@ -1,0 +1,833 @@
+"""The synchronous :class:`Client`: gRPC channels to the members, every call of the
+API with a deadline, failover between members and exactly-once writes.
+
+Thread safety: a Client may be used from many threads at once (gRPC channels are
+thread-safe; the client's own state is behind locks). Fork safety: a Client must not
+be used in a child process after ``os.fork()``; make a new one in the child (using the
+parent's raises ClientClosed).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+import grpc
+
+from corral import _requests as rq
+from corral._errors import (
+    REQUEST_ID_HEADER,
+    ClientClosed,
+    CorralError,
+    DeadlineExceeded,
+    InvalidArgument,
+    from_rpc_error,
+)
+from corral._retry import MAX_ATTEMPTS_WITHOUT_TIMEOUT, Backoff, Retry, again
+from corral._types import (
+    CreateResult,
+    DeleteResult,
+    GetResult,
+    LeaderKey,
+    Lease,
+    LeaseStatus,
+    LeaseTimeToLive,
+    ListResult,
+    LockResult,
+    Member,
+    MemberList,
+    Node,
+    PutResult,
+    SnapshotResult,
+    Status,
+    TxnResult,
+    leader_key,
+)
+from corral.v1 import (
+    cluster_pb2,
+    cluster_pb2_grpc,
+    election_pb2,
+    election_pb2_grpc,
+    kv_pb2_grpc,
+    lease_pb2,
+    lease_pb2_grpc,
+    lock_pb2,
+    lock_pb2_grpc,
+    maintenance_pb2,
+    maintenance_pb2_grpc,
+    watch_pb2_grpc,
+)
+
+if TYPE_CHECKING:
+    from corral._session import Session
+    from corral._watch import Watcher
+    from corral.recipes import Lock
+
+T = TypeVar("T")
+
+
+class _Default:
+    """Marker for "the client's default timeout"."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: Pass as ``timeout=`` to use the client's default.
+DEFAULT = _Default()
+
+Timeout = Union[float, None, _Default]
+
+#: How often an idle connection is probed (HTTP/2 PING), so that a member that died
+#: or froze without closing its sockets is noticed by streams and long waits.
+_KEEPALIVE_MS = 5000
+
+#: Largest response accepted: a listing page with data can be far above 4 MiB.
+_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
+CHANNEL_OPTIONS: List[Tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", _KEEPALIVE_MS),
+    ("grpc.keepalive_timeout_ms", _KEEPALIVE_MS),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", _MAX_RESPONSE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.enable_retries", 0),
+]
+
+
+class _Stubs:
+    """The generated stubs of one channel."""
+
+    def __init__(self, channel: Any) -> None:
+        self.kv = kv_pb2_grpc.KVStub(channel)
+        self.watch = watch_pb2_grpc.WatchStub(channel)
+        self.lease = lease_pb2_grpc.LeaseStub(channel)
+        self.lock = lock_pb2_grpc.LockStub(channel)
+        self.election = election_pb2_grpc.ElectionStub(channel)
+        self.cluster = cluster_pb2_grpc.ClusterStub(channel)
+        self.maintenance = maintenance_pb2_grpc.MaintenanceStub(channel)
+
+
+class Members:
+    """One channel per endpoint and the one calls go to (shared logic of both clients)."""
+
+    def __init__(self, endpoints: List[str], make_channel: Callable[[str], Any]) -> None:
+        self.addrs = endpoints
+        self.channels = [make_channel(addr) for addr in endpoints]
+        self.stubs = [_Stubs(c) for c in self.channels]
+        self._current = 0
+        self._lock = threading.Lock()
+
+    def current(self) -> Tuple[int, _Stubs]:
+        """The member calls go to now: its index and stubs."""
+        index = self._current % len(self.stubs)
+        return index, self.stubs[index]
+
+    def skip(self, failed: int) -> None:
+        """Moves off member ``failed`` (unless another call already did)."""
+        with self._lock:
+            if self._current == failed:
+                self._current = (failed + 1) % len(self.stubs)
+
+    def __len__(self) -> int:
+        return len(self.stubs)
+
+
+class Client:
+    """A connection to a Corral cluster (synchronous; see ``corral.aio.Client``).
+
+    ``endpoints`` is a list of ``host:port`` or a comma-separated string of them. Calls
+    go to one member and move to the next when it cannot be reached or cannot serve
+    (UNAVAILABLE), with a growing pause between rounds, until the call's deadline
+    (``timeout=`` per call, default the client's ``timeout``, 30 s). Writes carry a
+    request id (``corral-request-id``) so a retried write is applied once.
+
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        endpoints: Union[str, Sequence[str]],
+        *,
+        timeout: Optional[float] = rq.DEFAULT_TIMEOUT,
+        exactly_once: bool = True,
+    ) -> None:
+        self._endpoints = rq.parse_endpoints(endpoints)
+        self._timeout = rq.check_timeout(timeout)
+        self._members = Members(self._endpoints, lambda a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS))
+        self._lanes = rq.Lanes() if exactly_once else None
+        self._pid = os.getpid()
+        self._closed = False
+        self._default_session: Optional["Session"] = None
+        self._session_lock = threading.Lock()
+
+    # --- life -----------------------------------------------------------------
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the default session (if any) and the channels; idempotent."""
+        if self._closed:
+            return
+        session = self._default_session
+        if session is not None and os.getpid() == self._pid:
+            try:
+                session.close()
+            except CorralError:
+                pass
+        self._closed = True
+        if os.getpid() == self._pid:
+            for channel in self._members.channels:
+                channel.close()
+
+    @property
+    def endpoints(self) -> List[str]:
+        """The endpoints, as ``host:port``, in the order given."""
+        return list(self._endpoints)
+
+    @property
+    def current_endpoint(self) -> str:
+        """The endpoint calls go to now."""
+        return self._endpoints[self._members.current()[0]]
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """The default per-call timeout in seconds (None: no limit)."""
+        return self._timeout
+
+    @property
+    def client_id(self) -> Optional[str]:
+        """The client-id prefix of this client's request ids, or None if exactly-once is off."""
+        return self._lanes.prefix if self._lanes else None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosed("the client is closed")
+        if os.getpid() != self._pid:
+            raise ClientClosed(
+                "this client was made in another process (before os.fork()); make a new client in the child"
+            )
+
+    def _resolve_timeout(self, timeout: Timeout) -> Optional[float]:
+        if isinstance(timeout, _Default):
+            return self._timeout
+        return rq.check_timeout(timeout)
+
+    # --- the call loop ----------------------------------------------------------
+
+    def _call(
+        self,
+        rpc: Callable[[Any, Any, Optional[float], Any], Any],
+        request: Any,
+        *,
+        path: Optional[str] = None,
+        retry: Retry = Retry.SAFE,
+        timeout: Timeout = DEFAULT,
+    ) -> Any:
+        """Sends ``request`` with ``rpc(stubs, request, timeout, metadata)`` to the
+        current member, and again (next member, pause after each round) while the
+        retry policy allows, until the deadline. One request id for all attempts."""
+        self._check_open()
+        limit = self._resolve_timeout(timeout)
+        deadline = None if limit is None else time.monotonic() + limit
+        lane: Optional[Tuple[int, int]] = None
+        metadata: Optional[Tuple[Tuple[str, str], ...]] = None
+        if retry is Retry.WITH_REQUEST_ID:
+            if self._lanes is None:
+                retry = Retry.UNSAFE
+            else:
+                lane = self._lanes.take()
+                metadata = ((REQUEST_ID_HEADER, self._lanes.request_id(*lane)),)
+        backoff = Backoff()
+        attempt = 0
+        left_in_round = len(self._members)
+        try:
+            while True:
+                attempt += 1
+                index, stubs = self._members.current()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceeded(f"no answer within {limit} s")
+                try:
+                    return rpc(stubs, request, remaining, metadata)
+                except grpc.RpcError as e:
+                    error = from_rpc_error(e, path)
+                if not again(error, retry):
+                    if isinstance(error, DeadlineExceeded) and error.reason is None:
+                        # Frozen or cut off: the next call goes elsewhere.
+                        self._members.skip(index)
+                    raise error
+                self._members.skip(index)
+                if deadline is not None:
+                    if time.monotonic() + backoff.current >= deadline:
+                        raise error
+                elif attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT:
+                    raise error
+                left_in_round -= 1
+                if left_in_round == 0:
+                    left_in_round = len(self._members)
+                    time.sleep(backoff.step())
+        finally:
+            if lane is not None and self._lanes is not None:
+                self._lanes.give_back(*lane)
+
+    # --- KV -------------------------------------------------------------------
+
+    def create(
+        self,
+        path: str,
+        data: rq.Data = b"",
+        *,
+        ephemeral: bool = False,
+        lease_id: int = 0,
+        sequential: bool = False,
+        container: bool = False,
+        ttl: Optional[float] = None,
+        create_parents: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> CreateResult:
+        """Creates a znode holding ``data`` (bytes, or str as UTF-8). With ``sequential``,
+        ``path`` is the prefix the server appends a counter to; the result has the actual
+        path. ``lease_id`` makes it ephemeral; ``ttl`` (seconds) makes a TTL znode.
+
+        Raises AlreadyExists, ParentNotFound (unless ``create_parents``), InvalidArgument,
+        EphemeralParent."""
+        request = rq.create_request(
+            path,
+            data,
+            ephemeral=ephemeral,
+            lease_id=lease_id,
+            sequential=sequential,
+            container=container,
+            ttl=ttl,
+            create_parents=create_parents,
+        )
+        pb = self._call(
+            lambda s, r, t, m: s.kv.Create(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return rq.create_result(pb)
+
+    def put(
+        self,
+        path: str,
+        data: rq.Data,
+        *,
+        expected_version: Optional[int] = None,
+        create_if_missing: bool = False,
+        prev_node: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> PutResult:
+        """Sets a znode's data. Raises NotFound (unless ``create_if_missing``) and, when
+        ``expected_version`` is given and differs, VersionMismatch (``.current``)."""
+        request = rq.put_request(
+            path, data, expected_version=expected_version, create_if_missing=create_if_missing, prev_node=prev_node
+        )
+        pb = self._call(
+            lambda s, r, t, m: s.kv.Put(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return rq.put_result(pb)
+
+    def get(
+        self, path: str, *, serializable: bool = False, stat_only: bool = False, timeout: Timeout = DEFAULT
+    ) -> Node:
+        """Reads one znode (linearizable unless ``serializable``). Raises NotFound."""
+        return self.get_with_header(path, serializable=serializable, stat_only=stat_only, timeout=timeout).node
+
+    def get_with_header(
+        self, path: str, *, serializable: bool = False, stat_only: bool = False, timeout: Timeout = DEFAULT
+    ) -> GetResult:
+        """Like :meth:`get`, with the response header (the revision the read saw)."""
+        request = rq.get_request(path, serializable=serializable, stat_only=stat_only)
+        pb = self._call(lambda s, r, t, m: s.kv.Get(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
+        return rq.get_result(pb)
+
+    def exists(self, path: str, *, timeout: Timeout = DEFAULT) -> Optional[Node]:
+        """The znode's stat (as a Node without data), or None if it is absent."""
+        from corral._errors import NotFound
+
+        try:
+            return self.get(path, stat_only=True, timeout=timeout)
+        except NotFound as e:
+            if e.reason is None or e.reason == "NODE_NOT_FOUND":
+                return None
+            raise
+
+    def list(
+        self,
+        path: str,
+        *,
+        recursive: bool = False,
+        with_data: bool = False,
+        limit: int = 0,
+        page_token: str = "",
+        serializable: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> ListResult:
+        """One page of a znode's children (or, ``recursive``, its subtree) in path
+        order; pass ``next_page_token`` back as ``page_token`` for the next page."""
+        request = rq.list_request(
+            path,
+            recursive=recursive,
+            with_data=with_data,
+            limit=limit,
+            page_token=page_token,
+            serializable=serializable,
+        )
+        pb = self._call(lambda s, r, t, m: s.kv.List(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
+        return rq.list_result(pb)
+
+    def list_all(
+        self,
+        path: str,
+        *,
+        recursive: bool = False,
+        with_data: bool = False,
+        serializable: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> ListResult:
+        """Every page of a listing (each page a separate read), with the last header."""
+        nodes: List[Node] = []
+        token = ""
+        while True:
+            page = self.list(
+                path,
+                recursive=recursive,
+                with_data=with_data,
+                page_token=token,
+                serializable=serializable,
+                timeout=timeout,
+            )
+            nodes.extend(page.nodes)
+            token = page.next_page_token
+            if not token:
+                return ListResult(nodes=nodes, header=page.header)
+
+    def children(self, path: str, *, timeout: Timeout = DEFAULT) -> List[str]:
+        """The names of a znode's direct children, in order."""
+        return [n.name for n in self.list_all(path, timeout=timeout).nodes]
+
+    def delete(
+        self,
+        path: str,
+        *,
+        expected_version: Optional[int] = None,
+        recursive: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> DeleteResult:
+        """Deletes a znode (and, ``recursive``, its subtree). Raises NotFound, NotEmpty,
+        VersionMismatch."""
+        request = rq.delete_request(path, expected_version=expected_version, recursive=recursive)
+        pb = self._call(
+            lambda s, r, t, m: s.kv.Delete(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return rq.delete_result(pb)
+
+    def txn(
+        self,
+        compares: Sequence[rq.Compare] = (),
+        success: Sequence[rq.Op] = (),
+        failure: Sequence[rq.Op] = (),
+        *,
+        timeout: Timeout = DEFAULT,
+    ) -> TxnResult:
+        """Runs a transaction atomically at one revision: ``success`` if every compare
+        holds, else ``failure``. A failing op fails the whole Txn with its error."""
+        request = rq.txn_request(compares, success, failure)
+        pb = self._call(
+            lambda s, r, t, m: s.kv.Txn(r, timeout=t, metadata=m),
+            request,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return TxnResult(
+            succeeded=pb.succeeded, results=[rq.op_result(r) for r in pb.results], header=rq.header(pb.header)
+        )
+
+    # --- watch ----------------------------------------------------------------
+
+    def watch(
+        self,
+        path: str,
+        *,
+        scope: str = "node",
+        start_revision: Optional[int] = None,
+        prev_node: bool = False,
+        exclude: Any = None,
+        progress_notify: bool = False,
+    ) -> "Watcher":
+        """A :class:`Watcher`: an iterator of the changes to a znode (``scope="node"``),
+        its children (``"children"``) or its subtree (``"subtree"``), in revision order,
+        from ``start_revision`` (default: after the current revision). It resumes on
+        another member from the last revision delivered: no event lost or repeated.
+        Close it (or use it as a context manager) to cancel the server watch."""
+        from corral._watch import Watcher
+
+        rq.check_path(path)
+        scope_pb = rq.check_scope(scope)
+        filters = rq.check_event_types(exclude)
+        if start_revision is not None:
+            rq.check_int(start_revision, "start_revision")
+        return Watcher(self, path, scope_pb, start_revision, bool(prev_node), filters, bool(progress_notify))
+
+    # --- leases ---------------------------------------------------------------
+
+    def lease_grant(self, ttl: float, *, lease_id: int = 0, timeout: Timeout = DEFAULT) -> Lease:
+        """Grants a lease of ``ttl`` seconds (1 s .. 1 day) that ends unless kept alive."""
+        ttl_ms = rq.seconds_to_ms(ttl, "ttl", 1)
+        rq.check_int(lease_id, "lease_id")
+        pb = self._call(
+            lambda s, r, t, m: s.lease.Grant(r, timeout=t, metadata=m),
+            lease_pb2.LeaseGrantRequest(ttl_ms=ttl_ms, lease_id=lease_id),
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return Lease(lease_id=pb.lease_id, ttl=pb.ttl_ms / 1000, header=rq.header(pb.header))
+
+    def lease_revoke(self, lease_id: int, *, timeout: Timeout = DEFAULT) -> int:
+        """Revokes a lease, deleting its ephemeral znodes; returns how many went."""
+        rq.check_int(lease_id, "lease_id", 1)
+        pb = self._call(
+            lambda s, r, t, m: s.lease.Revoke(r, timeout=t, metadata=m),
+            lease_pb2.LeaseRevokeRequest(lease_id=lease_id),
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return int(pb.deleted)
+
+    def lease_keep_alive(self, lease_id: int, *, timeout: Timeout = DEFAULT) -> float:
+        """Refreshes a lease once; returns its TTL in seconds. Raises LeaseNotFound if it ended."""
+        rq.check_int(lease_id, "lease_id", 1)
+
+        def rpc(s: _Stubs, r: Any, t: Optional[float], m: Any) -> Any:
+            for response in s.lease.KeepAlive(iter([r]), timeout=t, metadata=m):
+                return response
+            raise grpc.RpcError()  # pragma: no cover - the server always answers
+
+        pb = self._call(rpc, lease_pb2.LeaseKeepAliveRequest(lease_id=lease_id), timeout=timeout)
+        return float(pb.ttl_ms / 1000)
+
+    def lease_time_to_live(
+        self, lease_id: int, *, with_nodes: bool = False, timeout: Timeout = DEFAULT
+    ) -> LeaseTimeToLive:
+        """A lease's TTL, time left and (``with_nodes``) its ephemeral znodes."""
+        rq.check_int(lease_id, "lease_id", 1)
+        pb = self._call(
+            lambda s, r, t, m: s.lease.TimeToLive(r, timeout=t, metadata=m),
+            lease_pb2.LeaseTimeToLiveRequest(lease_id=lease_id, with_nodes=bool(with_nodes)),
+            timeout=timeout,
+        )
+        return LeaseTimeToLive(
+            lease_id=pb.lease_id,
+            ttl=pb.ttl_ms / 1000,
+            remaining=pb.remaining_ms / 1000,
+            nodes=list(pb.nodes),
+            header=rq.header(pb.header),
+        )
+
+    def lease_list(self, *, timeout: Timeout = DEFAULT) -> List[LeaseStatus]:
+        """Every lease."""
+        pb = self._call(
+            lambda s, r, t, m: s.lease.List(r, timeout=t, metadata=m), lease_pb2.LeaseListRequest(), timeout=timeout
+        )
+        return [LeaseStatus(lease_id=l.lease_id, ttl=l.ttl_ms / 1000) for l in pb.leases]
+
+    def session(self, ttl: float = 10.0) -> "Session":
+        """A new :class:`Session`: a lease of ``ttl`` seconds kept alive by a background
+        thread, with state CONNECTED / SUSPENDED / LOST and listeners."""
+        from corral._session import Session
+
+        return Session(self, ttl)
+
+    def default_session(self) -> "Session":
+        """The client's shared session (made on first use, remade once lost), used by
+        :meth:`lock`'s short form."""
+        from corral._session import SessionState
+
+        with self._session_lock:
+            s = self._default_session
+            if s is None or s.state is SessionState.LOST or s.closed:
+                s = self.session()
+                self._default_session = s
+            return s
+
+    # --- locks and elections ----------------------------------------------------
+
+    def lock(
+        self,
+        name: str,
+        lease_id: Optional[int] = None,
+        *,
+        session: Optional["Session"] = None,
+        timeout: Optional[float] = None,
+    ) -> "Lock":
+        """A distributed lock on ``name`` (a znode path), to use as
+        ``with client.lock("/locks/jobs") as held:`` (``held.fencing_token``).
+
+        Bound to ``session`` (default: the client's shared session) or to an explicit
+        ``lease_id``. ``timeout``: seconds to wait for the lock (WaitTimeout); default
+        wait forever. ``client.lock(name, lease_id).acquire()`` is the bare Lock call."""
+        from corral.recipes import Lock
+
+        return Lock(self, name, lease_id=lease_id, session=session, timeout=timeout)
+
+    def _lock_call(
+        self, name: str, lease_id: int, timeout: Optional[float], session: Optional["Session"] = None
+    ) -> LockResult:
+        rq.check_path(name, "name")
+        rq.check_int(lease_id, "lease_id", 1)
+        wait_ms = 0 if timeout is None else max(1, rq.seconds_to_ms(timeout, "timeout"))
+        call_timeout = None if timeout is None else timeout + (self._timeout or rq.DEFAULT_TIMEOUT)
+        # A repeated Lock finds the lease's own queue entry: safe to send again.
+        pb = self._call(
+            _until_lost(session, lambda s, r, t, m: s.lock.Lock.future(r, timeout=t, metadata=m)),
+            lock_pb2.LockRequest(name=name, lease_id=lease_id, wait_timeout_ms=wait_ms),
+            path=name,
+            timeout=call_timeout,
+        )
+        return LockResult(
+            name=name, key=pb.key, fencing_token=pb.fencing_token, lease_id=lease_id, header=rq.header(pb.header)
+        )
+
+    def unlock(self, key: str, lease_id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """Releases a held lock (or a place in its queue): ``key`` from the lock, and the
+        lease the lock was taken with. An entry already gone is not an error."""
+        rq.check_path(key, "key")
+        rq.check_int(lease_id, "lease_id", 1)
+        self._call(
+            lambda s, r, t, m: s.lock.Unlock(r, timeout=t, metadata=m),
+            lock_pb2.UnlockRequest(key=key, lease_id=lease_id),
+            path=key,
+            timeout=timeout,
+        )
+
+    def campaign(
+        self,
+        name: str,
+        value: rq.Data,
+        lease_id: int,
+        *,
+        timeout: Optional[float] = None,
+        session: Optional["Session"] = None,
+    ) -> LeaderKey:
+        """Blocks until the caller leads election ``name`` (a znode path); returns its
+        leader key. ``timeout``: seconds to wait (WaitTimeout); default forever. With
+        ``session`` (the lease's), the wait ends with SessionLost once it is lost."""
+        rq.check_path(name, "name")
+        body = rq.to_bytes(value, "value")
+        rq.check_int(lease_id, "lease_id", 1)
+        wait_ms = 0 if timeout is None else max(1, rq.seconds_to_ms(timeout, "timeout"))
+        call_timeout = None if timeout is None else timeout + (self._timeout or rq.DEFAULT_TIMEOUT)
+        pb = self._call(
+            _until_lost(session, lambda s, r, t, m: s.election.Campaign.future(r, timeout=t, metadata=m)),
+            election_pb2.CampaignRequest(name=name, lease_id=lease_id, value=body, wait_timeout_ms=wait_ms),
+            path=name,
+            timeout=call_timeout,
+        )
+        return leader_key(pb.leader)
+
+    def proclaim(self, key: str, value: rq.Data, lease_id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """Updates the leader's value while ``key`` still leads (NotElectionLeader if not)."""
+        rq.check_path(key, "key")
+        body = rq.to_bytes(value, "value")
+        rq.check_int(lease_id, "lease_id", 1)
+        self._call(
+            lambda s, r, t, m: s.election.Proclaim(r, timeout=t, metadata=m),
+            election_pb2.ProclaimRequest(key=key, value=body, lease_id=lease_id),
+            path=key,
+            retry=Retry.SAFE,
+            timeout=timeout,
+        )
+
+    def leader(self, name: str, *, timeout: Timeout = DEFAULT) -> LeaderKey:
+        """The current leader of election ``name``; raises NoLeader if there is none."""
+        rq.check_path(name, "name")
+        pb = self._call(
+            lambda s, r, t, m: s.election.Leader(r, timeout=t, metadata=m),
+            election_pb2.LeaderRequest(name=name),
+            path=name,
+            timeout=timeout,
+        )
+        return leader_key(pb.leader)
+
+    def resign(self, key: str, lease_id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """Gives up leadership (or a place in the queue)."""
+        rq.check_path(key, "key")
+        rq.check_int(lease_id, "lease_id", 1)
+        self._call(
+            lambda s, r, t, m: s.election.Resign(r, timeout=t, metadata=m),
+            election_pb2.ResignRequest(key=key, lease_id=lease_id),
+            path=key,
+            timeout=timeout,
+        )
+
+    def observe(self, name: str) -> Iterator[Optional[LeaderKey]]:
+        """The leader of election ``name`` now and after every change (None while there
+        is none); reopens on another member when one fails. Ends when closed."""
+        rq.check_path(name, "name")
+        backoff = Backoff()
+        last: Optional[LeaderKey] = None
+        first = True
+        while True:
+            self._check_open()
+            index, stubs = self._members.current()
+            call = stubs.election.Observe(election_pb2.ObserveRequest(name=name))
+            try:
+                for pb in call:
+                    backoff.reset()
+                    current = leader_key(pb.leader) if pb.HasField("leader") else None
+                    if first or current != last:
+                        first = False
+                        last = current
+                        yield current
+            except grpc.RpcError as e:
+                error = from_rpc_error(e, name)
+                from corral._retry import reopens
+
+                if not reopens(error):
+                    raise error from None
+                self._members.skip(index)
+                time.sleep(backoff.step())
+            finally:
+                call.cancel()
+
+    # --- cluster and maintenance ----------------------------------------------------
+
+    def member_list(self, *, timeout: Timeout = DEFAULT) -> MemberList:
+        """The members (voters and learners) and the leader's id."""
+        pb = self._call(
+            lambda s, r, t, m: s.cluster.MemberList(r, timeout=t, metadata=m),
+            cluster_pb2.MemberListRequest(),
+            timeout=timeout,
+        )
+        return MemberList(
+            members=[Member(m.member_id, m.peer_addr, m.is_learner) for m in pb.members],
+            leader_id=pb.leader_id,
+            header=rq.header(pb.header),
+        )
+
+    def status(self, *, timeout: Timeout = DEFAULT) -> Status:
+        """The answering member's view: leader, term, indexes, revision, size, version."""
+        pb = self._call(
+            lambda s, r, t, m: s.cluster.Status(r, timeout=t, metadata=m), cluster_pb2.StatusRequest(), timeout=timeout
+        )
+        return status_result(pb)
+
+    def compact(self, revision: int, *, timeout: Timeout = DEFAULT) -> int:
+        """Discards history up to ``revision``; returns the newest compacted revision."""
+        rq.check_int(revision, "revision", 1)
+        pb = self._call(
+            lambda s, r, t, m: s.maintenance.Compact(r, timeout=t, metadata=m),
+            maintenance_pb2.CompactRequest(revision=revision),
+            retry=Retry.SAFE,
+            timeout=timeout,
+        )
+        return int(pb.compact_revision)
+
+    def snapshot(self, path: Union[str, "os.PathLike[str]"], *, timeout: Timeout = DEFAULT) -> SnapshotResult:
+        """Writes a consistent backup of the answering member's state to the file
+        ``path`` (written to a temporary name, then renamed)."""
+        target = os.fspath(path)
+        if not isinstance(target, str) or not target:
+            raise InvalidArgument("path: a file name is needed", argument="path")
+        partial = target + ".partial"
+
+        def rpc(s: _Stubs, r: Any, t: Optional[float], m: Any) -> SnapshotResult:
+            size = 0
+            revision = 0
+            with open(partial, "wb") as f:
+                for chunk in s.maintenance.Snapshot(r, timeout=t, metadata=m):
+                    f.write(chunk.blob)
+                    size += len(chunk.blob)
+                    revision = chunk.header.revision
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, target)
+            return SnapshotResult(path=target, size=size, revision=revision)
+
+        try:
+            result: SnapshotResult = self._call(rpc, maintenance_pb2.SnapshotRequest(), timeout=timeout)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+        return result
+
+
+def _until_lost(
+    session: Optional["Session"], start: Callable[[Any, Any, Optional[float], Any], Any]
+) -> Callable[[Any, Any, Optional[float], Any], Any]:
+    """An rpc for Client._call that waits on a started call (a gRPC future), and
+    cancels it when ``session`` is lost: a waiter whose lease ended must not wait on
+    (its queue entry went with the lease)."""
+    from corral._errors import SessionLost
+    from corral._session import SessionState
+
+    def rpc(stubs: Any, request: Any, timeout: Optional[float], metadata: Any) -> Any:
+        future = start(stubs, request, timeout, metadata)
+        if session is None:
+            return future.result()
+
+        def on_change(state: SessionState) -> None:
+            if state is SessionState.LOST:
+                future.cancel()
+
+        session.add_listener(on_change)
+        try:
+            if session.is_lost:
+                future.cancel()
+            return future.result()
+        except grpc.FutureCancelledError:
+            raise SessionLost(f"session lease {session.lease_id} was lost while waiting") from None
+        finally:
+            session.remove_listener(on_change)
+
+    return rpc
+
+
+def status_result(pb: cluster_pb2.StatusResponse) -> Status:
+    """The client's Status."""
+    return Status(
+        member_id=pb.member_id,
+        leader_id=pb.leader_id,
+        raft_term=pb.raft_term,
+        commit_index=pb.commit_index,
+        applied_index=pb.applied_index,
+        revision=pb.revision,
+        db_size_bytes=pb.db_size_bytes,
+        version=pb.version,
+        last_log_index=pb.last_log_index,
+        is_learner=pb.is_learner,
+        snapshot_index=pb.snapshot_index,
+        snapshot_installs=pb.snapshot_installs,
+        header=rq.header(pb.header),
+    )
