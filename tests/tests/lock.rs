@@ -573,3 +573,46 @@ async fn a_waiter_behind_20000_entries_keeps_its_place_and_gets_the_lock() -> Re
     assert_eq!(key_sequence(&held.key), AHEAD as u64);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_waiter_whose_lease_ends_is_told_at_once_not_when_its_predecessor_leaves() -> Result<()> {
+    let server = Server::start().await?;
+    let endpoint = server.endpoint();
+    let holder = wire::grant(&endpoint, 60_000).await?;
+    let waiter = wire::grant(&endpoint, 60_000).await?;
+    let mut locks = wire::lock_client(&endpoint).await?;
+    locks
+        .lock(pb::LockRequest {
+            name: "/locks/gone".into(),
+            lease_id: holder,
+            wait_timeout_ms: 0,
+        })
+        .await?;
+    let waiting = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move {
+            wire::lock_client(&endpoint)
+                .await?
+                .lock(pb::LockRequest {
+                    name: "/locks/gone".into(),
+                    lease_id: waiter,
+                    wait_timeout_ms: 60_000,
+                })
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "the waiter did not wait");
+    // The holder keeps the lock; the waiter's lease ends.
+    wire::revoke(&endpoint, waiter).await?;
+    let ended = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .context("the waiter kept waiting after its lease ended")??;
+    let status = ended
+        .expect_err("no lock without a lease")
+        .downcast::<tonic::Status>()?;
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    assert_eq!(wire::reason(&status).as_deref(), Some("ENTRY_GONE"));
+    Ok(())
+}

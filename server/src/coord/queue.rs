@@ -435,39 +435,54 @@ pub async fn wait_first(
         match place(node, dir, prefix, key).await? {
             (Place::Gone, _) => return Err(CoordError::EntryGone(key.to_string())),
             (Place::First, _) => return Ok(()),
+            // Wake when the predecessor goes (maybe this entry is first now) or when
+            // this entry itself goes (its lease ended: tell the caller at once, not
+            // when the predecessor happens to leave).
             (Place::Behind(predecessor), revision) => {
-                wait_deleted(node, &predecessor, revision + 1, deadline).await?
+                wait_deleted(node, &[&predecessor, key], revision + 1, deadline).await?
             }
         }
     }
 }
 
-/// Waits for a DELETED event of `path` at or after `from`.
+/// Waits for a DELETED event of any of `paths` at or after `from`: one node watch each
+/// (never a watch of the whole queue, which would wake every waiter on every change).
 async fn wait_deleted(
     node: &RaftNode,
-    path: &str,
+    paths: &[&str],
     from: i64,
     deadline: Option<Instant>,
 ) -> Result<(), CoordError> {
     let (tx, mut rx) = mpsc::channel(16);
     let (_progress_tx, progress_rx) = watch::channel(0u64);
-    let opts = WatchOptions {
-        spec: WatchSpec {
-            path: path.to_string(),
-            scope: Scope::Node,
-            exclude: vec![EventKind::Created, EventKind::Updated],
-        },
-        start_revision: from,
-        progress_notify: None,
-    };
-    let task = tokio::spawn(watcher::run(node.hub().clone(), 0, opts, tx, progress_rx));
-    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
     impl Drop for AbortOnDrop {
         fn drop(&mut self) {
-            self.0.abort();
+            for task in &self.0 {
+                task.abort();
+            }
         }
     }
-    let _task = AbortOnDrop(task);
+    let mut tasks = AbortOnDrop(Vec::with_capacity(paths.len()));
+    for (id, path) in paths.iter().enumerate() {
+        let opts = WatchOptions {
+            spec: WatchSpec {
+                path: path.to_string(),
+                scope: Scope::Node,
+                exclude: vec![EventKind::Created, EventKind::Updated],
+            },
+            start_revision: from,
+            progress_notify: None,
+        };
+        tasks.0.push(tokio::spawn(watcher::run(
+            node.hub().clone(),
+            id as i64,
+            opts,
+            tx.clone(),
+            progress_rx.clone(),
+        )));
+    }
+    drop(tx);
     loop {
         let msg = match deadline {
             Some(d) => match tokio::time::timeout_at(d.into(), rx.recv()).await {
