@@ -58,13 +58,11 @@ for corral_component in fmt clippy; do
   fi
 done
 
-# Go, for the history checker (tests/lincheck, go 1.19).
-if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:$PATH"
-fi
-if ! corral_go_at_least 1.19; then
-  corral_apt_install golang-go
-fi
+# Go, for the history checker (tests/lincheck) and the Go SDK (the version its go.mod
+# names): fetched from the Go module proxy when missing or older (scripts/lib/go-install.sh).
+# shellcheck source=scripts/lib/go-install.sh
+source "$corral_root/scripts/lib/go-install.sh"
+corral_ensure_go "$(awk '$1 == "go" { print $2; exit }' "$corral_root/sdk-go/go.mod" 2>/dev/null)"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$corral_root/target}"
 
