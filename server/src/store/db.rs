@@ -432,6 +432,44 @@ pub struct DbReader<'a> {
     snap: rocksdb::Snapshot<'a>,
 }
 
+impl DbReader<'_> {
+    /// Names of `parent`'s children from `parent \0 from_name` in `direction`, leaving
+    /// out the first keys that `skip(key, start)` says to, and stopping at the end of
+    /// `parent`'s children.
+    fn child_names<'s>(
+        &'s self,
+        parent: &str,
+        from_name: &str,
+        direction: Direction,
+        skip: impl Fn(&[u8], &[u8]) -> bool + 's,
+    ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
+        let cf = match self.db.cf(CF_CHILDREN) {
+            Ok(cf) => cf,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let prefix = child_key(parent, "");
+        let start = child_key(parent, from_name);
+        let iter = self
+            .snap
+            .iterator_cf(cf, IteratorMode::From(start.as_bytes(), direction))
+            .map(|item| -> Result<Vec<u8>, StoreError> { Ok(item?.0.to_vec()) })
+            .skip_while(move |item| matches!(item, Ok(k) if skip(k, start.as_bytes())))
+            .take_while({
+                let prefix = prefix.clone();
+                move |item| match item {
+                    Ok(k) => k.starts_with(prefix.as_bytes()),
+                    Err(_) => true,
+                }
+            })
+            .map(move |item| {
+                let k = item?;
+                String::from_utf8(k[prefix.len()..].to_vec())
+                    .map_err(|_| StoreError::Corrupt("child key is not UTF-8".into()))
+            });
+        Box::new(iter)
+    }
+}
+
 impl Backing for DbReader<'_> {
     fn node(&self, path: &str) -> Result<Option<NodeRecord>, StoreError> {
         match self.snap.get_cf(self.db.cf(CF_NODES)?, path.as_bytes())? {
@@ -477,33 +515,11 @@ impl Backing for DbReader<'_> {
         parent: &str,
         after_name: &str,
     ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
-        let cf = match self.db.cf(CF_CHILDREN) {
-            Ok(cf) => cf,
-            Err(e) => return Box::new(std::iter::once(Err(e))),
-        };
-        let prefix = child_key(parent, "");
-        let start = child_key(parent, after_name);
+        // Forward from `parent \0 after_name`, leaving out that key itself.
         let skip_first = !after_name.is_empty();
-        let iter = self
-            .snap
-            .iterator_cf(cf, IteratorMode::From(start.as_bytes(), Direction::Forward))
-            .map(|item| -> Result<Vec<u8>, StoreError> { Ok(item?.0.to_vec()) })
-            .skip_while(move |item| {
-                skip_first && matches!(item, Ok(k) if k.as_slice() == start.as_bytes())
-            })
-            .take_while({
-                let prefix = prefix.clone();
-                move |item| match item {
-                    Ok(k) => k.starts_with(prefix.as_bytes()),
-                    Err(_) => true,
-                }
-            })
-            .map(move |item| {
-                let k = item?;
-                String::from_utf8(k[prefix.len()..].to_vec())
-                    .map_err(|_| StoreError::Corrupt("child key is not UTF-8".into()))
-            });
-        Box::new(iter)
+        self.child_names(parent, after_name, Direction::Forward, move |k, start| {
+            skip_first && k == start
+        })
     }
 
     fn scan_children_before<'s>(
@@ -511,31 +527,11 @@ impl Backing for DbReader<'_> {
         parent: &str,
         before_name: &str,
     ) -> Box<dyn Iterator<Item = Result<String, StoreError>> + 's> {
-        let cf = match self.db.cf(CF_CHILDREN) {
-            Ok(cf) => cf,
-            Err(e) => return Box::new(std::iter::once(Err(e))),
-        };
-        let prefix = child_key(parent, "");
-        let start = child_key(parent, before_name);
-        // A reverse iterator from `start` begins at the last key <= start.
-        let iter = self
-            .snap
-            .iterator_cf(cf, IteratorMode::From(start.as_bytes(), Direction::Reverse))
-            .map(|item| -> Result<Vec<u8>, StoreError> { Ok(item?.0.to_vec()) })
-            .skip_while(move |item| matches!(item, Ok(k) if k.as_slice() >= start.as_bytes()))
-            .take_while({
-                let prefix = prefix.clone();
-                move |item| match item {
-                    Ok(k) => k.starts_with(prefix.as_bytes()),
-                    Err(_) => true,
-                }
-            })
-            .map(move |item| {
-                let k = item?;
-                String::from_utf8(k[prefix.len()..].to_vec())
-                    .map_err(|_| StoreError::Corrupt("child key is not UTF-8".into()))
-            });
-        Box::new(iter)
+        // A reverse iterator from `start` begins at the last key <= start: leave out
+        // `start` itself (and anything after it).
+        self.child_names(parent, before_name, Direction::Reverse, |k, start| {
+            k >= start
+        })
     }
 
     fn revision(&self) -> Result<i64, StoreError> {
