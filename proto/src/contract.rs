@@ -17,11 +17,10 @@ impl ErrorReason {
         self.as_str_name()
     }
 
-    /// Every reason a status can carry (all but the unspecified zero value).
+    /// Every reason a status can carry (all but the unspecified zero value). Scans the
+    /// whole numbering range, so a gap left by a removed reason hides none after it.
     pub fn all() -> impl Iterator<Item = ErrorReason> {
-        (1..)
-            .map_while(|n| ErrorReason::try_from(n).ok())
-            .filter(|r| *r != ErrorReason::Unspecified)
+        (1..1024).filter_map(|n| ErrorReason::try_from(n).ok())
     }
 }
 

@@ -32,11 +32,10 @@ from corral._errors import (
     REQUEST_ID_HEADER,
     ClientClosed,
     CorralError,
-    DeadlineExceeded,
     InvalidArgument,
     from_rpc_error,
 )
-from corral._retry import MAX_ATTEMPTS_WITHOUT_TIMEOUT, Backoff, Retry, again
+from corral._retry import Backoff, CallAttempts, Retry
 from corral._types import (
     CreateResult,
     DeleteResult,
@@ -248,47 +247,18 @@ class Client:
         retry policy allows, until the deadline. One request id for all attempts."""
         self._check_open()
         limit = self._resolve_timeout(timeout)
-        deadline = None if limit is None else time.monotonic() + limit
-        lane: Optional[Tuple[int, int]] = None
-        metadata: Optional[Tuple[Tuple[str, str], ...]] = None
-        if retry is Retry.WITH_REQUEST_ID:
-            if self._lanes is None:
-                retry = Retry.UNSAFE
-            else:
-                lane = self._lanes.take()
-                metadata = ((REQUEST_ID_HEADER, self._lanes.request_id(*lane)),)
-        backoff = Backoff()
-        attempt = 0
-        left_in_round = len(self._members)
+        attempts = CallAttempts(self._members, self._lanes, retry, limit, REQUEST_ID_HEADER)
         try:
             while True:
-                attempt += 1
-                index, stubs = self._members.current()
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise DeadlineExceeded(f"no answer within {limit} s")
+                index, stubs, remaining = attempts.next()
                 try:
-                    return rpc(stubs, request, remaining, metadata)
+                    return rpc(stubs, request, remaining, attempts.metadata)
                 except grpc.RpcError as e:
-                    error = from_rpc_error(e, path)
-                if not again(error, retry):
-                    if isinstance(error, DeadlineExceeded) and error.reason is None:
-                        # Frozen or cut off: the next call goes elsewhere.
-                        self._members.skip(index)
-                    raise error
-                self._members.skip(index)
-                if deadline is not None:
-                    if time.monotonic() + backoff.current >= deadline:
-                        raise error
-                elif attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT:
-                    raise error
-                left_in_round -= 1
-                if left_in_round == 0:
-                    left_in_round = len(self._members)
-                    time.sleep(backoff.step())
+                    pause = attempts.failed(from_rpc_error(e, path), index)
+                if pause:
+                    time.sleep(pause)
         finally:
-            if lane is not None and self._lanes is not None:
-                self._lanes.give_back(*lane)
+            attempts.release()
 
     # --- KV -------------------------------------------------------------------
 

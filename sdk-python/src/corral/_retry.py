@@ -5,6 +5,8 @@ Calls, watches, observers and keepalives of both clients use it."""
 from __future__ import annotations
 
 import enum
+import time
+from typing import Any, Optional, Tuple
 
 from corral._errors import (
     CorralError,
@@ -69,3 +71,69 @@ class Backoff:
     def reset(self) -> None:
         """Back to the first pause."""
         self.current = BACKOFF_FIRST
+
+
+class CallAttempts:
+    """The bookkeeping of one call's attempts, shared by the sync and asyncio clients
+    (which differ only in how they wait): the request id (one for every attempt),
+    the deadline, which member to try, and after a failure whether and how long to
+    pause before the next attempt (every member once without a pause, then a pause
+    between rounds), or that the call is over.
+
+    ``members`` has ``current()``, ``skip(index)`` and ``len()``; ``lanes`` (None when
+    request ids are off) has ``take()``, ``request_id(lane, seq)`` and
+    ``give_back(lane, seq)``. Call ``release()`` when the call ends, however it ends."""
+
+    def __init__(self, members: Any, lanes: Any, retry: Retry, limit: Optional[float], header: str) -> None:
+        self._members = members
+        self._lanes = lanes
+        self.limit = limit
+        self.deadline = None if limit is None else time.monotonic() + limit
+        self._lane: Optional[Tuple[int, int]] = None
+        self.metadata: Optional[Tuple[Tuple[str, str], ...]] = None
+        if retry is Retry.WITH_REQUEST_ID:
+            if lanes is None:
+                retry = Retry.UNSAFE
+            else:
+                self._lane = lanes.take()
+                self.metadata = ((header, lanes.request_id(*self._lane)),)
+        self.retry = retry
+        self._backoff = Backoff()
+        self._attempt = 0
+        self._left_in_round = len(members)
+
+    def next(self) -> Tuple[int, Any, Optional[float]]:
+        """The member to try now, its stubs and the time left (None: no deadline);
+        DeadlineExceeded once the deadline has passed."""
+        self._attempt += 1
+        index, stubs = self._members.current()
+        remaining = None if self.deadline is None else self.deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceeded(f"no answer within {self.limit} s")
+        return index, stubs, remaining
+
+    def failed(self, error: CorralError, index: int) -> float:
+        """After attempt ``index`` failed with ``error``: the pause to take before the
+        next attempt (0 for none), or ``error`` raised when the call is over."""
+        if not again(error, self.retry):
+            if isinstance(error, DeadlineExceeded) and error.reason is None:
+                # Frozen or cut off: the next call goes elsewhere.
+                self._members.skip(index)
+            raise error
+        self._members.skip(index)
+        if self.deadline is not None:
+            if time.monotonic() + self._backoff.current >= self.deadline:
+                raise error
+        elif self._attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT:
+            raise error
+        self._left_in_round -= 1
+        if self._left_in_round > 0:
+            return 0.0
+        self._left_in_round = len(self._members)
+        return self._backoff.step()
+
+    def release(self) -> None:
+        """Gives the request id's lane back."""
+        if self._lane is not None and self._lanes is not None:
+            self._lanes.give_back(*self._lane)
+            self._lane = None

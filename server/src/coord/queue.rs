@@ -32,8 +32,8 @@ pub fn sequence(name: &str, prefix: &str) -> Option<u64> {
 }
 
 /// The queue entries of `dir` with `prefix`, in queue order, read linearizably, and the
-/// revision of the read: every entry, however many (read in pages, without data but
-/// for elections, whose values are their data).
+/// revision of the read: every entry, however many, with its data (an election's
+/// value), read in pages.
 pub async fn entries(
     node: &RaftNode,
     dir: &str,
