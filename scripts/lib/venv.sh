@@ -16,6 +16,12 @@ corral_venv() {
   venv="$root/.venv"
   if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
     command -v python3 >/dev/null || corral_apt_install python3
+    # The Python SDK needs 3.10 (protobuf 7 and grpcio 1.85 do): say so here, not as a
+    # pip resolution error later.
+    if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+      echo "set-up: python3 is $(python3 --version 2>&1); the Python SDK needs 3.10 or newer" >&2
+      return 1
+    fi
     local probe
     probe="$(mktemp -d)"
     if ! python3 -m venv "$probe/v" >/dev/null 2>&1; then
