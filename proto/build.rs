@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "corral/v1/maintenance.proto",
                 "corral/v1/lock.proto",
                 "corral/v1/election.proto",
+                "corral/v1/auth.proto",
             ],
         ),
         (

@@ -10,6 +10,8 @@ pub const ERROR_DOMAIN: &str = "corral.v1";
 pub const REQUEST_ID_HEADER: &str = "corral-request-id";
 /// [`MetadataHeader::CorralLeaderId`] as a constant.
 pub const LEADER_ID_HEADER: &str = "corral-leader-id";
+/// [`MetadataHeader::Authorization`] as a constant: `Bearer <token>`.
+pub const AUTHORIZATION_HEADER: &str = "authorization";
 
 impl ErrorReason {
     /// The `ErrorInfo.reason` string: the value's name (`"VERSION_MISMATCH"`).
@@ -103,6 +105,7 @@ mod tests {
         assert_eq!(MetadataHeader::CorralLeaderId.header(), "corral-leader-id");
         assert_eq!(MetadataHeader::CorralRequestId.header(), REQUEST_ID_HEADER);
         assert_eq!(MetadataHeader::CorralLeaderId.header(), LEADER_ID_HEADER);
+        assert_eq!(MetadataHeader::Authorization.header(), AUTHORIZATION_HEADER);
         let all: Vec<_> = ErrorReason::all().collect();
         assert!(all.contains(&ErrorReason::InvalidPath) && all.contains(&ErrorReason::Internal));
         assert!(!all.contains(&ErrorReason::Unspecified));

@@ -4,7 +4,7 @@
 
 mod contract;
 
-pub use contract::{ERROR_DOMAIN, LEADER_ID_HEADER, REQUEST_ID_HEADER};
+pub use contract::{AUTHORIZATION_HEADER, ERROR_DOMAIN, LEADER_ID_HEADER, REQUEST_ID_HEADER};
 
 /// The public client API, package `corral.v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

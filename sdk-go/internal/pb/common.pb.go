@@ -198,6 +198,30 @@ const (
 	ErrorReason_WAIT_TIMEOUT ErrorReason = 24
 	// INTERNAL. A failure inside the server (storage, or a broken invariant): not the caller's fault, and retrying will not help.
 	ErrorReason_INTERNAL ErrorReason = 25
+	// UNAUTHENTICATED. Auth is enabled and the call carried no credentials: send "authorization: Bearer <token>" (from Auth/Authenticate) or use a client certificate.
+	ErrorReason_AUTH_REQUIRED ErrorReason = 26
+	// UNAUTHENTICATED. The token is malformed or its signature does not verify (e.g. issued by another cluster); authenticate again.
+	ErrorReason_INVALID_TOKEN ErrorReason = 27
+	// UNAUTHENTICATED. The token has expired; authenticate again.
+	ErrorReason_TOKEN_EXPIRED ErrorReason = 28
+	// UNAUTHENTICATED; user. The token's user was deleted or changed password since the token was issued; authenticate again.
+	ErrorReason_TOKEN_REVOKED ErrorReason = 29
+	// UNAUTHENTICATED; user. Authenticate was given a wrong user name or password.
+	ErrorReason_BAD_CREDENTIALS ErrorReason = 30
+	// PERMISSION_DENIED; path, permission, user. The caller lacks the permission on the znode (or, without path, the call needs the root user); nothing changed.
+	ErrorReason_PERMISSION_DENIED ErrorReason = 31
+	// FAILED_PRECONDITION; path, expected_version, current_version. expected_acl_version did not match the znode's acl_version.
+	ErrorReason_ACL_VERSION_MISMATCH ErrorReason = 32
+	// NOT_FOUND; user. No user with that name.
+	ErrorReason_USER_NOT_FOUND ErrorReason = 33
+	// ALREADY_EXISTS; user. A user with that name already exists.
+	ErrorReason_USER_EXISTS ErrorReason = 34
+	// NOT_FOUND; role. No role with that name.
+	ErrorReason_ROLE_NOT_FOUND ErrorReason = 35
+	// ALREADY_EXISTS; role. A role with that name already exists.
+	ErrorReason_ROLE_EXISTS ErrorReason = 36
+	// FAILED_PRECONDITION; user. Auth needs the user root: Enable is refused until root exists, and root cannot be deleted while auth is enabled.
+	ErrorReason_ROOT_REQUIRED ErrorReason = 37
 )
 
 // Enum value maps for ErrorReason.
@@ -229,6 +253,18 @@ var (
 		23: "TIMEOUT",
 		24: "WAIT_TIMEOUT",
 		25: "INTERNAL",
+		26: "AUTH_REQUIRED",
+		27: "INVALID_TOKEN",
+		28: "TOKEN_EXPIRED",
+		29: "TOKEN_REVOKED",
+		30: "BAD_CREDENTIALS",
+		31: "PERMISSION_DENIED",
+		32: "ACL_VERSION_MISMATCH",
+		33: "USER_NOT_FOUND",
+		34: "USER_EXISTS",
+		35: "ROLE_NOT_FOUND",
+		36: "ROLE_EXISTS",
+		37: "ROOT_REQUIRED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -257,6 +293,18 @@ var (
 		"TIMEOUT":                  23,
 		"WAIT_TIMEOUT":             24,
 		"INTERNAL":                 25,
+		"AUTH_REQUIRED":            26,
+		"INVALID_TOKEN":            27,
+		"TOKEN_EXPIRED":            28,
+		"TOKEN_REVOKED":            29,
+		"BAD_CREDENTIALS":          30,
+		"PERMISSION_DENIED":        31,
+		"ACL_VERSION_MISMATCH":     32,
+		"USER_NOT_FOUND":           33,
+		"USER_EXISTS":              34,
+		"ROLE_NOT_FOUND":           35,
+		"ROLE_EXISTS":              36,
+		"ROOT_REQUIRED":            37,
 	}
 )
 
@@ -323,6 +371,12 @@ const (
 	ErrorMetadataKey_LEADER_ID ErrorMetadataKey = 14
 	// Client (gRPC) address of the leader, host:port.
 	ErrorMetadataKey_LEADER_ADDR ErrorMetadataKey = 15
+	// A permission name in lower case: read, write, create, delete or admin.
+	ErrorMetadataKey_PERMISSION ErrorMetadataKey = 16
+	// A user name.
+	ErrorMetadataKey_USER ErrorMetadataKey = 17
+	// A role name.
+	ErrorMetadataKey_ROLE ErrorMetadataKey = 18
 )
 
 // Enum value maps for ErrorMetadataKey.
@@ -344,6 +398,9 @@ var (
 		13: "FLOOR",
 		14: "LEADER_ID",
 		15: "LEADER_ADDR",
+		16: "PERMISSION",
+		17: "USER",
+		18: "ROLE",
 	}
 	ErrorMetadataKey_value = map[string]int32{
 		"ERROR_METADATA_KEY_UNSPECIFIED": 0,
@@ -362,6 +419,9 @@ var (
 		"FLOOR":                          13,
 		"LEADER_ID":                      14,
 		"LEADER_ADDR":                    15,
+		"PERMISSION":                     16,
+		"USER":                           17,
+		"ROLE":                           18,
 	}
 )
 
@@ -403,6 +463,8 @@ const (
 	MetadataHeader_CORRAL_REQUEST_ID MetadataHeader = 1
 	// On NOT_LEADER errors, from the server: the leader's Raft id.
 	MetadataHeader_CORRAL_LEADER_ID MetadataHeader = 2
+	// On every call when auth is enabled, from clients: "Bearer <token>", the token from Auth/Authenticate.
+	MetadataHeader_AUTHORIZATION MetadataHeader = 3
 )
 
 // Enum value maps for MetadataHeader.
@@ -411,11 +473,13 @@ var (
 		0: "METADATA_HEADER_UNSPECIFIED",
 		1: "CORRAL_REQUEST_ID",
 		2: "CORRAL_LEADER_ID",
+		3: "AUTHORIZATION",
 	}
 	MetadataHeader_value = map[string]int32{
 		"METADATA_HEADER_UNSPECIFIED": 0,
 		"CORRAL_REQUEST_ID":           1,
 		"CORRAL_LEADER_ID":            2,
+		"AUTHORIZATION":               3,
 	}
 )
 
@@ -444,6 +508,71 @@ func (x MetadataHeader) Number() protoreflect.EnumNumber {
 // Deprecated: Use MetadataHeader.Descriptor instead.
 func (MetadataHeader) EnumDescriptor() ([]byte, []int) {
 	return file_corral_v1_common_proto_rawDescGZIP(), []int{4}
+}
+
+// What a principal may do to a znode (ZooKeeper's cdrwa).
+type Permission int32
+
+const (
+	// Never valid.
+	Permission_PERMISSION_UNSPECIFIED Permission = 0
+	// Read the znode's data and stat, list its children, watch it.
+	Permission_READ Permission = 1
+	// Set the znode's data.
+	Permission_WRITE Permission = 2
+	// Create children of the znode.
+	Permission_CREATE Permission = 3
+	// Delete children of the znode.
+	Permission_DELETE Permission = 4
+	// Read and change the znode's ACL.
+	Permission_ADMIN Permission = 5
+)
+
+// Enum value maps for Permission.
+var (
+	Permission_name = map[int32]string{
+		0: "PERMISSION_UNSPECIFIED",
+		1: "READ",
+		2: "WRITE",
+		3: "CREATE",
+		4: "DELETE",
+		5: "ADMIN",
+	}
+	Permission_value = map[string]int32{
+		"PERMISSION_UNSPECIFIED": 0,
+		"READ":                   1,
+		"WRITE":                  2,
+		"CREATE":                 3,
+		"DELETE":                 4,
+		"ADMIN":                  5,
+	}
+)
+
+func (x Permission) Enum() *Permission {
+	p := new(Permission)
+	*p = x
+	return p
+}
+
+func (x Permission) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Permission) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_common_proto_enumTypes[5].Descriptor()
+}
+
+func (Permission) Type() protoreflect.EnumType {
+	return &file_corral_v1_common_proto_enumTypes[5]
+}
+
+func (x Permission) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Permission.Descriptor instead.
+func (Permission) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 // Carried by every response: who answered and at which point of the cluster's history.
@@ -530,7 +659,7 @@ type Stat struct {
 	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	// Number of changes to the child list (creates and deletes of children).
 	ChildrenVersion int64 `protobuf:"varint,4,opt,name=children_version,json=childrenVersion,proto3" json:"children_version,omitempty"`
-	// Number of changes to the ACL; 0 until ACLs exist.
+	// Number of changes to the ACL since creation (SetAcl); 0 for a new znode.
 	AclVersion int64 `protobuf:"varint,5,opt,name=acl_version,json=aclVersion,proto3" json:"acl_version,omitempty"`
 	// Revision of the last change to the child list (create_revision until then).
 	ChildrenRevision int64 `protobuf:"varint,6,opt,name=children_revision,json=childrenRevision,proto3" json:"children_revision,omitempty"`
@@ -737,6 +866,61 @@ func (x *Node) GetStat() *Stat {
 	return nil
 }
 
+// One entry of a znode's access control list: who, and what they may do.
+type AclEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "user:NAME", "role:NAME", "authenticated" (any user with valid credentials) or "anyone" (everyone, even without credentials).
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Permissions granted; at least one.
+	Permissions   []Permission `protobuf:"varint,2,rep,packed,name=permissions,proto3,enum=corral.v1.Permission" json:"permissions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclEntry) Reset() {
+	*x = AclEntry{}
+	mi := &file_corral_v1_common_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclEntry) ProtoMessage() {}
+
+func (x *AclEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_common_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclEntry.ProtoReflect.Descriptor instead.
+func (*AclEntry) Descriptor() ([]byte, []int) {
+	return file_corral_v1_common_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AclEntry) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AclEntry) GetPermissions() []Permission {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
 var File_corral_v1_common_proto protoreflect.FileDescriptor
 
 const file_corral_v1_common_proto_rawDesc = "" +
@@ -768,7 +952,10 @@ const file_corral_v1_common_proto_rawDesc = "" +
 	"\x04Node\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12#\n" +
-	"\x04stat\x18\x03 \x01(\v2\x0f.corral.v1.StatR\x04stat*\\\n" +
+	"\x04stat\x18\x03 \x01(\v2\x0f.corral.v1.StatR\x04stat\"a\n" +
+	"\bAclEntry\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x127\n" +
+	"\vpermissions\x18\x02 \x03(\x0e2\x15.corral.v1.PermissionR\vpermissions*\\\n" +
 	"\bNodeKind\x12\x19\n" +
 	"\x15NODE_KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -779,7 +966,7 @@ const file_corral_v1_common_proto_rawDesc = "" +
 	"\vConsistency\x12\x1b\n" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fLINEARIZABLE\x10\x01\x12\x10\n" +
-	"\fSERIALIZABLE\x10\x02*\x84\x04\n" +
+	"\fSERIALIZABLE\x10\x02*\xf3\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fINVALID_PATH\x10\x01\x12\x14\n" +
@@ -810,7 +997,19 @@ const file_corral_v1_common_proto_rawDesc = "" +
 	"\x0fOUTCOME_UNKNOWN\x10\x16\x12\v\n" +
 	"\aTIMEOUT\x10\x17\x12\x10\n" +
 	"\fWAIT_TIMEOUT\x10\x18\x12\f\n" +
-	"\bINTERNAL\x10\x19*\x88\x02\n" +
+	"\bINTERNAL\x10\x19\x12\x11\n" +
+	"\rAUTH_REQUIRED\x10\x1a\x12\x11\n" +
+	"\rINVALID_TOKEN\x10\x1b\x12\x11\n" +
+	"\rTOKEN_EXPIRED\x10\x1c\x12\x11\n" +
+	"\rTOKEN_REVOKED\x10\x1d\x12\x13\n" +
+	"\x0fBAD_CREDENTIALS\x10\x1e\x12\x15\n" +
+	"\x11PERMISSION_DENIED\x10\x1f\x12\x18\n" +
+	"\x14ACL_VERSION_MISMATCH\x10 \x12\x12\n" +
+	"\x0eUSER_NOT_FOUND\x10!\x12\x0f\n" +
+	"\vUSER_EXISTS\x10\"\x12\x12\n" +
+	"\x0eROLE_NOT_FOUND\x10#\x12\x0f\n" +
+	"\vROLE_EXISTS\x10$\x12\x11\n" +
+	"\rROOT_REQUIRED\x10%*\xac\x02\n" +
 	"\x10ErrorMetadataKey\x12\"\n" +
 	"\x1eERROR_METADATA_KEY_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04PATH\x10\x01\x12\n" +
@@ -829,11 +1028,26 @@ const file_corral_v1_common_proto_rawDesc = "" +
 	"\x03SEQ\x10\f\x12\t\n" +
 	"\x05FLOOR\x10\r\x12\r\n" +
 	"\tLEADER_ID\x10\x0e\x12\x0f\n" +
-	"\vLEADER_ADDR\x10\x0f*^\n" +
+	"\vLEADER_ADDR\x10\x0f\x12\x0e\n" +
+	"\n" +
+	"PERMISSION\x10\x10\x12\b\n" +
+	"\x04USER\x10\x11\x12\b\n" +
+	"\x04ROLE\x10\x12*q\n" +
 	"\x0eMetadataHeader\x12\x1f\n" +
 	"\x1bMETADATA_HEADER_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CORRAL_REQUEST_ID\x10\x01\x12\x14\n" +
-	"\x10CORRAL_LEADER_ID\x10\x02BAZ?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1b\x06proto3"
+	"\x10CORRAL_LEADER_ID\x10\x02\x12\x11\n" +
+	"\rAUTHORIZATION\x10\x03*`\n" +
+	"\n" +
+	"Permission\x12\x1a\n" +
+	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04READ\x10\x01\x12\t\n" +
+	"\x05WRITE\x10\x02\x12\n" +
+	"\n" +
+	"\x06CREATE\x10\x03\x12\n" +
+	"\n" +
+	"\x06DELETE\x10\x04\x12\t\n" +
+	"\x05ADMIN\x10\x05BAZ?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1b\x06proto3"
 
 var (
 	file_corral_v1_common_proto_rawDescOnce sync.Once
@@ -847,26 +1061,29 @@ func file_corral_v1_common_proto_rawDescGZIP() []byte {
 	return file_corral_v1_common_proto_rawDescData
 }
 
-var file_corral_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_corral_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_corral_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_corral_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_corral_v1_common_proto_goTypes = []any{
 	(NodeKind)(0),          // 0: corral.v1.NodeKind
 	(Consistency)(0),       // 1: corral.v1.Consistency
 	(ErrorReason)(0),       // 2: corral.v1.ErrorReason
 	(ErrorMetadataKey)(0),  // 3: corral.v1.ErrorMetadataKey
 	(MetadataHeader)(0),    // 4: corral.v1.MetadataHeader
-	(*ResponseHeader)(nil), // 5: corral.v1.ResponseHeader
-	(*Stat)(nil),           // 6: corral.v1.Stat
-	(*Node)(nil),           // 7: corral.v1.Node
+	(Permission)(0),        // 5: corral.v1.Permission
+	(*ResponseHeader)(nil), // 6: corral.v1.ResponseHeader
+	(*Stat)(nil),           // 7: corral.v1.Stat
+	(*Node)(nil),           // 8: corral.v1.Node
+	(*AclEntry)(nil),       // 9: corral.v1.AclEntry
 }
 var file_corral_v1_common_proto_depIdxs = []int32{
 	0, // 0: corral.v1.Stat.kind:type_name -> corral.v1.NodeKind
-	6, // 1: corral.v1.Node.stat:type_name -> corral.v1.Stat
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	7, // 1: corral.v1.Node.stat:type_name -> corral.v1.Stat
+	5, // 2: corral.v1.AclEntry.permissions:type_name -> corral.v1.Permission
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_common_proto_init() }
@@ -879,8 +1096,8 @@ func file_corral_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_common_proto_rawDesc), len(file_corral_v1_common_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   3,
+			NumEnums:      6,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

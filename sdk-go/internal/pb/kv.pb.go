@@ -103,6 +103,8 @@ type CreateRequest struct {
 	TtlMs int64 `protobuf:"varint,7,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	// Create missing ancestors as empty persistent znodes instead of failing. Default false.
 	CreateParents bool `protobuf:"varint,8,opt,name=create_parents,json=createParents,proto3" json:"create_parents,omitempty"`
+	// ACL of the new znode; empty means a copy of the parent's ACL (the root's default is anyone: all permissions).
+	Acl           []*AclEntry `protobuf:"bytes,9,rep,name=acl,proto3" json:"acl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -191,6 +193,13 @@ func (x *CreateRequest) GetCreateParents() bool {
 		return x.CreateParents
 	}
 	return false
+}
+
+func (x *CreateRequest) GetAcl() []*AclEntry {
+	if x != nil {
+		return x.Acl
+	}
+	return nil
 }
 
 // Result of a create.
@@ -1373,11 +1382,249 @@ func (x *TxnResponse) GetResults() []*OpResult {
 	return nil
 }
 
+// Asks for a znode's ACL.
+type GetAclRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute path of the znode.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Read consistency; default (CONSISTENCY_UNSPECIFIED) LINEARIZABLE.
+	Consistency   Consistency `protobuf:"varint,2,opt,name=consistency,proto3,enum=corral.v1.Consistency" json:"consistency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAclRequest) Reset() {
+	*x = GetAclRequest{}
+	mi := &file_corral_v1_kv_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAclRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAclRequest) ProtoMessage() {}
+
+func (x *GetAclRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_kv_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAclRequest.ProtoReflect.Descriptor instead.
+func (*GetAclRequest) Descriptor() ([]byte, []int) {
+	return file_corral_v1_kv_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetAclRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *GetAclRequest) GetConsistency() Consistency {
+	if x != nil {
+		return x.Consistency
+	}
+	return Consistency_CONSISTENCY_UNSPECIFIED
+}
+
+// A znode's ACL.
+type GetAclResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Response header; revision is the applied revision the read saw.
+	Header *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// The ACL entries, in the order they were set.
+	Acl []*AclEntry `protobuf:"bytes,2,rep,name=acl,proto3" json:"acl,omitempty"`
+	// Stat of the znode; stat.acl_version is what SetAcl's expected_acl_version compares with.
+	Stat          *Stat `protobuf:"bytes,3,opt,name=stat,proto3" json:"stat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAclResponse) Reset() {
+	*x = GetAclResponse{}
+	mi := &file_corral_v1_kv_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAclResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAclResponse) ProtoMessage() {}
+
+func (x *GetAclResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_kv_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAclResponse.ProtoReflect.Descriptor instead.
+func (*GetAclResponse) Descriptor() ([]byte, []int) {
+	return file_corral_v1_kv_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetAclResponse) GetHeader() *ResponseHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *GetAclResponse) GetAcl() []*AclEntry {
+	if x != nil {
+		return x.Acl
+	}
+	return nil
+}
+
+func (x *GetAclResponse) GetStat() *Stat {
+	if x != nil {
+		return x.Stat
+	}
+	return nil
+}
+
+// Asks to replace a znode's ACL.
+type SetAclRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute path of the znode.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The new ACL: at least one entry, at most 64.
+	Acl []*AclEntry `protobuf:"bytes,2,rep,name=acl,proto3" json:"acl,omitempty"`
+	// If set, succeed only if the znode's acl_version equals this (else FAILED_PRECONDITION, ACL_VERSION_MISMATCH). Default unset: any.
+	ExpectedAclVersion *int64 `protobuf:"varint,3,opt,name=expected_acl_version,json=expectedAclVersion,proto3,oneof" json:"expected_acl_version,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *SetAclRequest) Reset() {
+	*x = SetAclRequest{}
+	mi := &file_corral_v1_kv_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAclRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAclRequest) ProtoMessage() {}
+
+func (x *SetAclRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_kv_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAclRequest.ProtoReflect.Descriptor instead.
+func (*SetAclRequest) Descriptor() ([]byte, []int) {
+	return file_corral_v1_kv_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetAclRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SetAclRequest) GetAcl() []*AclEntry {
+	if x != nil {
+		return x.Acl
+	}
+	return nil
+}
+
+func (x *SetAclRequest) GetExpectedAclVersion() int64 {
+	if x != nil && x.ExpectedAclVersion != nil {
+		return *x.ExpectedAclVersion
+	}
+	return 0
+}
+
+// Result of a SetAcl.
+type SetAclResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Response header; revision is the revision of this change.
+	Header *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// Stat of the znode after the change (acl_version incremented).
+	Stat          *Stat `protobuf:"bytes,2,opt,name=stat,proto3" json:"stat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAclResponse) Reset() {
+	*x = SetAclResponse{}
+	mi := &file_corral_v1_kv_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAclResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAclResponse) ProtoMessage() {}
+
+func (x *SetAclResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_kv_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAclResponse.ProtoReflect.Descriptor instead.
+func (*SetAclResponse) Descriptor() ([]byte, []int) {
+	return file_corral_v1_kv_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetAclResponse) GetHeader() *ResponseHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SetAclResponse) GetStat() *Stat {
+	if x != nil {
+		return x.Stat
+	}
+	return nil
+}
+
 var File_corral_v1_kv_proto protoreflect.FileDescriptor
 
 const file_corral_v1_kv_proto_rawDesc = "" +
 	"\n" +
-	"\x12corral/v1/kv.proto\x12\tcorral.v1\x1a\x16corral/v1/common.proto\"\xf2\x01\n" +
+	"\x12corral/v1/kv.proto\x12\tcorral.v1\x1a\x16corral/v1/common.proto\"\x93\x02\n" +
 	"\rCreateRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x1c\n" +
@@ -1388,8 +1635,8 @@ const file_corral_v1_kv_proto_rawDesc = "" +
 	"sequential\x12\x1c\n" +
 	"\tcontainer\x18\x06 \x01(\bR\tcontainer\x12\x15\n" +
 	"\x06ttl_ms\x18\a \x01(\x03R\x05ttlMs\x12%\n" +
-	"\x0ecreate_parents\x18\b \x01(\bR\rcreateParentsJ\x04\b\t\x10\n" +
-	"\"|\n" +
+	"\x0ecreate_parents\x18\b \x01(\bR\rcreateParents\x12%\n" +
+	"\x03acl\x18\t \x03(\v2\x13.corral.v1.AclEntryR\x03acl\"|\n" +
 	"\x0eCreateResponse\x121\n" +
 	"\x06header\x18\x01 \x01(\v2\x19.corral.v1.ResponseHeaderR\x06header\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12#\n" +
@@ -1472,14 +1719,31 @@ const file_corral_v1_kv_proto_rawDesc = "" +
 	"\vTxnResponse\x121\n" +
 	"\x06header\x18\x01 \x01(\v2\x19.corral.v1.ResponseHeaderR\x06header\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\bR\tsucceeded\x12-\n" +
-	"\aresults\x18\x03 \x03(\v2\x13.corral.v1.OpResultR\aresults2\xdd\x02\n" +
+	"\aresults\x18\x03 \x03(\v2\x13.corral.v1.OpResultR\aresults\"]\n" +
+	"\rGetAclRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x128\n" +
+	"\vconsistency\x18\x02 \x01(\x0e2\x16.corral.v1.ConsistencyR\vconsistency\"\x8f\x01\n" +
+	"\x0eGetAclResponse\x121\n" +
+	"\x06header\x18\x01 \x01(\v2\x19.corral.v1.ResponseHeaderR\x06header\x12%\n" +
+	"\x03acl\x18\x02 \x03(\v2\x13.corral.v1.AclEntryR\x03acl\x12#\n" +
+	"\x04stat\x18\x03 \x01(\v2\x0f.corral.v1.StatR\x04stat\"\x9a\x01\n" +
+	"\rSetAclRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12%\n" +
+	"\x03acl\x18\x02 \x03(\v2\x13.corral.v1.AclEntryR\x03acl\x125\n" +
+	"\x14expected_acl_version\x18\x03 \x01(\x03H\x00R\x12expectedAclVersion\x88\x01\x01B\x17\n" +
+	"\x15_expected_acl_version\"h\n" +
+	"\x0eSetAclResponse\x121\n" +
+	"\x06header\x18\x01 \x01(\v2\x19.corral.v1.ResponseHeaderR\x06header\x12#\n" +
+	"\x04stat\x18\x02 \x01(\v2\x0f.corral.v1.StatR\x04stat2\xdb\x03\n" +
 	"\x02KV\x12=\n" +
 	"\x06Create\x12\x18.corral.v1.CreateRequest\x1a\x19.corral.v1.CreateResponse\x124\n" +
 	"\x03Put\x12\x15.corral.v1.PutRequest\x1a\x16.corral.v1.PutResponse\x124\n" +
 	"\x03Get\x12\x15.corral.v1.GetRequest\x1a\x16.corral.v1.GetResponse\x127\n" +
 	"\x04List\x12\x16.corral.v1.ListRequest\x1a\x17.corral.v1.ListResponse\x12=\n" +
 	"\x06Delete\x12\x18.corral.v1.DeleteRequest\x1a\x19.corral.v1.DeleteResponse\x124\n" +
-	"\x03Txn\x12\x15.corral.v1.TxnRequest\x1a\x16.corral.v1.TxnResponseBAZ?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1b\x06proto3"
+	"\x03Txn\x12\x15.corral.v1.TxnRequest\x1a\x16.corral.v1.TxnResponse\x12=\n" +
+	"\x06GetAcl\x12\x18.corral.v1.GetAclRequest\x1a\x19.corral.v1.GetAclResponse\x12=\n" +
+	"\x06SetAcl\x12\x18.corral.v1.SetAclRequest\x1a\x19.corral.v1.SetAclResponseBAZ?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1b\x06proto3"
 
 var (
 	file_corral_v1_kv_proto_rawDescOnce sync.Once
@@ -1494,7 +1758,7 @@ func file_corral_v1_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_corral_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_corral_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_corral_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_corral_v1_kv_proto_goTypes = []any{
 	(Compare_Result)(0),    // 0: corral.v1.Compare.Result
 	(*CreateRequest)(nil),  // 1: corral.v1.CreateRequest
@@ -1512,57 +1776,74 @@ var file_corral_v1_kv_proto_goTypes = []any{
 	(*OpResult)(nil),       // 13: corral.v1.OpResult
 	(*TxnRequest)(nil),     // 14: corral.v1.TxnRequest
 	(*TxnResponse)(nil),    // 15: corral.v1.TxnResponse
-	(*ResponseHeader)(nil), // 16: corral.v1.ResponseHeader
-	(*Stat)(nil),           // 17: corral.v1.Stat
-	(*Node)(nil),           // 18: corral.v1.Node
-	(Consistency)(0),       // 19: corral.v1.Consistency
+	(*GetAclRequest)(nil),  // 16: corral.v1.GetAclRequest
+	(*GetAclResponse)(nil), // 17: corral.v1.GetAclResponse
+	(*SetAclRequest)(nil),  // 18: corral.v1.SetAclRequest
+	(*SetAclResponse)(nil), // 19: corral.v1.SetAclResponse
+	(*AclEntry)(nil),       // 20: corral.v1.AclEntry
+	(*ResponseHeader)(nil), // 21: corral.v1.ResponseHeader
+	(*Stat)(nil),           // 22: corral.v1.Stat
+	(*Node)(nil),           // 23: corral.v1.Node
+	(Consistency)(0),       // 24: corral.v1.Consistency
 }
 var file_corral_v1_kv_proto_depIdxs = []int32{
-	16, // 0: corral.v1.CreateResponse.header:type_name -> corral.v1.ResponseHeader
-	17, // 1: corral.v1.CreateResponse.stat:type_name -> corral.v1.Stat
-	16, // 2: corral.v1.PutResponse.header:type_name -> corral.v1.ResponseHeader
-	17, // 3: corral.v1.PutResponse.stat:type_name -> corral.v1.Stat
-	18, // 4: corral.v1.PutResponse.prev_node:type_name -> corral.v1.Node
-	19, // 5: corral.v1.GetRequest.consistency:type_name -> corral.v1.Consistency
-	16, // 6: corral.v1.GetResponse.header:type_name -> corral.v1.ResponseHeader
-	18, // 7: corral.v1.GetResponse.node:type_name -> corral.v1.Node
-	19, // 8: corral.v1.ListRequest.consistency:type_name -> corral.v1.Consistency
-	16, // 9: corral.v1.ListResponse.header:type_name -> corral.v1.ResponseHeader
-	18, // 10: corral.v1.ListResponse.nodes:type_name -> corral.v1.Node
-	16, // 11: corral.v1.DeleteResponse.header:type_name -> corral.v1.ResponseHeader
-	0,  // 12: corral.v1.Compare.result:type_name -> corral.v1.Compare.Result
-	1,  // 13: corral.v1.Op.create:type_name -> corral.v1.CreateRequest
-	3,  // 14: corral.v1.Op.put:type_name -> corral.v1.PutRequest
-	9,  // 15: corral.v1.Op.delete:type_name -> corral.v1.DeleteRequest
-	5,  // 16: corral.v1.Op.get:type_name -> corral.v1.GetRequest
-	7,  // 17: corral.v1.Op.list:type_name -> corral.v1.ListRequest
-	2,  // 18: corral.v1.OpResult.create:type_name -> corral.v1.CreateResponse
-	4,  // 19: corral.v1.OpResult.put:type_name -> corral.v1.PutResponse
-	10, // 20: corral.v1.OpResult.delete:type_name -> corral.v1.DeleteResponse
-	6,  // 21: corral.v1.OpResult.get:type_name -> corral.v1.GetResponse
-	8,  // 22: corral.v1.OpResult.list:type_name -> corral.v1.ListResponse
-	11, // 23: corral.v1.TxnRequest.compares:type_name -> corral.v1.Compare
-	12, // 24: corral.v1.TxnRequest.success:type_name -> corral.v1.Op
-	12, // 25: corral.v1.TxnRequest.failure:type_name -> corral.v1.Op
-	16, // 26: corral.v1.TxnResponse.header:type_name -> corral.v1.ResponseHeader
-	13, // 27: corral.v1.TxnResponse.results:type_name -> corral.v1.OpResult
-	1,  // 28: corral.v1.KV.Create:input_type -> corral.v1.CreateRequest
-	3,  // 29: corral.v1.KV.Put:input_type -> corral.v1.PutRequest
-	5,  // 30: corral.v1.KV.Get:input_type -> corral.v1.GetRequest
-	7,  // 31: corral.v1.KV.List:input_type -> corral.v1.ListRequest
-	9,  // 32: corral.v1.KV.Delete:input_type -> corral.v1.DeleteRequest
-	14, // 33: corral.v1.KV.Txn:input_type -> corral.v1.TxnRequest
-	2,  // 34: corral.v1.KV.Create:output_type -> corral.v1.CreateResponse
-	4,  // 35: corral.v1.KV.Put:output_type -> corral.v1.PutResponse
-	6,  // 36: corral.v1.KV.Get:output_type -> corral.v1.GetResponse
-	8,  // 37: corral.v1.KV.List:output_type -> corral.v1.ListResponse
-	10, // 38: corral.v1.KV.Delete:output_type -> corral.v1.DeleteResponse
-	15, // 39: corral.v1.KV.Txn:output_type -> corral.v1.TxnResponse
-	34, // [34:40] is the sub-list for method output_type
-	28, // [28:34] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	20, // 0: corral.v1.CreateRequest.acl:type_name -> corral.v1.AclEntry
+	21, // 1: corral.v1.CreateResponse.header:type_name -> corral.v1.ResponseHeader
+	22, // 2: corral.v1.CreateResponse.stat:type_name -> corral.v1.Stat
+	21, // 3: corral.v1.PutResponse.header:type_name -> corral.v1.ResponseHeader
+	22, // 4: corral.v1.PutResponse.stat:type_name -> corral.v1.Stat
+	23, // 5: corral.v1.PutResponse.prev_node:type_name -> corral.v1.Node
+	24, // 6: corral.v1.GetRequest.consistency:type_name -> corral.v1.Consistency
+	21, // 7: corral.v1.GetResponse.header:type_name -> corral.v1.ResponseHeader
+	23, // 8: corral.v1.GetResponse.node:type_name -> corral.v1.Node
+	24, // 9: corral.v1.ListRequest.consistency:type_name -> corral.v1.Consistency
+	21, // 10: corral.v1.ListResponse.header:type_name -> corral.v1.ResponseHeader
+	23, // 11: corral.v1.ListResponse.nodes:type_name -> corral.v1.Node
+	21, // 12: corral.v1.DeleteResponse.header:type_name -> corral.v1.ResponseHeader
+	0,  // 13: corral.v1.Compare.result:type_name -> corral.v1.Compare.Result
+	1,  // 14: corral.v1.Op.create:type_name -> corral.v1.CreateRequest
+	3,  // 15: corral.v1.Op.put:type_name -> corral.v1.PutRequest
+	9,  // 16: corral.v1.Op.delete:type_name -> corral.v1.DeleteRequest
+	5,  // 17: corral.v1.Op.get:type_name -> corral.v1.GetRequest
+	7,  // 18: corral.v1.Op.list:type_name -> corral.v1.ListRequest
+	2,  // 19: corral.v1.OpResult.create:type_name -> corral.v1.CreateResponse
+	4,  // 20: corral.v1.OpResult.put:type_name -> corral.v1.PutResponse
+	10, // 21: corral.v1.OpResult.delete:type_name -> corral.v1.DeleteResponse
+	6,  // 22: corral.v1.OpResult.get:type_name -> corral.v1.GetResponse
+	8,  // 23: corral.v1.OpResult.list:type_name -> corral.v1.ListResponse
+	11, // 24: corral.v1.TxnRequest.compares:type_name -> corral.v1.Compare
+	12, // 25: corral.v1.TxnRequest.success:type_name -> corral.v1.Op
+	12, // 26: corral.v1.TxnRequest.failure:type_name -> corral.v1.Op
+	21, // 27: corral.v1.TxnResponse.header:type_name -> corral.v1.ResponseHeader
+	13, // 28: corral.v1.TxnResponse.results:type_name -> corral.v1.OpResult
+	24, // 29: corral.v1.GetAclRequest.consistency:type_name -> corral.v1.Consistency
+	21, // 30: corral.v1.GetAclResponse.header:type_name -> corral.v1.ResponseHeader
+	20, // 31: corral.v1.GetAclResponse.acl:type_name -> corral.v1.AclEntry
+	22, // 32: corral.v1.GetAclResponse.stat:type_name -> corral.v1.Stat
+	20, // 33: corral.v1.SetAclRequest.acl:type_name -> corral.v1.AclEntry
+	21, // 34: corral.v1.SetAclResponse.header:type_name -> corral.v1.ResponseHeader
+	22, // 35: corral.v1.SetAclResponse.stat:type_name -> corral.v1.Stat
+	1,  // 36: corral.v1.KV.Create:input_type -> corral.v1.CreateRequest
+	3,  // 37: corral.v1.KV.Put:input_type -> corral.v1.PutRequest
+	5,  // 38: corral.v1.KV.Get:input_type -> corral.v1.GetRequest
+	7,  // 39: corral.v1.KV.List:input_type -> corral.v1.ListRequest
+	9,  // 40: corral.v1.KV.Delete:input_type -> corral.v1.DeleteRequest
+	14, // 41: corral.v1.KV.Txn:input_type -> corral.v1.TxnRequest
+	16, // 42: corral.v1.KV.GetAcl:input_type -> corral.v1.GetAclRequest
+	18, // 43: corral.v1.KV.SetAcl:input_type -> corral.v1.SetAclRequest
+	2,  // 44: corral.v1.KV.Create:output_type -> corral.v1.CreateResponse
+	4,  // 45: corral.v1.KV.Put:output_type -> corral.v1.PutResponse
+	6,  // 46: corral.v1.KV.Get:output_type -> corral.v1.GetResponse
+	8,  // 47: corral.v1.KV.List:output_type -> corral.v1.ListResponse
+	10, // 48: corral.v1.KV.Delete:output_type -> corral.v1.DeleteResponse
+	15, // 49: corral.v1.KV.Txn:output_type -> corral.v1.TxnResponse
+	17, // 50: corral.v1.KV.GetAcl:output_type -> corral.v1.GetAclResponse
+	19, // 51: corral.v1.KV.SetAcl:output_type -> corral.v1.SetAclResponse
+	44, // [44:52] is the sub-list for method output_type
+	36, // [36:44] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_kv_proto_init() }
@@ -1595,13 +1876,14 @@ func file_corral_v1_kv_proto_init() {
 		(*OpResult_Get)(nil),
 		(*OpResult_List)(nil),
 	}
+	file_corral_v1_kv_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_kv_proto_rawDesc), len(file_corral_v1_kv_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

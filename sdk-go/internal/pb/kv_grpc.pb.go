@@ -27,6 +27,8 @@ const (
 	KV_List_FullMethodName   = "/corral.v1.KV/List"
 	KV_Delete_FullMethodName = "/corral.v1.KV/Delete"
 	KV_Txn_FullMethodName    = "/corral.v1.KV/Txn"
+	KV_GetAcl_FullMethodName = "/corral.v1.KV/GetAcl"
+	KV_SetAcl_FullMethodName = "/corral.v1.KV/SetAcl"
 )
 
 // KVClient is the client API for KV service.
@@ -47,6 +49,10 @@ type KVClient interface {
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Applies operations atomically at one revision if every compare holds (else the failure branch).
 	Txn(ctx context.Context, in *TxnRequest, opts ...grpc.CallOption) (*TxnResponse, error)
+	// Reads a znode's ACL (needs the admin permission on it when auth is enabled).
+	GetAcl(ctx context.Context, in *GetAclRequest, opts ...grpc.CallOption) (*GetAclResponse, error)
+	// Replaces a znode's ACL, optionally only at an expected acl_version (needs admin on it).
+	SetAcl(ctx context.Context, in *SetAclRequest, opts ...grpc.CallOption) (*SetAclResponse, error)
 }
 
 type kVClient struct {
@@ -117,6 +123,26 @@ func (c *kVClient) Txn(ctx context.Context, in *TxnRequest, opts ...grpc.CallOpt
 	return out, nil
 }
 
+func (c *kVClient) GetAcl(ctx context.Context, in *GetAclRequest, opts ...grpc.CallOption) (*GetAclResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAclResponse)
+	err := c.cc.Invoke(ctx, KV_GetAcl_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *kVClient) SetAcl(ctx context.Context, in *SetAclRequest, opts ...grpc.CallOption) (*SetAclResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetAclResponse)
+	err := c.cc.Invoke(ctx, KV_SetAcl_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KVServer is the server API for KV service.
 // All implementations must embed UnimplementedKVServer
 // for forward compatibility.
@@ -135,6 +161,10 @@ type KVServer interface {
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Applies operations atomically at one revision if every compare holds (else the failure branch).
 	Txn(context.Context, *TxnRequest) (*TxnResponse, error)
+	// Reads a znode's ACL (needs the admin permission on it when auth is enabled).
+	GetAcl(context.Context, *GetAclRequest) (*GetAclResponse, error)
+	// Replaces a znode's ACL, optionally only at an expected acl_version (needs admin on it).
+	SetAcl(context.Context, *SetAclRequest) (*SetAclResponse, error)
 	mustEmbedUnimplementedKVServer()
 }
 
@@ -162,6 +192,12 @@ func (UnimplementedKVServer) Delete(context.Context, *DeleteRequest) (*DeleteRes
 }
 func (UnimplementedKVServer) Txn(context.Context, *TxnRequest) (*TxnResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Txn not implemented")
+}
+func (UnimplementedKVServer) GetAcl(context.Context, *GetAclRequest) (*GetAclResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAcl not implemented")
+}
+func (UnimplementedKVServer) SetAcl(context.Context, *SetAclRequest) (*SetAclResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetAcl not implemented")
 }
 func (UnimplementedKVServer) mustEmbedUnimplementedKVServer() {}
 func (UnimplementedKVServer) testEmbeddedByValue()            {}
@@ -292,6 +328,42 @@ func _KV_Txn_Handler(srv interface{}, ctx context.Context, dec func(interface{})
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KV_GetAcl_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAclRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KVServer).GetAcl(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KV_GetAcl_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KVServer).GetAcl(ctx, req.(*GetAclRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KV_SetAcl_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetAclRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KVServer).SetAcl(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KV_SetAcl_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KVServer).SetAcl(ctx, req.(*SetAclRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KV_ServiceDesc is the grpc.ServiceDesc for KV service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -322,6 +394,14 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Txn",
 			Handler:    _KV_Txn_Handler,
+		},
+		{
+			MethodName: "GetAcl",
+			Handler:    _KV_GetAcl_Handler,
+		},
+		{
+			MethodName: "SetAcl",
+			Handler:    _KV_SetAcl_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -3,8 +3,10 @@
 isort:skip_file
 Shared message types of the Corral public API."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -131,6 +133,30 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """DEADLINE_EXCEEDED. wait_timeout_ms of Lock or Campaign ran out; the queue entry was removed."""
     INTERNAL: _ErrorReason.ValueType  # 25
     """INTERNAL. A failure inside the server (storage, or a broken invariant): not the caller's fault, and retrying will not help."""
+    AUTH_REQUIRED: _ErrorReason.ValueType  # 26
+    """UNAUTHENTICATED. Auth is enabled and the call carried no credentials: send "authorization: Bearer <token>" (from Auth/Authenticate) or use a client certificate."""
+    INVALID_TOKEN: _ErrorReason.ValueType  # 27
+    """UNAUTHENTICATED. The token is malformed or its signature does not verify (e.g. issued by another cluster); authenticate again."""
+    TOKEN_EXPIRED: _ErrorReason.ValueType  # 28
+    """UNAUTHENTICATED. The token has expired; authenticate again."""
+    TOKEN_REVOKED: _ErrorReason.ValueType  # 29
+    """UNAUTHENTICATED; user. The token's user was deleted or changed password since the token was issued; authenticate again."""
+    BAD_CREDENTIALS: _ErrorReason.ValueType  # 30
+    """UNAUTHENTICATED; user. Authenticate was given a wrong user name or password."""
+    PERMISSION_DENIED: _ErrorReason.ValueType  # 31
+    """PERMISSION_DENIED; path, permission, user. The caller lacks the permission on the znode (or, without path, the call needs the root user); nothing changed."""
+    ACL_VERSION_MISMATCH: _ErrorReason.ValueType  # 32
+    """FAILED_PRECONDITION; path, expected_version, current_version. expected_acl_version did not match the znode's acl_version."""
+    USER_NOT_FOUND: _ErrorReason.ValueType  # 33
+    """NOT_FOUND; user. No user with that name."""
+    USER_EXISTS: _ErrorReason.ValueType  # 34
+    """ALREADY_EXISTS; user. A user with that name already exists."""
+    ROLE_NOT_FOUND: _ErrorReason.ValueType  # 35
+    """NOT_FOUND; role. No role with that name."""
+    ROLE_EXISTS: _ErrorReason.ValueType  # 36
+    """ALREADY_EXISTS; role. A role with that name already exists."""
+    ROOT_REQUIRED: _ErrorReason.ValueType  # 37
+    """FAILED_PRECONDITION; user. Auth needs the user root: Enable is refused until root exists, and root cannot be deleted while auth is enabled."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The error contract, defined here once for the server, every SDK and the docs. Every
@@ -193,6 +219,30 @@ WAIT_TIMEOUT: ErrorReason.ValueType  # 24
 """DEADLINE_EXCEEDED. wait_timeout_ms of Lock or Campaign ran out; the queue entry was removed."""
 INTERNAL: ErrorReason.ValueType  # 25
 """INTERNAL. A failure inside the server (storage, or a broken invariant): not the caller's fault, and retrying will not help."""
+AUTH_REQUIRED: ErrorReason.ValueType  # 26
+"""UNAUTHENTICATED. Auth is enabled and the call carried no credentials: send "authorization: Bearer <token>" (from Auth/Authenticate) or use a client certificate."""
+INVALID_TOKEN: ErrorReason.ValueType  # 27
+"""UNAUTHENTICATED. The token is malformed or its signature does not verify (e.g. issued by another cluster); authenticate again."""
+TOKEN_EXPIRED: ErrorReason.ValueType  # 28
+"""UNAUTHENTICATED. The token has expired; authenticate again."""
+TOKEN_REVOKED: ErrorReason.ValueType  # 29
+"""UNAUTHENTICATED; user. The token's user was deleted or changed password since the token was issued; authenticate again."""
+BAD_CREDENTIALS: ErrorReason.ValueType  # 30
+"""UNAUTHENTICATED; user. Authenticate was given a wrong user name or password."""
+PERMISSION_DENIED: ErrorReason.ValueType  # 31
+"""PERMISSION_DENIED; path, permission, user. The caller lacks the permission on the znode (or, without path, the call needs the root user); nothing changed."""
+ACL_VERSION_MISMATCH: ErrorReason.ValueType  # 32
+"""FAILED_PRECONDITION; path, expected_version, current_version. expected_acl_version did not match the znode's acl_version."""
+USER_NOT_FOUND: ErrorReason.ValueType  # 33
+"""NOT_FOUND; user. No user with that name."""
+USER_EXISTS: ErrorReason.ValueType  # 34
+"""ALREADY_EXISTS; user. A user with that name already exists."""
+ROLE_NOT_FOUND: ErrorReason.ValueType  # 35
+"""NOT_FOUND; role. No role with that name."""
+ROLE_EXISTS: ErrorReason.ValueType  # 36
+"""ALREADY_EXISTS; role. A role with that name already exists."""
+ROOT_REQUIRED: ErrorReason.ValueType  # 37
+"""FAILED_PRECONDITION; user. Auth needs the user root: Enable is refused until root exists, and root cannot be deleted while auth is enabled."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _ErrorMetadataKey:
@@ -233,6 +283,12 @@ class _ErrorMetadataKeyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Erro
     """Raft id of the leader, decimal."""
     LEADER_ADDR: _ErrorMetadataKey.ValueType  # 15
     """Client (gRPC) address of the leader, host:port."""
+    PERMISSION: _ErrorMetadataKey.ValueType  # 16
+    """A permission name in lower case: read, write, create, delete or admin."""
+    USER: _ErrorMetadataKey.ValueType  # 17
+    """A user name."""
+    ROLE: _ErrorMetadataKey.ValueType  # 18
+    """A role name."""
 
 class ErrorMetadataKey(_ErrorMetadataKey, metaclass=_ErrorMetadataKeyEnumTypeWrapper):
     """Keys of ErrorInfo.metadata: the value name in lower case (PATH -> "path")."""
@@ -269,6 +325,12 @@ LEADER_ID: ErrorMetadataKey.ValueType  # 14
 """Raft id of the leader, decimal."""
 LEADER_ADDR: ErrorMetadataKey.ValueType  # 15
 """Client (gRPC) address of the leader, host:port."""
+PERMISSION: ErrorMetadataKey.ValueType  # 16
+"""A permission name in lower case: read, write, create, delete or admin."""
+USER: ErrorMetadataKey.ValueType  # 17
+"""A user name."""
+ROLE: ErrorMetadataKey.ValueType  # 18
+"""A role name."""
 Global___ErrorMetadataKey: _TypeAlias = ErrorMetadataKey  # noqa: Y015
 
 class _MetadataHeader:
@@ -283,6 +345,8 @@ class _MetadataHeaderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Metada
     """On writes, from clients: "<client-id>/<sequence>", so that a retried write is applied once."""
     CORRAL_LEADER_ID: _MetadataHeader.ValueType  # 2
     """On NOT_LEADER errors, from the server: the leader's Raft id."""
+    AUTHORIZATION: _MetadataHeader.ValueType  # 3
+    """On every call when auth is enabled, from clients: "Bearer <token>", the token from Auth/Authenticate."""
 
 class MetadataHeader(_MetadataHeader, metaclass=_MetadataHeaderEnumTypeWrapper):
     """gRPC metadata headers of the API: the value name in lower case with "_" as "-"
@@ -295,7 +359,45 @@ CORRAL_REQUEST_ID: MetadataHeader.ValueType  # 1
 """On writes, from clients: "<client-id>/<sequence>", so that a retried write is applied once."""
 CORRAL_LEADER_ID: MetadataHeader.ValueType  # 2
 """On NOT_LEADER errors, from the server: the leader's Raft id."""
+AUTHORIZATION: MetadataHeader.ValueType  # 3
+"""On every call when auth is enabled, from clients: "Bearer <token>", the token from Auth/Authenticate."""
 Global___MetadataHeader: _TypeAlias = MetadataHeader  # noqa: Y015
+
+class _Permission:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PermissionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Permission.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PERMISSION_UNSPECIFIED: _Permission.ValueType  # 0
+    """Never valid."""
+    READ: _Permission.ValueType  # 1
+    """Read the znode's data and stat, list its children, watch it."""
+    WRITE: _Permission.ValueType  # 2
+    """Set the znode's data."""
+    CREATE: _Permission.ValueType  # 3
+    """Create children of the znode."""
+    DELETE: _Permission.ValueType  # 4
+    """Delete children of the znode."""
+    ADMIN: _Permission.ValueType  # 5
+    """Read and change the znode's ACL."""
+
+class Permission(_Permission, metaclass=_PermissionEnumTypeWrapper):
+    """What a principal may do to a znode (ZooKeeper's cdrwa)."""
+
+PERMISSION_UNSPECIFIED: Permission.ValueType  # 0
+"""Never valid."""
+READ: Permission.ValueType  # 1
+"""Read the znode's data and stat, list its children, watch it."""
+WRITE: Permission.ValueType  # 2
+"""Set the znode's data."""
+CREATE: Permission.ValueType  # 3
+"""Create children of the znode."""
+DELETE: Permission.ValueType  # 4
+"""Delete children of the znode."""
+ADMIN: Permission.ValueType  # 5
+"""Read and change the znode's ACL."""
+Global___Permission: _TypeAlias = Permission  # noqa: Y015
 
 @_typing.final
 class ResponseHeader(_message.Message):
@@ -359,7 +461,7 @@ class Stat(_message.Message):
     children_version: _builtins.int
     """Number of changes to the child list (creates and deletes of children)."""
     acl_version: _builtins.int
-    """Number of changes to the ACL; 0 until ACLs exist."""
+    """Number of changes to the ACL since creation (SetAcl); 0 for a new znode."""
     children_revision: _builtins.int
     """Revision of the last change to the child list (create_revision until then)."""
     lease_id: _builtins.int
@@ -432,3 +534,31 @@ class Node(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Node: _TypeAlias = Node  # noqa: Y015
+
+@_typing.final
+class AclEntry(_message.Message):
+    """One entry of a znode's access control list: who, and what they may do."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    PERMISSIONS_FIELD_NUMBER: _builtins.int
+    principal: _builtins.str
+    """"user:NAME", "role:NAME", "authenticated" (any user with valid credentials) or "anyone" (everyone, even without credentials)."""
+    @_builtins.property
+    def permissions(self) -> _containers.RepeatedScalarFieldContainer[Global___Permission.ValueType]:
+        """Permissions granted; at least one."""
+
+    def __init__(
+        self,
+        *,
+        principal: _builtins.str = ...,
+        permissions: _abc.Iterable[Global___Permission.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["permissions", b"permissions", "principal", b"principal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AclEntry: _TypeAlias = AclEntry  # noqa: Y015

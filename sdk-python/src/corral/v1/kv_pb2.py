@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from corral.v1 import common_pb2 as corral_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x63orral/v1/kv.proto\x12\tcorral.v1\x1a\x16\x63orral/v1/common.proto\"\xa5\x01\n\rCreateRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\tephemeral\x18\x03 \x01(\x08\x12\x10\n\x08lease_id\x18\x04 \x01(\x03\x12\x12\n\nsequential\x18\x05 \x01(\x08\x12\x11\n\tcontainer\x18\x06 \x01(\x08\x12\x0e\n\x06ttl_ms\x18\x07 \x01(\x03\x12\x16\n\x0e\x63reate_parents\x18\x08 \x01(\x08J\x04\x08\t\x10\n\"h\n\x0e\x43reateResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x1d\n\x04stat\x18\x03 \x01(\x0b\x32\x0f.corral.v1.Stat\"\x8a\x01\n\nPutRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x1d\n\x10\x65xpected_version\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x19\n\x11\x63reate_if_missing\x18\x04 \x01(\x08\x12\x11\n\tprev_node\x18\x05 \x01(\x08\x42\x13\n\x11_expected_version\"{\n\x0bPutResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1d\n\x04stat\x18\x02 \x01(\x0b\x32\x0f.corral.v1.Stat\x12\"\n\tprev_node\x18\x03 \x01(\x0b\x32\x0f.corral.v1.Node\"Z\n\nGetRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.corral.v1.Consistency\x12\x11\n\tstat_only\x18\x03 \x01(\x08\"W\n\x0bGetResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1d\n\x04node\x18\x02 \x01(\x0b\x32\x0f.corral.v1.Node\"\x91\x01\n\x0bListRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x11\n\twith_data\x18\x03 \x01(\x08\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12+\n\x0b\x63onsistency\x18\x06 \x01(\x0e\x32\x16.corral.v1.Consistency\"r\n\x0cListResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1e\n\x05nodes\x18\x02 \x03(\x0b\x32\x0f.corral.v1.Node\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"d\n\rDeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\trecursive\x18\x03 \x01(\x08\x42\x13\n\x11_expected_version\"L\n\x0e\x44\x65leteResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03\"\x9f\x02\n\x07\x43ompare\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x06result\x18\x02 \x01(\x0e\x32\x19.corral.v1.Compare.Result\x12\x10\n\x06\x65xists\x18\x03 \x01(\x08H\x00\x12\x11\n\x07version\x18\x04 \x01(\x03H\x00\x12\x16\n\x0cmod_revision\x18\x05 \x01(\x03H\x00\x12\x19\n\x0f\x63reate_revision\x18\x06 \x01(\x03H\x00\x12\x0e\n\x04\x64\x61ta\x18\x07 \x01(\x0cH\x00\x12\x16\n\x0cnum_children\x18\x08 \x01(\x03H\x00\"Q\n\x06Result\x12\x16\n\x12RESULT_UNSPECIFIED\x10\x00\x12\t\n\x05\x45QUAL\x10\x01\x12\r\n\tNOT_EQUAL\x10\x02\x12\x0b\n\x07GREATER\x10\x03\x12\x08\n\x04LESS\x10\x04\x42\x08\n\x06target\"\xd6\x01\n\x02Op\x12*\n\x06\x63reate\x18\x01 \x01(\x0b\x32\x18.corral.v1.CreateRequestH\x00\x12$\n\x03put\x18\x02 \x01(\x0b\x32\x15.corral.v1.PutRequestH\x00\x12*\n\x06\x64\x65lete\x18\x03 \x01(\x0b\x32\x18.corral.v1.DeleteRequestH\x00\x12$\n\x03get\x18\x04 \x01(\x0b\x32\x15.corral.v1.GetRequestH\x00\x12&\n\x04list\x18\x05 \x01(\x0b\x32\x16.corral.v1.ListRequestH\x00\x42\x04\n\x02op\"\xe5\x01\n\x08OpResult\x12+\n\x06\x63reate\x18\x01 \x01(\x0b\x32\x19.corral.v1.CreateResponseH\x00\x12%\n\x03put\x18\x02 \x01(\x0b\x32\x16.corral.v1.PutResponseH\x00\x12+\n\x06\x64\x65lete\x18\x03 \x01(\x0b\x32\x19.corral.v1.DeleteResponseH\x00\x12%\n\x03get\x18\x04 \x01(\x0b\x32\x16.corral.v1.GetResponseH\x00\x12\'\n\x04list\x18\x05 \x01(\x0b\x32\x17.corral.v1.ListResponseH\x00\x42\x08\n\x06result\"r\n\nTxnRequest\x12$\n\x08\x63ompares\x18\x01 \x03(\x0b\x32\x12.corral.v1.Compare\x12\x1e\n\x07success\x18\x02 \x03(\x0b\x32\r.corral.v1.Op\x12\x1e\n\x07\x66\x61ilure\x18\x03 \x03(\x0b\x32\r.corral.v1.Op\"q\n\x0bTxnResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12$\n\x07results\x18\x03 \x03(\x0b\x32\x13.corral.v1.OpResult2\xdd\x02\n\x02KV\x12=\n\x06\x43reate\x12\x18.corral.v1.CreateRequest\x1a\x19.corral.v1.CreateResponse\x12\x34\n\x03Put\x12\x15.corral.v1.PutRequest\x1a\x16.corral.v1.PutResponse\x12\x34\n\x03Get\x12\x15.corral.v1.GetRequest\x1a\x16.corral.v1.GetResponse\x12\x37\n\x04List\x12\x16.corral.v1.ListRequest\x1a\x17.corral.v1.ListResponse\x12=\n\x06\x44\x65lete\x12\x18.corral.v1.DeleteRequest\x1a\x19.corral.v1.DeleteResponse\x12\x34\n\x03Txn\x12\x15.corral.v1.TxnRequest\x1a\x16.corral.v1.TxnResponseBAZ?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x63orral/v1/kv.proto\x12\tcorral.v1\x1a\x16\x63orral/v1/common.proto\"\xc1\x01\n\rCreateRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\tephemeral\x18\x03 \x01(\x08\x12\x10\n\x08lease_id\x18\x04 \x01(\x03\x12\x12\n\nsequential\x18\x05 \x01(\x08\x12\x11\n\tcontainer\x18\x06 \x01(\x08\x12\x0e\n\x06ttl_ms\x18\x07 \x01(\x03\x12\x16\n\x0e\x63reate_parents\x18\x08 \x01(\x08\x12 \n\x03\x61\x63l\x18\t \x03(\x0b\x32\x13.corral.v1.AclEntry\"h\n\x0e\x43reateResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x1d\n\x04stat\x18\x03 \x01(\x0b\x32\x0f.corral.v1.Stat\"\x8a\x01\n\nPutRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x1d\n\x10\x65xpected_version\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x19\n\x11\x63reate_if_missing\x18\x04 \x01(\x08\x12\x11\n\tprev_node\x18\x05 \x01(\x08\x42\x13\n\x11_expected_version\"{\n\x0bPutResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1d\n\x04stat\x18\x02 \x01(\x0b\x32\x0f.corral.v1.Stat\x12\"\n\tprev_node\x18\x03 \x01(\x0b\x32\x0f.corral.v1.Node\"Z\n\nGetRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.corral.v1.Consistency\x12\x11\n\tstat_only\x18\x03 \x01(\x08\"W\n\x0bGetResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1d\n\x04node\x18\x02 \x01(\x0b\x32\x0f.corral.v1.Node\"\x91\x01\n\x0bListRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x11\n\twith_data\x18\x03 \x01(\x08\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12+\n\x0b\x63onsistency\x18\x06 \x01(\x0e\x32\x16.corral.v1.Consistency\"r\n\x0cListResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1e\n\x05nodes\x18\x02 \x03(\x0b\x32\x0f.corral.v1.Node\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"d\n\rDeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\trecursive\x18\x03 \x01(\x08\x42\x13\n\x11_expected_version\"L\n\x0e\x44\x65leteResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03\"\x9f\x02\n\x07\x43ompare\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x06result\x18\x02 \x01(\x0e\x32\x19.corral.v1.Compare.Result\x12\x10\n\x06\x65xists\x18\x03 \x01(\x08H\x00\x12\x11\n\x07version\x18\x04 \x01(\x03H\x00\x12\x16\n\x0cmod_revision\x18\x05 \x01(\x03H\x00\x12\x19\n\x0f\x63reate_revision\x18\x06 \x01(\x03H\x00\x12\x0e\n\x04\x64\x61ta\x18\x07 \x01(\x0cH\x00\x12\x16\n\x0cnum_children\x18\x08 \x01(\x03H\x00\"Q\n\x06Result\x12\x16\n\x12RESULT_UNSPECIFIED\x10\x00\x12\t\n\x05\x45QUAL\x10\x01\x12\r\n\tNOT_EQUAL\x10\x02\x12\x0b\n\x07GREATER\x10\x03\x12\x08\n\x04LESS\x10\x04\x42\x08\n\x06target\"\xd6\x01\n\x02Op\x12*\n\x06\x63reate\x18\x01 \x01(\x0b\x32\x18.corral.v1.CreateRequestH\x00\x12$\n\x03put\x18\x02 \x01(\x0b\x32\x15.corral.v1.PutRequestH\x00\x12*\n\x06\x64\x65lete\x18\x03 \x01(\x0b\x32\x18.corral.v1.DeleteRequestH\x00\x12$\n\x03get\x18\x04 \x01(\x0b\x32\x15.corral.v1.GetRequestH\x00\x12&\n\x04list\x18\x05 \x01(\x0b\x32\x16.corral.v1.ListRequestH\x00\x42\x04\n\x02op\"\xe5\x01\n\x08OpResult\x12+\n\x06\x63reate\x18\x01 \x01(\x0b\x32\x19.corral.v1.CreateResponseH\x00\x12%\n\x03put\x18\x02 \x01(\x0b\x32\x16.corral.v1.PutResponseH\x00\x12+\n\x06\x64\x65lete\x18\x03 \x01(\x0b\x32\x19.corral.v1.DeleteResponseH\x00\x12%\n\x03get\x18\x04 \x01(\x0b\x32\x16.corral.v1.GetResponseH\x00\x12\'\n\x04list\x18\x05 \x01(\x0b\x32\x17.corral.v1.ListResponseH\x00\x42\x08\n\x06result\"r\n\nTxnRequest\x12$\n\x08\x63ompares\x18\x01 \x03(\x0b\x32\x12.corral.v1.Compare\x12\x1e\n\x07success\x18\x02 \x03(\x0b\x32\r.corral.v1.Op\x12\x1e\n\x07\x66\x61ilure\x18\x03 \x03(\x0b\x32\r.corral.v1.Op\"q\n\x0bTxnResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12$\n\x07results\x18\x03 \x03(\x0b\x32\x13.corral.v1.OpResult\"J\n\rGetAclRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.corral.v1.Consistency\"|\n\x0eGetAclResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12 \n\x03\x61\x63l\x18\x02 \x03(\x0b\x32\x13.corral.v1.AclEntry\x12\x1d\n\x04stat\x18\x03 \x01(\x0b\x32\x0f.corral.v1.Stat\"{\n\rSetAclRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12 \n\x03\x61\x63l\x18\x02 \x03(\x0b\x32\x13.corral.v1.AclEntry\x12!\n\x14\x65xpected_acl_version\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x17\n\x15_expected_acl_version\"Z\n\x0eSetAclResponse\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.corral.v1.ResponseHeader\x12\x1d\n\x04stat\x18\x02 \x01(\x0b\x32\x0f.corral.v1.Stat2\xdb\x03\n\x02KV\x12=\n\x06\x43reate\x12\x18.corral.v1.CreateRequest\x1a\x19.corral.v1.CreateResponse\x12\x34\n\x03Put\x12\x15.corral.v1.PutRequest\x1a\x16.corral.v1.PutResponse\x12\x34\n\x03Get\x12\x15.corral.v1.GetRequest\x1a\x16.corral.v1.GetResponse\x12\x37\n\x04List\x12\x16.corral.v1.ListRequest\x1a\x17.corral.v1.ListResponse\x12=\n\x06\x44\x65lete\x12\x18.corral.v1.DeleteRequest\x1a\x19.corral.v1.DeleteResponse\x12\x34\n\x03Txn\x12\x15.corral.v1.TxnRequest\x1a\x16.corral.v1.TxnResponse\x12=\n\x06GetAcl\x12\x18.corral.v1.GetAclRequest\x1a\x19.corral.v1.GetAclResponse\x12=\n\x06SetAcl\x12\x18.corral.v1.SetAclRequest\x1a\x19.corral.v1.SetAclResponseBAZ?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,37 +34,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z?github.com/corral-dev/corral/sdk-go/corralpb/corral/v1;corralv1'
   _globals['_CREATEREQUEST']._serialized_start=58
-  _globals['_CREATEREQUEST']._serialized_end=223
-  _globals['_CREATERESPONSE']._serialized_start=225
-  _globals['_CREATERESPONSE']._serialized_end=329
-  _globals['_PUTREQUEST']._serialized_start=332
-  _globals['_PUTREQUEST']._serialized_end=470
-  _globals['_PUTRESPONSE']._serialized_start=472
-  _globals['_PUTRESPONSE']._serialized_end=595
-  _globals['_GETREQUEST']._serialized_start=597
-  _globals['_GETREQUEST']._serialized_end=687
-  _globals['_GETRESPONSE']._serialized_start=689
-  _globals['_GETRESPONSE']._serialized_end=776
-  _globals['_LISTREQUEST']._serialized_start=779
-  _globals['_LISTREQUEST']._serialized_end=924
-  _globals['_LISTRESPONSE']._serialized_start=926
-  _globals['_LISTRESPONSE']._serialized_end=1040
-  _globals['_DELETEREQUEST']._serialized_start=1042
-  _globals['_DELETEREQUEST']._serialized_end=1142
-  _globals['_DELETERESPONSE']._serialized_start=1144
-  _globals['_DELETERESPONSE']._serialized_end=1220
-  _globals['_COMPARE']._serialized_start=1223
-  _globals['_COMPARE']._serialized_end=1510
-  _globals['_COMPARE_RESULT']._serialized_start=1419
-  _globals['_COMPARE_RESULT']._serialized_end=1500
-  _globals['_OP']._serialized_start=1513
-  _globals['_OP']._serialized_end=1727
-  _globals['_OPRESULT']._serialized_start=1730
-  _globals['_OPRESULT']._serialized_end=1959
-  _globals['_TXNREQUEST']._serialized_start=1961
-  _globals['_TXNREQUEST']._serialized_end=2075
-  _globals['_TXNRESPONSE']._serialized_start=2077
-  _globals['_TXNRESPONSE']._serialized_end=2190
-  _globals['_KV']._serialized_start=2193
-  _globals['_KV']._serialized_end=2542
+  _globals['_CREATEREQUEST']._serialized_end=251
+  _globals['_CREATERESPONSE']._serialized_start=253
+  _globals['_CREATERESPONSE']._serialized_end=357
+  _globals['_PUTREQUEST']._serialized_start=360
+  _globals['_PUTREQUEST']._serialized_end=498
+  _globals['_PUTRESPONSE']._serialized_start=500
+  _globals['_PUTRESPONSE']._serialized_end=623
+  _globals['_GETREQUEST']._serialized_start=625
+  _globals['_GETREQUEST']._serialized_end=715
+  _globals['_GETRESPONSE']._serialized_start=717
+  _globals['_GETRESPONSE']._serialized_end=804
+  _globals['_LISTREQUEST']._serialized_start=807
+  _globals['_LISTREQUEST']._serialized_end=952
+  _globals['_LISTRESPONSE']._serialized_start=954
+  _globals['_LISTRESPONSE']._serialized_end=1068
+  _globals['_DELETEREQUEST']._serialized_start=1070
+  _globals['_DELETEREQUEST']._serialized_end=1170
+  _globals['_DELETERESPONSE']._serialized_start=1172
+  _globals['_DELETERESPONSE']._serialized_end=1248
+  _globals['_COMPARE']._serialized_start=1251
+  _globals['_COMPARE']._serialized_end=1538
+  _globals['_COMPARE_RESULT']._serialized_start=1447
+  _globals['_COMPARE_RESULT']._serialized_end=1528
+  _globals['_OP']._serialized_start=1541
+  _globals['_OP']._serialized_end=1755
+  _globals['_OPRESULT']._serialized_start=1758
+  _globals['_OPRESULT']._serialized_end=1987
+  _globals['_TXNREQUEST']._serialized_start=1989
+  _globals['_TXNREQUEST']._serialized_end=2103
+  _globals['_TXNRESPONSE']._serialized_start=2105
+  _globals['_TXNRESPONSE']._serialized_end=2218
+  _globals['_GETACLREQUEST']._serialized_start=2220
+  _globals['_GETACLREQUEST']._serialized_end=2294
+  _globals['_GETACLRESPONSE']._serialized_start=2296
+  _globals['_GETACLRESPONSE']._serialized_end=2420
+  _globals['_SETACLREQUEST']._serialized_start=2422
+  _globals['_SETACLREQUEST']._serialized_end=2545
+  _globals['_SETACLRESPONSE']._serialized_start=2547
+  _globals['_SETACLRESPONSE']._serialized_end=2637
+  _globals['_KV']._serialized_start=2640
+  _globals['_KV']._serialized_end=3115
 # @@protoc_insertion_point(module_scope)

@@ -34,6 +34,7 @@ class CreateRequest(_message.Message):
     CONTAINER_FIELD_NUMBER: _builtins.int
     TTL_MS_FIELD_NUMBER: _builtins.int
     CREATE_PARENTS_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """Absolute path of the znode to create (for sequential znodes, the prefix the counter is appended to)."""
     data: _builtins.bytes
@@ -50,6 +51,10 @@ class CreateRequest(_message.Message):
     """If > 0, make a TTL znode deleted once not modified for this many milliseconds (at most 365 days). Default 0 (no TTL)."""
     create_parents: _builtins.bool
     """Create missing ancestors as empty persistent znodes instead of failing. Default false."""
+    @_builtins.property
+    def acl(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AclEntry]:
+        """ACL of the new znode; empty means a copy of the parent's ACL (the root's default is anyone: all permissions)."""
+
     def __init__(
         self,
         *,
@@ -61,10 +66,11 @@ class CreateRequest(_message.Message):
         container: _builtins.bool = ...,
         ttl_ms: _builtins.int = ...,
         create_parents: _builtins.bool = ...,
+        acl: _abc.Iterable[_common_pb2.AclEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["container", b"container", "create_parents", b"create_parents", "data", b"data", "ephemeral", b"ephemeral", "lease_id", b"lease_id", "path", b"path", "sequential", b"sequential", "ttl_ms", b"ttl_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "container", b"container", "create_parents", b"create_parents", "data", b"data", "ephemeral", b"ephemeral", "lease_id", b"lease_id", "path", b"path", "sequential", b"sequential", "ttl_ms", b"ttl_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -628,3 +634,129 @@ class TxnResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TxnResponse: _TypeAlias = TxnResponse  # noqa: Y015
+
+@_typing.final
+class GetAclRequest(_message.Message):
+    """Asks for a znode's ACL."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    CONSISTENCY_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Absolute path of the znode."""
+    consistency: _common_pb2.Consistency.ValueType
+    """Read consistency; default (CONSISTENCY_UNSPECIFIED) LINEARIZABLE."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        consistency: _common_pb2.Consistency.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistency", b"consistency", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAclRequest: _TypeAlias = GetAclRequest  # noqa: Y015
+
+@_typing.final
+class GetAclResponse(_message.Message):
+    """A znode's ACL."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
+    STAT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> _common_pb2.ResponseHeader:
+        """Response header; revision is the applied revision the read saw."""
+
+    @_builtins.property
+    def acl(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AclEntry]:
+        """The ACL entries, in the order they were set."""
+
+    @_builtins.property
+    def stat(self) -> _common_pb2.Stat:
+        """Stat of the znode; stat.acl_version is what SetAcl's expected_acl_version compares with."""
+
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.ResponseHeader | None = ...,
+        acl: _abc.Iterable[_common_pb2.AclEntry] | None = ...,
+        stat: _common_pb2.Stat | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "stat", b"stat"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "header", b"header", "stat", b"stat"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAclResponse: _TypeAlias = GetAclResponse  # noqa: Y015
+
+@_typing.final
+class SetAclRequest(_message.Message):
+    """Asks to replace a znode's ACL."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
+    EXPECTED_ACL_VERSION_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Absolute path of the znode."""
+    expected_acl_version: _builtins.int
+    """If set, succeed only if the znode's acl_version equals this (else FAILED_PRECONDITION, ACL_VERSION_MISMATCH). Default unset: any."""
+    @_builtins.property
+    def acl(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AclEntry]:
+        """The new ACL: at least one entry, at most 64."""
+
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        acl: _abc.Iterable[_common_pb2.AclEntry] | None = ...,
+        expected_acl_version: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_acl_version", b"_expected_acl_version", "expected_acl_version", b"expected_acl_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_acl_version", b"_expected_acl_version", "acl", b"acl", "expected_acl_version", b"expected_acl_version", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expected_acl_version: _TypeAlias = _typing.Literal["expected_acl_version"]  # noqa: Y015
+    _WhichOneofArgType__expected_acl_version: _TypeAlias = _typing.Literal["_expected_acl_version", b"_expected_acl_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_acl_version) -> _WhichOneofReturnType__expected_acl_version | None: ...
+
+Global___SetAclRequest: _TypeAlias = SetAclRequest  # noqa: Y015
+
+@_typing.final
+class SetAclResponse(_message.Message):
+    """Result of a SetAcl."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    STAT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> _common_pb2.ResponseHeader:
+        """Response header; revision is the revision of this change."""
+
+    @_builtins.property
+    def stat(self) -> _common_pb2.Stat:
+        """Stat of the znode after the change (acl_version incremented)."""
+
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.ResponseHeader | None = ...,
+        stat: _common_pb2.Stat | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "stat", b"stat"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "stat", b"stat"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAclResponse: _TypeAlias = SetAclResponse  # noqa: Y015

@@ -65,6 +65,16 @@ class KVStub:
                 request_serializer=corral_dot_v1_dot_kv__pb2.TxnRequest.SerializeToString,
                 response_deserializer=corral_dot_v1_dot_kv__pb2.TxnResponse.FromString,
                 _registered_method=True)
+        self.GetAcl = channel.unary_unary(
+                '/corral.v1.KV/GetAcl',
+                request_serializer=corral_dot_v1_dot_kv__pb2.GetAclRequest.SerializeToString,
+                response_deserializer=corral_dot_v1_dot_kv__pb2.GetAclResponse.FromString,
+                _registered_method=True)
+        self.SetAcl = channel.unary_unary(
+                '/corral.v1.KV/SetAcl',
+                request_serializer=corral_dot_v1_dot_kv__pb2.SetAclRequest.SerializeToString,
+                response_deserializer=corral_dot_v1_dot_kv__pb2.SetAclResponse.FromString,
+                _registered_method=True)
 
 
 class KVServicer:
@@ -113,6 +123,20 @@ class KVServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAcl(self, request, context):
+        """Reads a znode's ACL (needs the admin permission on it when auth is enabled).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAcl(self, request, context):
+        """Replaces a znode's ACL, optionally only at an expected acl_version (needs admin on it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KVServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +169,16 @@ def add_KVServicer_to_server(servicer, server):
                     servicer.Txn,
                     request_deserializer=corral_dot_v1_dot_kv__pb2.TxnRequest.FromString,
                     response_serializer=corral_dot_v1_dot_kv__pb2.TxnResponse.SerializeToString,
+            ),
+            'GetAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAcl,
+                    request_deserializer=corral_dot_v1_dot_kv__pb2.GetAclRequest.FromString,
+                    response_serializer=corral_dot_v1_dot_kv__pb2.GetAclResponse.SerializeToString,
+            ),
+            'SetAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAcl,
+                    request_deserializer=corral_dot_v1_dot_kv__pb2.SetAclRequest.FromString,
+                    response_serializer=corral_dot_v1_dot_kv__pb2.SetAclResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +344,60 @@ class KV:
             '/corral.v1.KV/Txn',
             corral_dot_v1_dot_kv__pb2.TxnRequest.SerializeToString,
             corral_dot_v1_dot_kv__pb2.TxnResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.KV/GetAcl',
+            corral_dot_v1_dot_kv__pb2.GetAclRequest.SerializeToString,
+            corral_dot_v1_dot_kv__pb2.GetAclResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.KV/SetAcl',
+            corral_dot_v1_dot_kv__pb2.SetAclRequest.SerializeToString,
+            corral_dot_v1_dot_kv__pb2.SetAclResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class KVStub:
     """Deletes a znode (and, with recursive, its subtree)."""
     Txn: _grpc.UnaryUnaryMultiCallable[_kv_pb2.TxnRequest, _kv_pb2.TxnResponse]
     """Applies operations atomically at one revision if every compare holds (else the failure branch)."""
+    GetAcl: _grpc.UnaryUnaryMultiCallable[_kv_pb2.GetAclRequest, _kv_pb2.GetAclResponse]
+    """Reads a znode's ACL (needs the admin permission on it when auth is enabled)."""
+    SetAcl: _grpc.UnaryUnaryMultiCallable[_kv_pb2.SetAclRequest, _kv_pb2.SetAclResponse]
+    """Replaces a znode's ACL, optionally only at an expected acl_version (needs admin on it)."""
 
 @_typing.type_check_only
 class KVAsyncStub(KVStub):
@@ -63,6 +67,10 @@ class KVAsyncStub(KVStub):
     """Deletes a znode (and, with recursive, its subtree)."""
     Txn: _aio.UnaryUnaryMultiCallable[_kv_pb2.TxnRequest, _kv_pb2.TxnResponse]  # type: ignore[assignment]
     """Applies operations atomically at one revision if every compare holds (else the failure branch)."""
+    GetAcl: _aio.UnaryUnaryMultiCallable[_kv_pb2.GetAclRequest, _kv_pb2.GetAclResponse]  # type: ignore[assignment]
+    """Reads a znode's ACL (needs the admin permission on it when auth is enabled)."""
+    SetAcl: _aio.UnaryUnaryMultiCallable[_kv_pb2.SetAclRequest, _kv_pb2.SetAclResponse]  # type: ignore[assignment]
+    """Replaces a znode's ACL, optionally only at an expected acl_version (needs admin on it)."""
 
 class KVServicer(metaclass=_abc_1.ABCMeta):
     """Reads and writes znodes. Every member accepts every call."""
@@ -114,5 +122,21 @@ class KVServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_kv_pb2.TxnResponse, _abc.Awaitable[_kv_pb2.TxnResponse]]:
         """Applies operations atomically at one revision if every compare holds (else the failure branch)."""
+
+    @_abc_1.abstractmethod
+    def GetAcl(
+        self,
+        request: _kv_pb2.GetAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_kv_pb2.GetAclResponse, _abc.Awaitable[_kv_pb2.GetAclResponse]]:
+        """Reads a znode's ACL (needs the admin permission on it when auth is enabled)."""
+
+    @_abc_1.abstractmethod
+    def SetAcl(
+        self,
+        request: _kv_pb2.SetAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_kv_pb2.SetAclResponse, _abc.Awaitable[_kv_pb2.SetAclResponse]]:
+        """Replaces a znode's ACL, optionally only at an expected acl_version (needs admin on it)."""
 
 def add_KVServicer_to_server(servicer: KVServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
