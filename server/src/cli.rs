@@ -147,6 +147,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. "info" or "corral_server=debug".
     #[arg(long, env = "CORRAL_LOG_FILTER")]
     pub log_filter: Option<String>,
+    /// Lifetime of the auth tokens this member issues, in ms.
+    #[arg(long, env = "CORRAL_AUTH_TOKEN_TTL_MS")]
+    pub auth_token_ttl_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -177,7 +180,8 @@ impl ServeArgs {
             history_retain_ms,
             request_id_window_ms,
             peer_routes,
-            log_filter
+            log_filter,
+            auth_token_ttl_ms
         );
         if self.join {
             cfg.join = true;

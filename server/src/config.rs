@@ -62,6 +62,8 @@ pub struct Config {
     pub unsafe_fault_injection: bool,
     /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "corral_server=debug".
     pub log_filter: String,
+    /// Lifetime of the auth tokens this member issues, ms (1 s to 1 day).
+    pub auth_token_ttl_ms: u64,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Config {
             peer_routes: String::new(),
             unsafe_fault_injection: false,
             log_filter: "info,openraft=warn".into(),
+            auth_token_ttl_ms: 5 * 60 * 1000,
         }
     }
 }
@@ -179,6 +182,13 @@ impl Config {
                 "max-data-bytes",
                 self.max_data_bytes,
                 format!("must be between 1 and {MAX_DATA_BYTES_LIMIT}"),
+            ));
+        }
+        if !(1000..=86_400_000).contains(&self.auth_token_ttl_ms) {
+            return Err(invalid(
+                "auth-token-ttl-ms",
+                self.auth_token_ttl_ms,
+                "must be between 1000 (1 s) and 86400000 (1 day)",
             ));
         }
         if self.election_timeout_min_ms >= self.election_timeout_max_ms {

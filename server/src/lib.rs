@@ -2,7 +2,9 @@
 //! RocksDB-backed znode state machine (`store`). Dependencies point one way:
 //! `api` → `raft` → `store`.
 
+pub mod acl;
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod coord;

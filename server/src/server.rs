@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use corral_proto::v1::auth_server::AuthServer;
 use corral_proto::v1::cluster_server::ClusterServer;
 use corral_proto::v1::election_server::ElectionServer;
 use corral_proto::v1::kv_server::KvServer;
@@ -17,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::api::auth::AuthService;
 use crate::api::cluster::ClusterService;
 use crate::api::election::ElectionService;
 use crate::api::kv::KvService;
@@ -168,8 +170,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         node: node.clone(),
         max_data_bytes: cfg.max_data_bytes as usize,
         max_message_bytes: max_msg,
+        token_ttl_ms: cfg.auth_token_ttl_ms as i64,
     };
     let transport_errors = TransportErrorsLayer::new(cx.limits());
+    let auth = AuthServer::new(AuthService::new(cx.clone()));
     let cluster = ClusterServer::new(ClusterService::new(cx.clone()));
     let lease = LeaseServer::new(LeaseService::new(cx.clone()));
     let lock = LockServer::new(LockService::new(cx.clone()));
@@ -192,6 +196,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(kv)
+        .add_service(auth)
         .add_service(cluster)
         .add_service(lease)
         .add_service(lock)

@@ -1,7 +1,10 @@
 //! The data model every layer shares: a znode's kind, stat and record, and the events
-//! that record changes to znodes. Imports nothing else from the crate.
+//! that record changes to znodes. Imports nothing else from the crate but `acl`, the
+//! other half of the data model.
 
 use serde::{Deserialize, Serialize};
+
+use crate::acl::Acl;
 
 /// What kind of znode it is; fixed at creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -94,6 +97,43 @@ pub struct Event {
     pub prev: Option<NodeRecord>,
     /// Leader clock stamp of the write (ms since the epoch), for age-based retention.
     pub ts_ms: i64,
+    /// The znode's stored ACL at the event (`None`: the default): watchers are sent only
+    /// events on znodes they may read, judged by the ACL the znode had then.
+    pub acl: Option<Acl>,
+}
+
+/// The layout of events stored before they carried an ACL.
+#[derive(Deserialize)]
+struct EventV1 {
+    revision: i64,
+    kind: EventKind,
+    path: String,
+    node: NodeRecord,
+    prev: Option<NodeRecord>,
+    ts_ms: i64,
+}
+
+impl Event {
+    /// Decodes a stored event in either layout (one without an ACL has the default).
+    pub fn decode(bytes: &[u8]) -> Result<Event, bincode::Error> {
+        match bincode::deserialize(bytes) {
+            Ok(event) => Ok(event),
+            // The old layout ends where the new one's ACL begins: decoding it as the new
+            // one runs out of bytes, and only then is it read as the old one.
+            Err(new_err) => match bincode::deserialize::<EventV1>(bytes) {
+                Ok(v1) => Ok(Event {
+                    revision: v1.revision,
+                    kind: v1.kind,
+                    path: v1.path,
+                    node: v1.node,
+                    prev: v1.prev,
+                    ts_ms: v1.ts_ms,
+                    acl: None,
+                }),
+                Err(_) => Err(new_err),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use corral_proto::v1 as pb;
 use corral_proto::v1::cluster_server::Cluster;
 use tonic::{Request, Response, Status};
 
+use super::access;
 use super::errors::ApiError;
 use super::ApiContext;
 use crate::raft::forward_wire::AdminOp;
@@ -56,8 +57,9 @@ fn check_id(id: u64) -> Result<(), Status> {
 impl Cluster for ClusterService {
     async fn member_list(
         &self,
-        _req: Request<pb::MemberListRequest>,
+        req: Request<pb::MemberListRequest>,
     ) -> Result<Response<pb::MemberListResponse>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         Ok(Response::new(pb::MemberListResponse {
             header: self.header(),
             members: self.members(),
@@ -69,6 +71,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<pb::MemberAddRequest>,
     ) -> Result<Response<pb::MemberAddResponse>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         let r = req.into_inner();
         check_id(r.member_id)?;
         if r.peer_addr.parse::<std::net::SocketAddr>().is_err() {
@@ -93,6 +96,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<pb::MemberPromoteRequest>,
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         let r = req.into_inner();
         check_id(r.member_id)?;
         self.admin(AdminOp::Promote { id: r.member_id }).await?;
@@ -106,6 +110,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<pb::MemberRemoveRequest>,
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         let r = req.into_inner();
         check_id(r.member_id)?;
         self.admin(AdminOp::Remove { id: r.member_id }).await?;
@@ -119,6 +124,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::TransferLeaderResponse>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         let r = req.into_inner();
         check_id(r.member_id)?;
         let leader_id = self
@@ -132,8 +138,9 @@ impl Cluster for ClusterService {
 
     async fn status(
         &self,
-        _req: Request<pb::StatusRequest>,
+        req: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         let s = self.cx.node.status().map_err(ApiError::from)?;
         Ok(Response::new(pb::StatusResponse {
             header: self.cx.header(s.revision),
@@ -166,6 +173,7 @@ mod tests {
             node: node.clone(),
             max_data_bytes: 1024,
             max_message_bytes: 2048,
+            token_ttl_ms: 60_000,
         });
         let ok = svc
             .status(Request::new(pb::StatusRequest {}))

@@ -79,3 +79,24 @@ pub fn op_result(out: OpOutput) -> pb::OpResult {
         result: Some(result),
     }
 }
+
+/// An ACL as sent to clients.
+pub fn acl(acl: &crate::acl::Acl) -> Vec<pb::AclEntry> {
+    use crate::acl::Perms;
+    acl.iter()
+        .map(|e| pb::AclEntry {
+            principal: e.principal.to_string(),
+            permissions: [
+                (Perms::READ, pb::Permission::Read),
+                (Perms::WRITE, pb::Permission::Write),
+                (Perms::CREATE, pb::Permission::Create),
+                (Perms::DELETE, pb::Permission::Delete),
+                (Perms::ADMIN, pb::Permission::Admin),
+            ]
+            .into_iter()
+            .filter(|(bit, _)| e.perms.contains(*bit))
+            .map(|(_, p)| p as i32)
+            .collect(),
+        })
+        .collect()
+}

@@ -8,7 +8,9 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
+use super::access;
 use super::errors::ApiError;
+use crate::acl::Perms;
 use super::lock::{check_holder_lease, check_lease_and_wait, check_name};
 use super::ApiContext;
 use crate::coord::election::{self, Leader};
@@ -45,9 +47,18 @@ impl Election for ElectionService {
         &self,
         req: Request<pb::CampaignRequest>,
     ) -> Result<Response<pb::CampaignResponse>, Status> {
+        let who = self.cx.who(&req).await?;
         let r = req.into_inner();
         check_name("name", &r.name)?;
         check_lease_and_wait(r.lease_id, r.wait_timeout_ms)?;
+        access::require_queue(
+            &self.cx.node,
+            &who,
+            &r.name,
+            r.lease_id,
+            &[Perms::CREATE, Perms::READ],
+        )
+        .await?;
         if r.value.len() > self.cx.max_data_bytes {
             return Err(ApiError::DataTooLarge {
                 path: r.name,
@@ -75,9 +86,11 @@ impl Election for ElectionService {
         &self,
         req: Request<pb::ProclaimRequest>,
     ) -> Result<Response<pb::ProclaimResponse>, Status> {
+        let who = self.cx.who(&req).await?;
         let r = req.into_inner();
         check_name("key", &r.key)?;
         check_holder_lease(r.lease_id, "Campaign")?;
+        access::require_queue(&self.cx.node, &who, &r.key, r.lease_id, &[Perms::WRITE]).await?;
         if r.value.len() > self.cx.max_data_bytes {
             return Err(ApiError::DataTooLarge {
                 path: r.key,
@@ -98,8 +111,10 @@ impl Election for ElectionService {
         &self,
         req: Request<pb::LeaderRequest>,
     ) -> Result<Response<pb::LeaderResponse>, Status> {
+        let who = self.cx.who(&req).await?;
         let name = req.into_inner().name;
         check_name("name", &name)?;
+        access::require_queue(&self.cx.node, &who, &name, 0, &[Perms::READ]).await?;
         let (leader, revision) = election::leader(&self.cx.node, &name)
             .await
             .map_err(ApiError::from)?;
@@ -116,8 +131,10 @@ impl Election for ElectionService {
         &self,
         req: Request<pb::ObserveRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
+        let who = self.cx.who(&req).await?;
         let name = req.into_inner().name;
         check_name("name", &name)?;
+        access::require_queue(&self.cx.node, &who, &name, 0, &[Perms::READ]).await?;
         let (tx, mut rx) = mpsc::channel(16);
         tokio::spawn(election::observe(self.cx.node.clone(), name, tx));
         let cx = self.cx.clone();
@@ -142,9 +159,11 @@ impl Election for ElectionService {
         &self,
         req: Request<pb::ResignRequest>,
     ) -> Result<Response<pb::ResignResponse>, Status> {
+        let who = self.cx.who(&req).await?;
         let r = req.into_inner();
         check_name("key", &r.key)?;
         check_holder_lease(r.lease_id, "Campaign")?;
+        access::require_queue(&self.cx.node, &who, &r.key, r.lease_id, &[]).await?;
         election::resign(&self.cx.node, &r.key, r.lease_id)
             .await
             .map_err(ApiError::from)?;

@@ -10,6 +10,7 @@ use corral_proto::{ERROR_DOMAIN, LEADER_ID_HEADER};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::auth::AuthError;
 use crate::coord::CoordError;
 use crate::raft::RaftNodeError;
 use crate::store::command::{KvError, UnexpectedOutput};
@@ -66,6 +67,9 @@ pub enum ApiError {
     /// A lock or election call failed.
     #[error(transparent)]
     Coord(CoordError),
+    /// The caller's credentials were refused.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// A broken invariant inside this server (a bug, never the caller's fault).
     #[error("internal error: {0}")]
     Internal(String),
@@ -120,6 +124,17 @@ impl From<ListError> for ApiError {
         match e {
             ListError::Kv(e) => ApiError::Kv(e),
             ListError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<crate::auth::caller::IdentifyError> for ApiError {
+    fn from(e: crate::auth::caller::IdentifyError) -> Self {
+        use crate::auth::caller::IdentifyError as E;
+        match e {
+            E::Auth(e) => ApiError::Auth(e),
+            E::Store(e) => ApiError::Store(e),
+            E::Raft(e) => ApiError::Raft(e),
         }
     }
 }
@@ -181,7 +196,17 @@ pub fn code_of(reason: ErrorReason) -> Code {
         | R::NotElectionLeader
         | R::EntryGone
         | R::NotQueueEntry
-        | R::NotEntryOwner => Code::FailedPrecondition,
+        | R::NotEntryOwner
+        | R::AclVersionMismatch
+        | R::RootRequired => Code::FailedPrecondition,
+        R::UserNotFound | R::RoleNotFound => Code::NotFound,
+        R::UserExists | R::RoleExists => Code::AlreadyExists,
+        R::AuthRequired
+        | R::InvalidToken
+        | R::TokenExpired
+        | R::TokenRevoked
+        | R::BadCredentials => Code::Unauthenticated,
+        R::PermissionDenied => Code::PermissionDenied,
         R::NotLeader | R::Unavailable | R::OutcomeUnknown => Code::Unavailable,
         R::Timeout | R::WaitTimeout => Code::DeadlineExceeded,
         R::Internal | R::Unspecified => Code::Internal,
@@ -276,6 +301,58 @@ pub fn to_status(e: ApiError) -> Status {
                 ],
             ),
             KvError::Invalid(_) => status(R::InvalidArgument, message, &[]),
+            KvError::AuthRequired => status(R::AuthRequired, message, &[]),
+            KvError::PermissionDenied {
+                path,
+                permission,
+                user,
+            } => {
+                let mut meta = vec![(Key::Permission, permission), (Key::User, user)];
+                if !path.is_empty() {
+                    meta.push((Key::Path, path));
+                }
+                status(R::PermissionDenied, message, &meta)
+            }
+            KvError::LeaseNotOwned { lease_id, user } => status(
+                R::PermissionDenied,
+                message,
+                &[
+                    (Key::LeaseId, lease_id.to_string()),
+                    (Key::Permission, "lease".to_string()),
+                    (Key::User, user),
+                ],
+            ),
+            KvError::AclVersionMismatch {
+                path,
+                expected,
+                current,
+            } => status(
+                R::AclVersionMismatch,
+                message,
+                &[
+                    (Key::Path, path),
+                    (Key::ExpectedVersion, expected.to_string()),
+                    (Key::CurrentVersion, current.to_string()),
+                ],
+            ),
+            KvError::UserNotFound { user } => status(R::UserNotFound, message, &[(Key::User, user)]),
+            KvError::UserExists { user } => status(R::UserExists, message, &[(Key::User, user)]),
+            KvError::RoleNotFound { role } => status(R::RoleNotFound, message, &[(Key::Role, role)]),
+            KvError::RoleExists { role } => status(R::RoleExists, message, &[(Key::Role, role)]),
+            KvError::RootRequired(_) => {
+                status(R::RootRequired, message, &[(Key::User, crate::acl::ROOT.into())])
+            }
+        },
+        ApiError::Auth(a) => match a {
+            AuthError::Required => status(R::AuthRequired, message, &[]),
+            AuthError::InvalidToken(_) => status(R::InvalidToken, message, &[]),
+            AuthError::TokenExpired => status(R::TokenExpired, message, &[]),
+            AuthError::TokenRevoked { user } => {
+                status(R::TokenRevoked, message, &[(Key::User, user)])
+            }
+            AuthError::BadCredentials { user } => {
+                status(R::BadCredentials, message, &[(Key::User, user)])
+            }
         },
         ApiError::Raft(r) => match r {
             RaftNodeError::NotLeader {

@@ -10,7 +10,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::errors::{from_transport, ApiError};
-use super::{with_request_id, ApiContext};
+use super::{access, ApiContext};
 use crate::raft::Consistency;
 use crate::store::command::{Command, KvError};
 
@@ -64,13 +64,11 @@ impl Lease for LeaseService {
             ))
             .into());
         }
-        let cmd = with_request_id(
-            &req,
-            Command::LeaseGrant {
-                id: r.lease_id,
-                ttl_ms: r.ttl_ms,
-            },
-        )?;
+        let grant = Command::LeaseGrant {
+            id: r.lease_id,
+            ttl_ms: r.ttl_ms,
+        };
+        let cmd = self.cx.client_command(&req, grant).await?;
         let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
         let (id, ttl_ms) = res
             .result
@@ -101,7 +99,10 @@ impl Lease for LeaseService {
     ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
         let id = req.get_ref().lease_id;
         check_id(id)?;
-        let cmd = with_request_id(&req, Command::LeaseRevoke { id })?;
+        let cmd = self
+            .cx
+            .client_command(&req, Command::LeaseRevoke { id })
+            .await?;
         let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
         let deleted = res
             .result
@@ -120,6 +121,8 @@ impl Lease for LeaseService {
         &self,
         req: Request<Streaming<pb::LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::KeepAliveStream>, Status> {
+        let who = self.cx.who(&req).await?;
+        access::require_user(&who)?;
         let mut incoming = req.into_inner();
         let cx = self.cx.clone();
         let out = async_stream::try_stream! {
@@ -127,6 +130,17 @@ impl Lease for LeaseService {
                 // A message that does not decode is the client's mistake: say so.
                 let id = msg.map_err(|e| from_transport(e, cx.limits()))?.lease_id;
                 check_id(id)?;
+                if who.enabled {
+                    // Only the lease's owner (or root) may keep it alive.
+                    cx.node
+                        .read(Consistency::Serializable, |tree| {
+                            match tree.lease(id)? {
+                                Some(lease) => access::require_lease_owner(&who, &lease),
+                                None => Ok(()),
+                            }
+                        })
+                        .await?;
+                }
                 // An unknown lease ends the stream with NOT_FOUND: its owner has lost its
                 // session and must start a new one.
                 let ttl_ms = cx.node.lease_keepalive(id).await.map_err(ApiError::from)?;
@@ -144,6 +158,8 @@ impl Lease for LeaseService {
         &self,
         req: Request<pb::LeaseTimeToLiveRequest>,
     ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
+        let who = self.cx.who(&req).await?;
+        access::require_user(&who)?;
         let r = req.into_inner();
         check_id(r.lease_id)?;
         let remaining_ms = self
@@ -162,8 +178,17 @@ impl Lease for LeaseService {
                         .ok_or(ApiError::Kv(KvError::LeaseNotFound {
                             lease_id: r.lease_id,
                         }))?;
+                access::require_lease_owner(&who, &lease)?;
                 let nodes = if r.with_nodes {
-                    tree.lease_nodes(r.lease_id)?
+                    // Only the paths the caller may read (CVE-2023-32082 in etcd).
+                    let caller = access::caller_in(tree, &who)?;
+                    let mut visible = Vec::new();
+                    for p in tree.lease_nodes(r.lease_id)? {
+                        if access::may_read(tree, caller.as_ref(), &p)? {
+                            visible.push(p);
+                        }
+                    }
+                    visible
                 } else {
                     Vec::new()
                 };
@@ -181,13 +206,18 @@ impl Lease for LeaseService {
 
     async fn list(
         &self,
-        _req: Request<pb::LeaseListRequest>,
+        req: Request<pb::LeaseListRequest>,
     ) -> Result<Response<pb::LeaseListResponse>, Status> {
+        let who = self.cx.who(&req).await?;
+        access::require_user(&who)?;
         let (leases, revision) = self
             .cx
             .node
             .read(Consistency::Linearizable, |tree| {
-                tree.leases().map_err(ApiError::from)
+                let mut leases = tree.leases()?;
+                // A user sees their own leases; root (or anyone, auth off) sees all.
+                leases.retain(|l| access::require_lease_owner(&who, l).is_ok());
+                Ok::<_, ApiError>(leases)
             })
             .await?;
         Ok(Response::new(pb::LeaseListResponse {

@@ -4,7 +4,9 @@ use corral_proto::v1 as pb;
 use corral_proto::v1::lock_server::Lock;
 use tonic::{Request, Response, Status};
 
+use super::access;
 use super::errors::ApiError;
+use crate::acl::Perms;
 use super::ApiContext;
 use crate::coord;
 use crate::store::path;
@@ -67,9 +69,18 @@ impl Lock for LockService {
         &self,
         req: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
+        let who = self.cx.who(&req).await?;
         let r = req.into_inner();
         check_name("name", &r.name)?;
         check_lease_and_wait(r.lease_id, r.wait_timeout_ms)?;
+        access::require_queue(
+            &self.cx.node,
+            &who,
+            &r.name,
+            r.lease_id,
+            &[Perms::CREATE, Perms::READ],
+        )
+        .await?;
         let held = coord::lock::lock(self.cx.node.clone(), &r.name, r.lease_id, r.wait_timeout_ms)
             .await
             .map_err(ApiError::from)?;
@@ -84,9 +95,11 @@ impl Lock for LockService {
         &self,
         req: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
+        let who = self.cx.who(&req).await?;
         let r = req.into_inner();
         check_name("key", &r.key)?;
         check_holder_lease(r.lease_id, "Lock")?;
+        access::require_queue(&self.cx.node, &who, &r.key, r.lease_id, &[]).await?;
         coord::lock::unlock(&self.cx.node, &r.key, r.lease_id)
             .await
             .map_err(ApiError::from)?;

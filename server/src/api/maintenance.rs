@@ -7,6 +7,7 @@ use corral_proto::v1::maintenance_server::Maintenance;
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
+use super::access;
 use super::errors::ApiError;
 use super::ApiContext;
 use crate::store::command::Command;
@@ -43,8 +44,9 @@ impl Maintenance for MaintenanceService {
 
     async fn snapshot(
         &self,
-        _req: Request<pb::SnapshotRequest>,
+        req: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        access::require_root(&self.cx.who(&req).await?)?;
         let permit = self
             .backups
             .clone()
@@ -78,17 +80,23 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<pb::CompactRequest>,
     ) -> Result<Response<pb::CompactResponse>, Status> {
-        let revision = req.into_inner().revision;
+        access::require_root(&self.cx.who(&req).await?)?;
+        let revision = req.get_ref().revision;
         if revision < 1 {
             return Err(ApiError::InvalidArgument(format!(
                 "revision must be ≥ 1 (got {revision})"
             ))
             .into());
         }
+        // Run as the caller, so apply checks root against the state it applies to.
+        let cmd = self
+            .cx
+            .client_command(&req, Command::Compact { revision })
+            .await?;
         let res = self
             .cx
             .node
-            .propose(Command::Compact { revision })
+            .propose(cmd)
             .await
             .map_err(ApiError::from)?;
         let compact_revision = res

@@ -1,6 +1,8 @@
 //! The gRPC API. Handlers are thin: validate, build a command or a read, call one
 //! function of the Raft node or the store, map the error, fill the header.
 
+pub mod access;
+pub mod auth;
 pub mod cluster;
 pub mod convert;
 pub mod election;
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 use corral_proto::v1::ResponseHeader;
 
+use crate::auth::caller::Who;
 use crate::raft::RaftNode;
 use crate::store::command::Command;
 use errors::ApiError;
@@ -59,7 +62,7 @@ pub fn with_request_id<T>(req: &tonic::Request<T>, command: Command) -> Result<C
     })
 }
 
-/// What every service needs: the Raft node and request limits.
+/// What every service needs: the Raft node, request limits and auth settings.
 #[derive(Clone)]
 pub struct ApiContext {
     /// The local member.
@@ -68,9 +71,38 @@ pub struct ApiContext {
     pub max_data_bytes: usize,
     /// Largest request message the client port decodes.
     pub max_message_bytes: usize,
+    /// Lifetime of the tokens this member issues, ms.
+    pub token_ttl_ms: i64,
 }
 
 impl ApiContext {
+    /// Who sent `req` (see [`crate::auth::caller::identify`]).
+    pub async fn who<T>(&self, req: &tonic::Request<T>) -> Result<Who, ApiError> {
+        crate::auth::caller::identify(&self.node, req.metadata(), access::cert_user(req))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// `command` as a client's command: run as its caller (refused at once if auth is
+    /// enabled and the caller is anonymous), applied once per request id if it has one.
+    pub async fn client_command<T>(
+        &self,
+        req: &tonic::Request<T>,
+        command: Command,
+    ) -> Result<Command, ApiError> {
+        let who = self.who(req).await?;
+        if who.enabled && who.user.is_none() {
+            return Err(crate::auth::AuthError::Required.into());
+        }
+        with_request_id(
+            req,
+            Command::As {
+                user: who.user,
+                command: Box::new(command),
+            },
+        )
+    }
+
     /// The client port's size limits, for messages about them.
     pub fn limits(&self) -> errors::TransportLimits {
         errors::TransportLimits {

@@ -1,6 +1,8 @@
 //! Request validation: turns a proto request into a checked internal command, or refuses
 //! it with INVALID_ARGUMENT before anything is proposed (bad input changes nothing).
 
+use crate::acl::{check_name, Acl, AclEntry, Perms, Principal, MAX_ACL_ENTRIES};
+use crate::auth::password::MAX_PASSWORD_BYTES;
 use corral_proto::v1 as pb;
 
 use super::errors::ApiError;
@@ -161,6 +163,12 @@ pub fn delete(r: &pb::DeleteRequest) -> Result<DeleteCmd, ApiError> {
     })
 }
 
+/// A checked path field, owned.
+pub fn path_field(field: &str, p: &str) -> Result<String, ApiError> {
+    check_path(field, p)?;
+    Ok(p.to_string())
+}
+
 /// Checks a Get.
 pub fn get(r: &pb::GetRequest) -> Result<GetQuery, ApiError> {
     check_path("path", &r.path)?;
@@ -297,7 +305,14 @@ fn ops(branch: &str, branch_ops: &[pb::Op], limits: Limits) -> Result<Vec<TxnOp>
                 None => Err(ApiError::InvalidArgument(format!(
                     "{branch}[{i}] sets no op; set one of create, put, delete, get, list"
                 ))),
-                Some(O::Create(r)) => create(r, limits).map(TxnOp::Create).map_err(at),
+                Some(O::Create(r)) => create(r, limits)
+                    .and_then(|c| {
+                        Ok(match acl(&r.acl, true)? {
+                            Some(a) => TxnOp::CreateWithAcl(c, a),
+                            None => TxnOp::Create(c),
+                        })
+                    })
+                    .map_err(at),
                 Some(O::Put(r)) => put(r, limits).map(TxnOp::Put).map_err(at),
                 Some(O::Delete(r)) => delete(r).map(TxnOp::Delete).map_err(at),
                 Some(O::Get(r)) => get(r).map(TxnOp::Get).map_err(at),
@@ -329,4 +344,67 @@ fn prefix_error(at: &str, e: ApiError) -> ApiError {
         ApiError::InvalidArgument(m) => ApiError::InvalidArgument(format!("{at}: {m}")),
         other => other,
     }
+}
+
+/// An ACL from the request: `None` when empty and `empty_ok` (a create copies its
+/// parent's); at most [`MAX_ACL_ENTRIES`] entries, each a valid principal with at least
+/// one permission.
+pub fn acl(entries: &[pb::AclEntry], empty_ok: bool) -> Result<Option<Acl>, ApiError> {
+    if entries.is_empty() {
+        if empty_ok {
+            return Ok(None);
+        }
+        return Err(ApiError::InvalidArgument(
+            "acl must have at least one entry (e.g. {\"principal\": \"anyone\", \"permissions\": [\"READ\"]})".into(),
+        ));
+    }
+    if entries.len() > MAX_ACL_ENTRIES {
+        return Err(ApiError::InvalidArgument(format!(
+            "acl has {} entries; at most {MAX_ACL_ENTRIES} are allowed",
+            entries.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let principal = Principal::parse(&e.principal)
+            .map_err(|why| ApiError::InvalidArgument(format!("acl[{i}]: {why}")))?;
+        if e.permissions.is_empty() {
+            return Err(ApiError::InvalidArgument(format!(
+                "acl[{i}] ({principal}) grants no permission; give at least one of READ, WRITE, CREATE, DELETE, ADMIN"
+            )));
+        }
+        let mut perms = Perms::default();
+        for &p in &e.permissions {
+            let bit = match pb::Permission::try_from(p) {
+                Ok(pb::Permission::Read) => Perms::READ,
+                Ok(pb::Permission::Write) => Perms::WRITE,
+                Ok(pb::Permission::Create) => Perms::CREATE,
+                Ok(pb::Permission::Delete) => Perms::DELETE,
+                Ok(pb::Permission::Admin) => Perms::ADMIN,
+                _ => {
+                    return Err(ApiError::InvalidArgument(format!(
+                        "acl[{i}] ({principal}): permission {p} is not one of READ, WRITE, CREATE, DELETE, ADMIN"
+                    )))
+                }
+            };
+            perms = perms.union(bit);
+        }
+        out.push(AclEntry { principal, perms });
+    }
+    Ok(Some(out))
+}
+
+/// A user or role name field, checked.
+pub fn name(field: &str, value: &str) -> Result<(), ApiError> {
+    check_name(value).map_err(|why| ApiError::InvalidArgument(format!("{field}: {why}")))
+}
+
+/// A password field, checked (not its strength: that is the operator's policy).
+pub fn password(value: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::InvalidArgument(format!(
+            "password must be 1 to {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }

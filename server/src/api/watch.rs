@@ -15,6 +15,8 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
+use crate::acl::Perms;
+use crate::auth::caller::Who;
 use super::errors::{from_transport, ApiError};
 use super::ApiContext;
 use crate::store::path;
@@ -131,6 +133,7 @@ fn event(e: Event, with_prev: bool) -> pb::Event {
 /// State of one stream, owned by its task.
 struct StreamState {
     cx: ApiContext,
+    who: Who,
     watches: HashMap<i64, JoinHandle<()>>,
     next_id: i64,
     out: mpsc::Sender<Result<pb::WatchResponse, Status>>,
@@ -143,13 +146,36 @@ struct StreamState {
 /// output by the watcher's own task, not relayed through the stream's task.
 struct StreamSink {
     cx: ApiContext,
+    /// The stream's caller: events on znodes they may not read are never sent.
+    who: Who,
     with_prev: bool,
     out: mpsc::Sender<Result<pb::WatchResponse, Status>>,
     ended: mpsc::UnboundedSender<i64>,
 }
 
 impl WatchSink for StreamSink {
-    async fn send(&self, id: i64, msg: WatchMessage) -> bool {
+    async fn send(&self, id: i64, mut msg: WatchMessage) -> bool {
+        if let WatchMessage::Events(events) = &mut msg {
+            if self.who.enabled {
+                // Judged by each znode's ACL at the event, with the caller's current
+                // roles; an unreadable event is dropped whole, path included.
+                match self.cx.node.db().auth() {
+                    Ok(state) if state.enabled => {
+                        let caller = state.caller(self.who.user.as_deref());
+                        events.retain(|e| caller.may(e.acl.as_ref(), Perms::READ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Cannot tell what the caller may read: send nothing, end the watch.
+                        tracing::warn!(watch_id = id, "watch ended: auth state unreadable: {e}");
+                        return false;
+                    }
+                }
+                if events.is_empty() {
+                    return true;
+                }
+            }
+        }
         let canceled = matches!(msg, WatchMessage::Canceled { .. });
         let resp = response_for(&self.cx, id, self.with_prev, msg);
         let sent = self.out.send(Ok(resp)).await.is_ok();
@@ -242,6 +268,7 @@ impl StreamState {
         let _ = self.out.send(Ok(created)).await;
         let sink = StreamSink {
             cx: self.cx.clone(),
+            who: self.who.clone(),
             with_prev: c.prev_node,
             out: self.out.clone(),
             ended: self.ended.clone(),
@@ -278,12 +305,15 @@ impl Watch for WatchService {
         &self,
         req: Request<Streaming<pb::WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let who = self.cx.who(&req).await?;
+        super::access::require_user(&who)?;
         let mut incoming = req.into_inner();
         let (out_tx, out_rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(STREAM_BUFFER);
         let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress_rx) = watch::channel(0u64);
         let mut state = StreamState {
             cx: self.cx.clone(),
+            who,
             watches: HashMap::new(),
             next_id: 1,
             out: out_tx.clone(),

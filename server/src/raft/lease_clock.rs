@@ -117,6 +117,7 @@ mod tests {
             id,
             ttl_ms: 10_000,
             remaining_ms,
+            owner: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::acl::Acl;
 use crate::znode::{Node, NodeKind, Stat};
 
 /// One Raft log entry's payload: client commands applied in order.
@@ -73,6 +74,122 @@ pub enum Command {
         /// Cut-off, ms since the epoch.
         before_ms: i64,
     },
+    /// A client's command with the caller it runs as. Apply checks the caller's
+    /// permissions against the state it applies to (when auth is enabled); commands the
+    /// server makes itself (expiry, reaping, checkpoints) are not wrapped and not checked.
+    As {
+        /// The authenticated user; `None` for an anonymous caller.
+        user: Option<String>,
+        /// The command (never an `As` or `Once`: decoding refuses one).
+        #[serde(deserialize_with = "deserialize_as_inner")]
+        command: Box<Command>,
+    },
+    /// Create a znode with an explicit ACL.
+    CreateWithAcl(CreateCmd, Acl),
+    /// Replace a znode's ACL.
+    SetAcl(SetAclCmd),
+    /// Change the auth state.
+    Auth(AuthCmd),
+}
+
+/// Replace a znode's ACL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetAclCmd {
+    /// Path.
+    pub path: String,
+    /// New ACL.
+    pub acl: Acl,
+    /// Compare-and-set on `stat.acl_version`.
+    pub expected_acl_version: Option<i64>,
+}
+
+/// A change of the auth state. Passwords arrive already hashed (and tokens keys already
+/// drawn) by the member that took the request: apply stays deterministic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AuthCmd {
+    /// Turn auth on (the key is kept if one was drawn before).
+    Enable {
+        /// HMAC key for tokens, 32 random bytes.
+        #[serde(with = "serde_bytes")]
+        token_key: Vec<u8>,
+    },
+    /// Turn auth off.
+    Disable,
+    /// Add a user.
+    UserAdd {
+        /// Name.
+        name: String,
+        /// PHC Argon2id hash.
+        password_hash: String,
+    },
+    /// Delete a user.
+    UserDelete {
+        /// Name.
+        name: String,
+    },
+    /// Set a user's password.
+    UserChangePassword {
+        /// Name.
+        name: String,
+        /// PHC Argon2id hash.
+        password_hash: String,
+    },
+    /// Give a user a role.
+    UserGrantRole {
+        /// User.
+        name: String,
+        /// Role.
+        role: String,
+    },
+    /// Take a role from a user.
+    UserRevokeRole {
+        /// User.
+        name: String,
+        /// Role.
+        role: String,
+    },
+    /// Add a role.
+    RoleAdd {
+        /// Role.
+        name: String,
+    },
+    /// Delete a role (and take it from every user).
+    RoleDelete {
+        /// Role.
+        name: String,
+    },
+}
+
+/// Decodes the command an `As` wraps, refusing an `As` or `Once` inside it (see
+/// [`deserialize_once_inner`] for why nesting must be bounded).
+fn deserialize_as_inner<'de, D>(deserializer: D) -> Result<Box<Command>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DECODING_AS.with(|f| f.set(self.0));
+        }
+    }
+    if DECODING_AS.with(|f| f.replace(true)) {
+        return Err(serde::de::Error::custom(
+            "a caller (As) command cannot wrap another one",
+        ));
+    }
+    let _reset = Reset(false);
+    let command = Command::deserialize(deserializer)?;
+    if matches!(command, Command::Once { .. }) {
+        return Err(serde::de::Error::custom(
+            "a caller (As) command cannot wrap a request-id (Once) command",
+        ));
+    }
+    Ok(Box::new(command))
+}
+
+std::thread_local! {
+    /// Set while the command inside an `As` is being decoded.
+    static DECODING_AS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 std::thread_local! {
@@ -110,6 +227,7 @@ impl Command {
         fn op(o: &TxnOp) -> usize {
             match o {
                 TxnOp::Create(c) => c.path.len() + c.data.len(),
+                TxnOp::CreateWithAcl(c, acl) => c.path.len() + c.data.len() + acl.len() * 24,
                 TxnOp::Put(c) => c.path.len() + c.data.len(),
                 TxnOp::Delete(c) => c.path.len(),
                 TxnOp::Get(q) => q.path.len(),
@@ -118,6 +236,12 @@ impl Command {
         }
         32 + match self {
             Command::Create(c) => c.path.len() + c.data.len(),
+            Command::CreateWithAcl(c, acl) => c.path.len() + c.data.len() + acl.len() * 24,
+            Command::SetAcl(c) => c.path.len() + c.acl.len() * 24,
+            Command::Auth(_) => 256,
+            Command::As { user, command } => {
+                user.as_ref().map_or(0, String::len) + command.approx_size()
+            }
             Command::Put(c) => c.path.len() + c.data.len(),
             Command::Delete(c) => c.path.len(),
             Command::Txn(t) => {
@@ -272,6 +396,8 @@ pub enum TxnOp {
     Get(GetQuery),
     /// List, first page.
     List(ListQuery),
+    /// Create with an explicit ACL.
+    CreateWithAcl(CreateCmd, Acl),
 }
 
 /// Compare-then-ops, atomically at one revision.
@@ -355,6 +481,8 @@ pub enum Output {
     },
     /// Done; nothing to report.
     Unit,
+    /// A znode's stat after a change that is not a data write (SetAcl).
+    Stat(Stat),
 }
 
 /// Results kept per client for exactly-once writes (`store/session.rs`); older ones are
@@ -409,6 +537,22 @@ impl Output {
         match self {
             Output::Deleted { deleted } => Ok(deleted),
             other => Err(unexpected("a deleted-count output", other)),
+        }
+    }
+
+    /// The stat a SetAcl left.
+    pub fn into_stat(self) -> Result<Stat, UnexpectedOutput> {
+        match self {
+            Output::Stat(stat) => Ok(stat),
+            other => Err(unexpected("a stat output", other)),
+        }
+    }
+
+    /// Nothing: a command that reports no result (auth changes).
+    pub fn into_unit(self) -> Result<(), UnexpectedOutput> {
+        match self {
+            Output::Unit => Ok(()),
+            other => Err(unexpected("no output", other)),
         }
     }
 
@@ -524,6 +668,72 @@ pub enum KvError {
     /// A request that is valid in form but not in the current state (e.g. deleting `/`).
     #[error("{0}")]
     Invalid(String),
+    /// Auth is enabled and the caller is anonymous.
+    #[error("auth is enabled: this call needs credentials (authorization: Bearer <token> from Auth/Authenticate, or a client certificate)")]
+    AuthRequired,
+    /// The caller lacks a permission. `path` is empty for calls only root may make.
+    #[error("{}", permission_message(user, permission, path))]
+    PermissionDenied {
+        /// Path the permission is needed on; empty for root-only calls.
+        path: String,
+        /// Permission name (`read`, ..., or `root`).
+        permission: String,
+        /// The caller.
+        user: String,
+    },
+    /// The caller does not own the lease.
+    #[error("permission denied: lease {lease_id} belongs to another user than {user}")]
+    LeaseNotOwned {
+        /// Lease id.
+        lease_id: i64,
+        /// The caller.
+        user: String,
+    },
+    /// `expected_acl_version` did not match.
+    #[error("ACL version mismatch on {path}: expected {expected}, current {current}")]
+    AclVersionMismatch {
+        /// Path.
+        path: String,
+        /// Expected acl_version.
+        expected: i64,
+        /// Current acl_version.
+        current: i64,
+    },
+    /// No such user.
+    #[error("user {user} does not exist")]
+    UserNotFound {
+        /// Name.
+        user: String,
+    },
+    /// The user exists.
+    #[error("user {user} already exists")]
+    UserExists {
+        /// Name.
+        user: String,
+    },
+    /// No such role.
+    #[error("role {role} does not exist (add it with Auth/RoleAdd)")]
+    RoleNotFound {
+        /// Name.
+        role: String,
+    },
+    /// The role exists.
+    #[error("role {role} already exists")]
+    RoleExists {
+        /// Name.
+        role: String,
+    },
+    /// Auth needs the root user.
+    #[error("{0}")]
+    RootRequired(String),
+}
+
+fn permission_message(user: &str, permission: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("permission denied: only the root user may make this call (caller: {user})")
+    } else {
+        format!("permission denied: user {user} lacks the {permission} permission on {path}")
+    }
 }
 
 /// Result of one command, with the revision the cluster was at after it.

@@ -11,6 +11,8 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use crate::acl::Acl;
+use super::auth::AuthState;
 use super::keys::{child_key, history_key, lease_node_key};
 use super::lease::LeaseRecord;
 use super::overlay::{counters, Backing, Layer, ReapKind};
@@ -39,9 +41,12 @@ const CF_REAP: &str = "reap";
 const CF_HISTORY: &str = "history";
 /// Client sessions for exactly-once writes: client id → [`SessionRecord`].
 const CF_SESSIONS: &str = "sessions";
+/// Znodes' ACLs, for znodes that have one: path → [`Acl`]. Others have the default.
+const CF_ACLS: &str = "acls";
 
-/// Column families that make up the state machine (what a snapshot carries).
-const SM_CFS: [&str; 8] = [
+/// Column families that make up the state machine (what a snapshot carries). New ones
+/// go at the end: a dump names column families by their index here.
+const SM_CFS: [&str; 9] = [
     CF_NODES,
     CF_CHILDREN,
     CF_LEASES,
@@ -50,9 +55,12 @@ const SM_CFS: [&str; 8] = [
     CF_REAP,
     CF_HISTORY,
     CF_SESSIONS,
+    CF_ACLS,
 ];
 
 const KEY_REVISION: &[u8] = b"revision";
+/// `sm_meta` key of the [`AuthState`].
+const KEY_AUTH: &[u8] = b"auth";
 
 /// Durability of writes that must survive a crash before being acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +78,9 @@ pub struct Db {
     dir: std::path::PathBuf,
     /// Injected extra time per durable write, in µs (a slow disk, for fault tests).
     fsync_delay_us: std::sync::atomic::AtomicU64,
+    /// The decoded auth state, read on every request; `None` until first read after
+    /// open or a state import. Apply replaces it when a batch changes it.
+    auth_cache: std::sync::RwLock<Option<Arc<AuthState>>>,
 }
 
 /// Shared handle.
@@ -107,6 +118,7 @@ impl Db {
             sync,
             dir: dir.to_path_buf(),
             fsync_delay_us: std::sync::atomic::AtomicU64::new(0),
+            auth_cache: std::sync::RwLock::new(None),
         };
         this.ensure_root()?;
         Ok(this)
@@ -123,7 +135,31 @@ impl Db {
             sync: Sync::Never,
             dir: dir.to_path_buf(),
             fsync_delay_us: std::sync::atomic::AtomicU64::new(0),
+            auth_cache: std::sync::RwLock::new(None),
         })
+    }
+
+    /// The auth state as of the last applied batch (decoded once, then cached).
+    pub fn auth(&self) -> Result<Arc<AuthState>, StoreError> {
+        if let Ok(cache) = self.auth_cache.read() {
+            if let Some(state) = cache.as_ref() {
+                return Ok(state.clone());
+            }
+        }
+        let state = Arc::new(match self.db.get_cf(self.cf(CF_SM)?, KEY_AUTH)? {
+            Some(bytes) => decode::<AuthState>(&bytes)?,
+            None => AuthState::default(),
+        });
+        if let Ok(mut cache) = self.auth_cache.write() {
+            *cache = Some(state.clone());
+        }
+        Ok(state)
+    }
+
+    fn forget_auth(&self) {
+        if let Ok(mut cache) = self.auth_cache.write() {
+            *cache = None;
+        }
     }
 
     /// Writes a consistent copy of the whole database to `dir` (which must not exist):
@@ -330,6 +366,16 @@ impl Db {
                 None => batch.delete_cf(sessions, id.as_bytes()),
             }
         }
+        let acls = self.cf(CF_ACLS)?;
+        for (path, acl) in layer.acls {
+            match acl {
+                Some(acl) => batch.put_cf(acls, path.as_bytes(), encode(&acl)?),
+                None => batch.delete_cf(acls, path.as_bytes()),
+            }
+        }
+        if let Some(auth) = &layer.auth {
+            batch.put_cf(sm, KEY_AUTH, encode(auth.as_ref())?);
+        }
         let mut seq = 0u32;
         let mut last_rev = None;
         for event in &layer.events {
@@ -344,6 +390,11 @@ impl Db {
             batch.put_cf(sm, k.as_bytes(), v);
         }
         self.write(batch, false)?;
+        if let Some(auth) = layer.auth {
+            if let Ok(mut cache) = self.auth_cache.write() {
+                *cache = Some(auth);
+            }
+        }
         Ok(layer.events)
     }
 
@@ -407,7 +458,9 @@ impl Db {
         for (k, v) in meta {
             batch.put_cf(self.cf(CF_SM)?, k.as_bytes(), v);
         }
-        self.write(batch, true)
+        let written = self.write(batch, true);
+        self.forget_auth();
+        written
     }
 
     /// Size of the database's files on disk in bytes (tables, WAL and metadata), so it
@@ -543,7 +596,7 @@ impl Backing for DbReader<'_> {
 
     fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError> {
         match self.snap.get_cf(self.db.cf(CF_LEASES)?, id.to_be_bytes())? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            Some(bytes) => Ok(Some(LeaseRecord::decode(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -555,7 +608,7 @@ impl Backing for DbReader<'_> {
             .iterator_cf(self.db.cf(CF_LEASES)?, IteratorMode::Start)
         {
             let (_, v) = item?;
-            out.push(decode(&v)?);
+            out.push(LeaseRecord::decode(&v)?);
         }
         Ok(out)
     }
@@ -583,6 +636,17 @@ impl Backing for DbReader<'_> {
                     .map_err(|_| StoreError::Corrupt("lease node key is not UTF-8".into()))
             });
         Box::new(iter)
+    }
+
+    fn acl(&self, path: &str) -> Result<Option<Acl>, StoreError> {
+        match self.snap.get_cf(self.db.cf(CF_ACLS)?, path.as_bytes())? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn auth(&self) -> Result<Arc<AuthState>, StoreError> {
+        self.db.auth()
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -638,7 +702,7 @@ impl Db {
             .iterator_cf(self.cf(CF_LEASES)?, IteratorMode::Start)
         {
             let (_, v) = item?;
-            out.push(decode(&v)?);
+            out.push(LeaseRecord::decode(&v)?);
         }
         Ok(out)
     }
@@ -674,7 +738,7 @@ impl Db {
             .iterator_cf(self.cf(CF_HISTORY)?, IteratorMode::Start)
         {
             let (_, v) = item?;
-            let event: Event = decode(&v)?;
+            let event = Event::decode(&v)?;
             if event.ts_ms >= ms {
                 return Ok(Some(event.revision));
             }
@@ -699,7 +763,7 @@ impl HistorySource for Db {
         let mut out: Vec<Event> = Vec::new();
         for item in snap.iterator_cf(cf, IteratorMode::From(&start, Direction::Forward)) {
             let (_, v) = item.map_err(|e| storage(e.into()))?;
-            let event: Event = decode(&v).map_err(storage)?;
+            let event = Event::decode(&v).map_err(|e| storage(e.into()))?;
             // Whole revisions only: stop at a revision boundary once the limit is reached.
             if out.len() >= limit && out.last().map(|e| e.revision) != Some(event.revision) {
                 break;

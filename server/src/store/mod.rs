@@ -3,6 +3,7 @@
 //! Raft networking or gRPC.
 
 pub mod apply;
+pub mod auth;
 pub mod command;
 pub mod db;
 pub mod keys;

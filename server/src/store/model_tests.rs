@@ -85,6 +85,7 @@ impl Model {
             node: rec.clone(),
             prev: None,
             ts_ms: now,
+            acl: None,
         });
         self.nodes.insert(p.to_string(), rec);
         stat
@@ -109,6 +110,7 @@ impl Model {
                 node: rec.clone(),
                 prev: Some(rec),
                 ts_ms: now,
+                acl: None,
             });
         }
         let parent = parent_of(p).unwrap();
@@ -240,6 +242,7 @@ impl Model {
             node: new.clone(),
             prev: Some(rec.clone()),
             ts_ms: now,
+            acl: None,
         });
         self.nodes.insert(c.path.clone(), new);
         let prev = c.prev_node.then(|| Node {
@@ -327,7 +330,8 @@ impl Model {
                 let mut wrote = false;
                 for op in if ok { &t.success } else { &t.failure } {
                     results.push(match op {
-                        TxnOp::Create(c) => {
+                        // The model knows no ACLs (auth is off, so they change nothing).
+                        TxnOp::Create(c) | TxnOp::CreateWithAcl(c, _) => {
                             wrote = true;
                             self.create(c, rev, now)?
                         }

@@ -7,6 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use crate::acl::Acl;
+use super::auth::AuthState;
 use super::keys::child_key;
 use super::lease::LeaseRecord;
 use super::path;
@@ -55,6 +59,10 @@ pub trait Backing {
     fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Every client session, by client id.
     fn sessions(&self) -> Result<Vec<(String, SessionRecord)>, StoreError>;
+    /// The ACL stored for `path`; `None` means the default ([`crate::acl::default_acl`]).
+    fn acl(&self, path: &str) -> Result<Option<Acl>, StoreError>;
+    /// The auth state.
+    fn auth(&self) -> Result<Arc<AuthState>, StoreError>;
 }
 
 /// Counters kept in the state machine's metadata.
@@ -95,6 +103,10 @@ pub struct Layer {
     pub events: Vec<Event>,
     /// Client id → session, or `None` to forget it.
     pub sessions: BTreeMap<String, Option<SessionRecord>>,
+    /// Path → ACL, or `None` to drop it (back to the default).
+    pub acls: BTreeMap<String, Option<Acl>>,
+    /// New auth state, if changed.
+    pub auth: Option<Arc<AuthState>>,
 }
 
 impl Layer {
@@ -110,6 +122,10 @@ impl Layer {
         self.counters.extend(upper.counters);
         self.events.extend(upper.events);
         self.sessions.extend(upper.sessions);
+        self.acls.extend(upper.acls);
+        if upper.auth.is_some() {
+            self.auth = upper.auth;
+        }
     }
 }
 
@@ -196,7 +212,7 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
     pub fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError> {
         for layer in self.layers.iter().rev() {
             if let Some(v) = layer.leases.get(&id) {
-                return Ok(*v);
+                return Ok(v.clone());
             }
         }
         self.base.lease(id)
@@ -209,7 +225,7 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
         for layer in &self.layers {
             for (id, rec) in &layer.leases {
                 match rec {
-                    Some(rec) => all.insert(*id, *rec),
+                    Some(rec) => all.insert(*id, rec.clone()),
                     None => all.remove(id),
                 };
             }
@@ -303,6 +319,36 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
         self.top().sessions.insert(id.to_string(), rec);
     }
 
+    /// The ACL stored for `path` (`None`: the default).
+    pub fn acl(&self, path: &str) -> Result<Option<Acl>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.acls.get(path) {
+                return Ok(v.clone());
+            }
+        }
+        self.base.acl(path)
+    }
+
+    /// Stores (or with `None`, drops) `path`'s ACL.
+    pub fn set_acl(&mut self, path: &str, acl: Option<Acl>) {
+        self.top().acls.insert(path.to_string(), acl);
+    }
+
+    /// The auth state.
+    pub fn auth(&self) -> Result<Arc<AuthState>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = &layer.auth {
+                return Ok(v.clone());
+            }
+        }
+        self.base.auth()
+    }
+
+    /// Replaces the auth state.
+    pub fn set_auth(&mut self, state: AuthState) {
+        self.top().auth = Some(Arc::new(state));
+    }
+
     /// Records an event of the current command (dropped with it if it fails).
     pub fn emit(&mut self, event: Event) {
         self.top().events.push(event);
@@ -329,6 +375,9 @@ impl<'a, B: Backing + ?Sized> Overlay<'a, B> {
             self.top().children.insert(key, false);
         }
         self.top().nodes.insert(node_path.to_string(), None);
+        // Most znodes have no stored ACL; dropping one blindly costs a tombstone, less
+        // than reading first.
+        self.top().acls.insert(node_path.to_string(), None);
     }
 
     /// Overlay writes to nodes with `prefix`, sorting after both `after` and `prefix`

@@ -68,6 +68,7 @@ mod tests {
             node: NodeRecord::default(),
             prev: None,
             ts_ms: 0,
+            acl: None,
         }
     }
 

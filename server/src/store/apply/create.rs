@@ -1,6 +1,7 @@
 //! Create: new znodes (sequential, ephemeral, container, TTL), optionally with parents.
 
 use super::{ApplyError, Cx};
+use crate::acl::{Acl, Perms};
 use crate::store::command::{CreateCmd, KvError, OpOutput};
 use crate::store::overlay::{Backing, ReapKind};
 use crate::store::path;
@@ -9,9 +10,11 @@ use crate::znode::{Event, EventKind, NodeKind, NodeRecord, Stat};
 /// Width of the sequential suffix, as in ZooKeeper.
 pub const SEQUENCE_DIGITS: usize = 10;
 
+/// Creates `c.path`; `acl` is the new znode's ACL, or `None` to copy its parent's.
 pub(crate) fn create<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
     c: &CreateCmd,
+    acl: Option<&Acl>,
 ) -> Result<OpOutput, ApplyError> {
     // For sequential znodes the parent is that of the path with its suffix appended, so
     // "/queue/" names the children of "/queue".
@@ -37,7 +40,7 @@ pub(crate) fn create<B: Backing + ?Sized>(
                 Some(_) => {}
                 None => {
                     let rec = new_record(cx, Vec::new(), NodeKind::Persistent, 0, 0);
-                    link_child(cx, ancestor, rec)?;
+                    link_child(cx, ancestor, rec, None)?;
                 }
             }
         }
@@ -71,11 +74,14 @@ pub(crate) fn create<B: Backing + ?Sized>(
     if cx.tree.node(&actual)?.is_some() {
         return Err(KvError::NodeExists { path: actual }.into());
     }
-    if c.kind == NodeKind::Ephemeral && cx.tree.lease(c.lease_id)?.is_none() {
-        return Err(KvError::LeaseNotFound {
-            lease_id: c.lease_id,
-        }
-        .into());
+    if c.kind == NodeKind::Ephemeral {
+        let Some(lease) = cx.tree.lease(c.lease_id)? else {
+            return Err(KvError::LeaseNotFound {
+                lease_id: c.lease_id,
+            }
+            .into());
+        };
+        cx.require_lease_owner(&lease)?;
     }
     let lease_id = if c.kind == NodeKind::Ephemeral {
         c.lease_id
@@ -85,7 +91,7 @@ pub(crate) fn create<B: Backing + ?Sized>(
     let ttl_ms = if c.kind == NodeKind::Ttl { c.ttl_ms } else { 0 };
     let rec = new_record(cx, c.data.clone(), c.kind, lease_id, ttl_ms);
     let stat = rec.stat;
-    link_child(cx, &actual, rec)?;
+    link_child(cx, &actual, rec, acl)?;
     match c.kind {
         NodeKind::Ephemeral => cx.tree.set_lease_node(lease_id, &actual, true),
         NodeKind::Ttl => cx.tree.set_reap(&actual, Some(ReapKind::Ttl)),
@@ -123,14 +129,19 @@ pub(super) fn new_record<B: Backing + ?Sized>(
     }
 }
 
-/// Stores a new znode and records the change in its (existing) parent's stat.
+/// Stores a new znode and records the change in its (existing) parent's stat. Every way
+/// of creating a znode comes through here, so this is where the caller's create
+/// permission on the parent is checked and where the new znode gets its ACL: `acl`, or
+/// else a copy of the parent's.
 pub(super) fn link_child<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
     node_path: &str,
     rec: NodeRecord,
+    acl: Option<&Acl>,
 ) -> Result<(), ApplyError> {
     let parent_path = path::parent(node_path)
         .ok_or_else(|| KvError::Invalid("the root znode \"/\" always exists".into()))?;
+    cx.require(parent_path, Perms::CREATE)?;
     let mut parent = cx
         .tree
         .node(parent_path)?
@@ -150,7 +161,14 @@ pub(super) fn link_child<B: Backing + ?Sized>(
     parent.stat.children_version += 1;
     parent.stat.num_children += 1;
     parent.stat.children_revision = cx.rev;
+    let acl = match acl {
+        Some(acl) => Some(acl.clone()),
+        None => cx.tree.acl(parent_path)?,
+    };
     cx.tree.update_node(parent_path, parent);
+    if acl.is_some() {
+        cx.tree.set_acl(node_path, acl.clone());
+    }
     cx.tree.emit(Event {
         revision: cx.rev,
         kind: EventKind::Created,
@@ -158,6 +176,7 @@ pub(super) fn link_child<B: Backing + ?Sized>(
         node: rec.clone(),
         prev: None,
         ts_ms: cx.now_ms,
+        acl,
     });
     cx.tree.insert_node(node_path, rec);
     cx.wrote = true;

@@ -1,6 +1,7 @@
 //! Delete: one znode, or a whole subtree with `recursive`.
 
 use super::{check_version, ApplyError, Cx};
+use crate::acl::Perms;
 use crate::store::command::{DeleteCmd, KvError, OpOutput};
 use crate::store::overlay::Backing;
 use crate::store::path;
@@ -16,9 +17,10 @@ pub(crate) fn delete<B: Backing + ?Sized>(
         .ok_or_else(|| KvError::NodeNotFound {
             path: c.path.clone(),
         })?;
-    if path::parent(&c.path).is_none() {
+    let Some(parent) = path::parent(&c.path) else {
         return Err(KvError::Invalid("the root znode \"/\" cannot be deleted".into()).into());
-    }
+    };
+    cx.require(parent, Perms::DELETE)?;
     check_version(&c.path, c.expected_version, rec.stat.version)?;
     if rec.stat.num_children > 0 && !c.recursive {
         return Err(KvError::NotEmpty {
@@ -26,6 +28,17 @@ pub(crate) fn delete<B: Backing + ?Sized>(
             num_children: rec.stat.num_children,
         }
         .into());
+    }
+    if c.recursive && cx.caller.is_some() && rec.stat.num_children > 0 {
+        // Every znode deleted needs delete on its parent, as if removed one by one
+        // (ZooKeeper's deleteall): all are checked before anything is removed.
+        let prefix = path::descendant_prefix(&c.path);
+        for (p, r) in cx.tree.scan_nodes(&prefix, "", usize::MAX)? {
+            if r.stat.num_children > 0 {
+                cx.require(&p, Perms::DELETE)?;
+            }
+        }
+        cx.require(&c.path, Perms::DELETE)?;
     }
     let deleted = remove_subtree(cx, &c.path, rec)?;
     Ok(OpOutput::Delete { deleted })
@@ -58,6 +71,7 @@ pub(crate) fn remove_subtree<B: Backing + ?Sized>(
             NodeKind::Ttl | NodeKind::Container => cx.tree.set_reap(&p, None),
             NodeKind::Persistent => {}
         }
+        let acl = cx.tree.acl(&p)?;
         cx.tree.remove_node(&p);
         cx.tree.emit(Event {
             revision: cx.rev,
@@ -66,6 +80,7 @@ pub(crate) fn remove_subtree<B: Backing + ?Sized>(
             node: r.clone(),
             prev: Some(r),
             ts_ms: cx.now_ms,
+            acl,
         });
     }
     let mut parent = cx

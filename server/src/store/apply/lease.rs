@@ -39,6 +39,7 @@ pub(crate) fn grant<B: Backing + ?Sized>(
             id,
             ttl_ms,
             remaining_ms: ttl_ms,
+            owner: cx.user.clone(),
         }),
     );
     Ok(Output::Lease { id, ttl_ms })
@@ -48,9 +49,10 @@ pub(crate) fn revoke<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
     id: i64,
 ) -> Result<Output, ApplyError> {
-    if cx.tree.lease(id)?.is_none() {
+    let Some(lease) = cx.tree.lease(id)? else {
         return Err(KvError::LeaseNotFound { lease_id: id }.into());
-    }
+    };
+    cx.require_lease_owner(&lease)?;
     let mut deleted = 0;
     // Deleting one ephemeral znode can never delete another (they have no children),
     // so each path is still present when reached.

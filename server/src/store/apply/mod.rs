@@ -5,6 +5,8 @@
 //! reading the tree and buffering writes in the overlay. Every member applying the same
 //! log therefore reaches the same state. One function per command kind, one file each.
 
+mod acl;
+mod auth;
 mod compact;
 mod create;
 pub use create::SEQUENCE_DIGITS;
@@ -18,6 +20,7 @@ mod txn;
 use super::command::{Command, CommandResult, KvError, Output};
 use super::overlay::{Backing, Overlay};
 use super::StoreError;
+use crate::acl::{Caller, Perms};
 
 /// Why a command stopped: a deterministic refusal, or a storage failure that must halt apply.
 #[derive(Debug)]
@@ -64,12 +67,69 @@ pub(crate) fn check_version(
 }
 
 /// State threaded through one command: the tree, the revision its writes get, the
-/// leader's clock stamp, and whether anything was written.
+/// leader's clock stamp, whether anything was written, and who is asking.
 pub(crate) struct Cx<'o, 'a, B: Backing + ?Sized> {
     pub tree: &'o mut Overlay<'a, B>,
     pub rev: i64,
     pub now_ms: i64,
     pub wrote: bool,
+    /// The caller whose permissions are checked: set for a client's command while auth
+    /// is enabled; `None` means no checks (auth off, or the server's own command).
+    pub caller: Option<Caller>,
+    /// The client's user, auth on or off (it owns the leases it grants).
+    pub user: Option<String>,
+}
+
+impl<B: Backing + ?Sized> Cx<'_, '_, B> {
+    /// Refuses unless the caller may do `perm` on the znode at `path`.
+    pub(crate) fn require(&self, path: &str, perm: Perms) -> Result<(), ApplyError> {
+        let Some(caller) = &self.caller else {
+            return Ok(());
+        };
+        if caller.is_root() {
+            return Ok(());
+        }
+        if caller.may(self.tree.acl(path)?.as_ref(), perm) {
+            return Ok(());
+        }
+        Err(KvError::PermissionDenied {
+            path: path.to_string(),
+            permission: perm.name().to_string(),
+            user: caller.name().to_string(),
+        }
+        .into())
+    }
+
+    /// Refuses unless the caller owns `lease` (or is root): a lease belongs to the user
+    /// who granted it; one granted anonymously (auth off) only root may use.
+    pub(crate) fn require_lease_owner(
+        &self,
+        lease: &crate::store::lease::LeaseRecord,
+    ) -> Result<(), ApplyError> {
+        match &self.caller {
+            Some(caller) if !caller.is_root() && caller.user != lease.owner => {
+                Err(KvError::LeaseNotOwned {
+                    lease_id: lease.id,
+                    user: caller.name().to_string(),
+                }
+                .into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses unless the caller is root (when auth is enabled).
+    pub(crate) fn require_root(&self) -> Result<(), ApplyError> {
+        match &self.caller {
+            Some(caller) if !caller.is_root() => Err(KvError::PermissionDenied {
+                path: String::new(),
+                permission: "root".to_string(),
+                user: caller.name().to_string(),
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Applies one command. A refused command leaves the tree unchanged and the revision
@@ -88,6 +148,22 @@ pub fn apply_command<B: Backing + ?Sized>(
         Command::ExpireSessions { before_ms } => return session::expire(tree, *before_ms),
         _ => {}
     }
+    let (caller, user, command) = match command {
+        Command::As { user, command } => {
+            let auth = tree.auth()?;
+            if !auth.enabled {
+                (None, user.clone(), command.as_ref())
+            } else if user.is_none() {
+                return Ok(CommandResult {
+                    revision: tree.revision()?,
+                    result: Err(KvError::AuthRequired),
+                });
+            } else {
+                (Some(auth.caller(user.as_deref())), user.clone(), command.as_ref())
+            }
+        }
+        other => (None, None, other),
+    };
     let current = tree.revision()?;
     tree.begin();
     let mut cx = Cx {
@@ -95,9 +171,14 @@ pub fn apply_command<B: Backing + ?Sized>(
         rev: current + 1,
         now_ms,
         wrote: false,
+        caller,
+        user,
     };
     let result = match command {
-        Command::Create(c) => create::create(&mut cx, c).map(Output::Op),
+        Command::Create(c) => create::create(&mut cx, c, None).map(Output::Op),
+        Command::CreateWithAcl(c, acl) => create::create(&mut cx, c, Some(acl)).map(Output::Op),
+        Command::SetAcl(c) => acl::set_acl(&mut cx, c),
+        Command::Auth(c) => auth::apply(&mut cx, c),
         Command::Put(c) => put::put(&mut cx, c).map(Output::Op),
         Command::Delete(c) => delete::delete(&mut cx, c).map(Output::Op),
         Command::Txn(c) => txn::txn(&mut cx, c),
@@ -105,10 +186,12 @@ pub fn apply_command<B: Backing + ?Sized>(
         Command::LeaseRevoke { id } => lease::revoke(&mut cx, *id),
         Command::LeaseCheckpoint { remaining } => lease::checkpoint(&mut cx, remaining),
         Command::Reap { path, mod_revision } => reap::reap(&mut cx, path, *mod_revision),
-        Command::Compact { revision } => compact::compact(&mut cx, *revision),
-        Command::Once { .. } | Command::ExpireSessions { .. } => Err(ApplyError::Kv(
-            KvError::Invalid("request ids cannot be nested".into()),
-        )),
+        Command::Compact { revision } => {
+            cx.require_root().and_then(|()| compact::compact(&mut cx, *revision))
+        }
+        Command::Once { .. } | Command::ExpireSessions { .. } | Command::As { .. } => Err(
+            ApplyError::Kv(KvError::Invalid("request ids cannot be nested".into())),
+        ),
     };
     let wrote = cx.wrote;
     match result {

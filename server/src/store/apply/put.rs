@@ -2,6 +2,7 @@
 
 use super::create::{link_child, new_record};
 use super::{check_version, ApplyError, Cx};
+use crate::acl::Perms;
 use crate::store::command::{KvError, OpOutput, PutCmd};
 use crate::store::overlay::Backing;
 use crate::znode::{Event, EventKind, Node, NodeKind};
@@ -14,7 +15,7 @@ pub(crate) fn put<B: Backing + ?Sized>(
         if c.create_if_missing && c.expected_version.is_none() {
             let rec = new_record(cx, c.data.clone(), NodeKind::Persistent, 0, 0);
             let stat = rec.stat;
-            link_child(cx, &c.path, rec)?;
+            link_child(cx, &c.path, rec, None)?;
             return Ok(OpOutput::Put { stat, prev: None });
         }
         return Err(KvError::NodeNotFound {
@@ -22,6 +23,11 @@ pub(crate) fn put<B: Backing + ?Sized>(
         }
         .into());
     };
+    // Before the version check: a mismatch would tell the current version.
+    cx.require(&c.path, Perms::WRITE)?;
+    if c.prev_node {
+        cx.require(&c.path, Perms::READ)?;
+    }
     check_version(&c.path, c.expected_version, rec.stat.version)?;
     let before = rec.clone();
     let prev = c.prev_node.then(|| Node {
@@ -41,6 +47,7 @@ pub(crate) fn put<B: Backing + ?Sized>(
         node: rec.clone(),
         prev: Some(before),
         ts_ms: cx.now_ms,
+        acl: cx.tree.acl(&c.path)?,
     });
     cx.tree.update_node(&c.path, rec);
     cx.wrote = true;

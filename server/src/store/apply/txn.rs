@@ -1,6 +1,7 @@
 //! Txn: compares, then one branch of ops, all at one revision or not at all.
 
 use super::{create, delete, put, ApplyError, Cx};
+use crate::acl::Perms;
 use crate::store::command::{CmpOp, CmpTarget, Compare, OpOutput, Output, TxnCmd, TxnOp};
 use crate::store::overlay::Backing;
 use crate::store::read;
@@ -10,6 +11,10 @@ pub(crate) fn txn<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
     t: &TxnCmd,
 ) -> Result<Output, ApplyError> {
+    // Every compare reveals something of its znode, whichever way it goes.
+    for cmp in &t.compares {
+        cx.require(&cmp.path, Perms::READ)?;
+    }
     let mut succeeded = true;
     for cmp in &t.compares {
         if !holds(cmp, cx.tree.node(&cmp.path)?.as_ref()) {
@@ -22,11 +27,28 @@ pub(crate) fn txn<B: Backing + ?Sized>(
     for op in ops {
         // Each op sees the writes of the ops before it; all share `cx.rev`.
         let out = match op {
-            TxnOp::Create(c) => create::create(cx, c)?,
+            TxnOp::Create(c) => create::create(cx, c, None)?,
+            TxnOp::CreateWithAcl(c, acl) => create::create(cx, c, Some(acl))?,
             TxnOp::Put(c) => put::put(cx, c)?,
             TxnOp::Delete(c) => delete::delete(cx, c)?,
-            TxnOp::Get(q) => OpOutput::Get(read::get(cx.tree, &q.path, q.stat_only)?),
-            TxnOp::List(q) => OpOutput::List(read::list(cx.tree, q)?),
+            TxnOp::Get(q) => {
+                cx.require(&q.path, Perms::READ)?;
+                OpOutput::Get(read::get(cx.tree, &q.path, q.stat_only)?)
+            }
+            TxnOp::List(q) => {
+                cx.require(&q.path, Perms::READ)?;
+                let mut page = read::list(cx.tree, q)?;
+                if let Some(caller) = &cx.caller {
+                    let mut kept = Vec::with_capacity(page.nodes.len());
+                    for n in page.nodes {
+                        if caller.may(cx.tree.acl(&n.path)?.as_ref(), Perms::READ) {
+                            kept.push(n);
+                        }
+                    }
+                    page.nodes = kept;
+                }
+                OpOutput::List(page)
+            }
         };
         results.push(out);
     }
