@@ -392,7 +392,23 @@ fn from_error_info(
             message,
         },
         // Typed by their status code (FailedPrecondition / Other), keeping the reason.
-        R::NotQueueEntry | R::NotEntryOwner | R::Internal | R::Unspecified => return None,
+        // The auth reasons (issue 17) get typed errors with the SDK's auth support.
+        R::NotQueueEntry
+        | R::NotEntryOwner
+        | R::Internal
+        | R::Unspecified
+        | R::AuthRequired
+        | R::InvalidToken
+        | R::TokenExpired
+        | R::TokenRevoked
+        | R::BadCredentials
+        | R::PermissionDenied
+        | R::AclVersionMismatch
+        | R::UserNotFound
+        | R::UserExists
+        | R::RoleNotFound
+        | R::RoleExists
+        | R::RootRequired => return None,
     })
 }
 

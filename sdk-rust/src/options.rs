@@ -63,6 +63,8 @@ impl CreateOptions {
             container: self.container,
             ttl_ms: self.ttl_ms,
             create_parents: self.create_parents,
+            // The parent's ACL; explicit ACLs come with the SDK's auth support.
+            acl: Vec::new(),
         }
     }
 }

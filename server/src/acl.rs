@@ -82,11 +82,8 @@ impl Principal {
             "anyone" => return Ok(Principal::Anyone),
             _ => {}
         }
-        let bad = || {
-            format!(
-                "principal {text:?} must be user:NAME, role:NAME, authenticated or anyone"
-            )
-        };
+        let bad =
+            || format!("principal {text:?} must be user:NAME, role:NAME, authenticated or anyone");
         let (kind, name) = text.split_once(':').ok_or_else(bad)?;
         check_name(name).map_err(|why| format!("principal {text:?}: {why}"))?;
         match kind {
@@ -229,7 +226,13 @@ mod tests {
 
     #[test]
     fn principals_parse_and_print_back() {
-        for text in ["user:bob", "role:team-a", "authenticated", "anyone", "user:a@b.c"] {
+        for text in [
+            "user:bob",
+            "role:team-a",
+            "authenticated",
+            "anyone",
+            "user:a@b.c",
+        ] {
             assert_eq!(Principal::parse(text).expect(text).to_string(), text);
         }
         for bad in ["", "user:", "group:x", "user:a b", "anyone:x", "role:\u{0}"] {

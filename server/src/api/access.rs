@@ -34,22 +34,21 @@ pub fn caller_in<B: Backing + ?Sized>(
     Ok(Some(state.caller(who.user.as_deref())))
 }
 
-/// Refuses unless `who` may do `perm` on `path` as `view` sees it. An anonymous caller
-/// with auth on is refused as unauthenticated unless the ACL grants `anyone`.
+/// Refuses unless `who` may do `perm` on `path` as `view` sees it. While auth is on,
+/// the gRPC API serves no anonymous call (as etcd): `anyone` in an ACL then grants what
+/// `authenticated` does.
 pub fn require<B: Backing + ?Sized>(
     view: &Overlay<'_, B>,
     who: &Who,
     path: &str,
     perm: Perms,
 ) -> Result<(), ApiError> {
+    require_user(who)?;
     let Some(caller) = caller_in(view, who)? else {
         return Ok(());
     };
     if caller.may(view.acl(path)?.as_ref(), perm) {
         return Ok(());
-    }
-    if caller.user.is_none() {
-        return Err(crate::auth::AuthError::Required.into());
     }
     Err(KvError::PermissionDenied {
         path: path.to_string(),

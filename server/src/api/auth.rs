@@ -102,9 +102,11 @@ impl Auth for AuthService {
     ) -> Result<Response<pb::AuthenticateResponse>, Status> {
         let r = req.into_inner();
         validate::name("name", &r.name)?;
-        let bad = || ApiError::Auth(AuthError::BadCredentials {
-            user: r.name.clone(),
-        });
+        let bad = || {
+            ApiError::Auth(AuthError::BadCredentials {
+                user: r.name.clone(),
+            })
+        };
         let mut state = self.cx.node.db().auth().map_err(ApiError::from)?;
         if !state.users.contains_key(&r.name) || state.token_key.is_empty() {
             // Maybe added (or auth enabled) on a member ahead of this one.
@@ -158,7 +160,13 @@ impl Auth for AuthService {
         let password_hash = hash(r.password.clone()).await?;
         let name = r.name.clone();
         let revision = self
-            .change(&req, AuthCmd::UserAdd { name, password_hash })
+            .change(
+                &req,
+                AuthCmd::UserAdd {
+                    name,
+                    password_hash,
+                },
+            )
             .await?;
         Ok(Response::new(pb::AuthUserAddResponse {
             header: self.header(revision),
@@ -211,7 +219,13 @@ impl Auth for AuthService {
         let password_hash = hash(r.password.clone()).await?;
         let name = r.name.clone();
         let revision = self
-            .change(&req, AuthCmd::UserChangePassword { name, password_hash })
+            .change(
+                &req,
+                AuthCmd::UserChangePassword {
+                    name,
+                    password_hash,
+                },
+            )
             .await?;
         Ok(Response::new(pb::AuthUserChangePasswordResponse {
             header: self.header(revision),

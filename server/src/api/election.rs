@@ -10,9 +10,9 @@ use tonic::{Request, Response, Status};
 
 use super::access;
 use super::errors::ApiError;
-use crate::acl::Perms;
 use super::lock::{check_holder_lease, check_lease_and_wait, check_name};
 use super::ApiContext;
+use crate::acl::Perms;
 use crate::coord::election::{self, Leader};
 use crate::coord::CoordError;
 

@@ -335,13 +335,19 @@ pub fn to_status(e: ApiError) -> Status {
                     (Key::CurrentVersion, current.to_string()),
                 ],
             ),
-            KvError::UserNotFound { user } => status(R::UserNotFound, message, &[(Key::User, user)]),
-            KvError::UserExists { user } => status(R::UserExists, message, &[(Key::User, user)]),
-            KvError::RoleNotFound { role } => status(R::RoleNotFound, message, &[(Key::Role, role)]),
-            KvError::RoleExists { role } => status(R::RoleExists, message, &[(Key::Role, role)]),
-            KvError::RootRequired(_) => {
-                status(R::RootRequired, message, &[(Key::User, crate::acl::ROOT.into())])
+            KvError::UserNotFound { user } => {
+                status(R::UserNotFound, message, &[(Key::User, user)])
             }
+            KvError::UserExists { user } => status(R::UserExists, message, &[(Key::User, user)]),
+            KvError::RoleNotFound { role } => {
+                status(R::RoleNotFound, message, &[(Key::Role, role)])
+            }
+            KvError::RoleExists { role } => status(R::RoleExists, message, &[(Key::Role, role)]),
+            KvError::RootRequired(_) => status(
+                R::RootRequired,
+                message,
+                &[(Key::User, crate::acl::ROOT.into())],
+            ),
         },
         ApiError::Auth(a) => match a {
             AuthError::Required => status(R::AuthRequired, message, &[]),

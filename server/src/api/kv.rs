@@ -5,10 +5,10 @@ use corral_proto::v1 as pb;
 use corral_proto::v1::kv_server::Kv;
 use tonic::{Request, Response, Status};
 
+use super::access;
 use super::convert;
 use super::errors::ApiError;
 use super::validate::{self, Limits};
-use super::access;
 use super::ApiContext;
 use crate::acl::{default_acl, Perms};
 use crate::raft::Consistency;
@@ -181,9 +181,9 @@ impl Kv for KvService {
             .cx
             .node
             .read(consistency(r.consistency)?, |tree| {
-                let rec = tree.node(&path)?.ok_or_else(|| {
-                    ApiError::Kv(KvError::NodeNotFound { path: path.clone() })
-                })?;
+                let rec = tree
+                    .node(&path)?
+                    .ok_or_else(|| ApiError::Kv(KvError::NodeNotFound { path: path.clone() }))?;
                 access::require(tree, &who, &path, Perms::ADMIN)?;
                 let acl = tree.acl(&path)?.unwrap_or_else(default_acl);
                 Ok::<_, ApiError>((acl, rec.stat))

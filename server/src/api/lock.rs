@@ -6,8 +6,8 @@ use tonic::{Request, Response, Status};
 
 use super::access;
 use super::errors::ApiError;
-use crate::acl::Perms;
 use super::ApiContext;
+use crate::acl::Perms;
 use crate::coord;
 use crate::store::path;
 

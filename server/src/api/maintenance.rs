@@ -93,12 +93,7 @@ impl Maintenance for MaintenanceService {
             .cx
             .client_command(&req, Command::Compact { revision })
             .await?;
-        let res = self
-            .cx
-            .node
-            .propose(cmd)
-            .await
-            .map_err(ApiError::from)?;
+        let res = self.cx.node.propose(cmd).await.map_err(ApiError::from)?;
         let compact_revision = res
             .result
             .map_err(ApiError::from)?

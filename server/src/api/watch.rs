@@ -15,10 +15,10 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
-use crate::acl::Perms;
-use crate::auth::caller::Who;
 use super::errors::{from_transport, ApiError};
 use super::ApiContext;
+use crate::acl::Perms;
+use crate::auth::caller::Who;
 use crate::store::path;
 use crate::watch::watcher::{self, WatchMessage, WatchOptions, WatchSink};
 use crate::watch::{Scope, WatchSpec};

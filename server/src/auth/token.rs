@@ -48,7 +48,9 @@ pub fn issue(key: &[u8], claims: &Claims) -> Result<String, AuthError> {
 pub fn verify(key: &[u8], token: &str, now_ms: i64) -> Result<Claims, AuthError> {
     let bad = |why: &str| AuthError::InvalidToken(why.to_string());
     if key.is_empty() {
-        return Err(bad("this cluster has never had auth enabled, so it issued no token"));
+        return Err(bad(
+            "this cluster has never had auth enabled, so it issued no token",
+        ));
     }
     if token.len() > MAX_TOKEN_BYTES {
         return Err(bad("too long"));
@@ -117,7 +119,10 @@ mod tests {
                 "{t:?}"
             );
         }
-        assert!(matches!(verify(&[], &token, 0), Err(AuthError::InvalidToken(_))));
+        assert!(matches!(
+            verify(&[], &token, 0),
+            Err(AuthError::InvalidToken(_))
+        ));
     }
 
     proptest::proptest! {

@@ -11,13 +11,13 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::acl::Acl;
 use super::auth::AuthState;
 use super::keys::{child_key, history_key, lease_node_key};
 use super::lease::LeaseRecord;
 use super::overlay::{counters, Backing, Layer, ReapKind};
 use super::session::SessionRecord;
 use super::StoreError;
+use crate::acl::Acl;
 use crate::watch::{HistoryError, HistorySource};
 use crate::znode::{Event, NodeRecord};
 

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
-use crate::acl::Acl;
 use super::auth::AuthState;
 use super::keys::child_key;
 use super::lease::LeaseRecord;
 use super::path;
 use super::session::SessionRecord;
 use super::StoreError;
+use crate::acl::Acl;
 use crate::znode::{Event, NodeRecord};
 
 /// A read-only, point-in-time view of the stored tree.

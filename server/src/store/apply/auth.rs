@@ -66,7 +66,10 @@ pub(crate) fn apply<B: Backing + ?Sized>(
         } => {
             state.epoch += 1;
             let epoch = state.epoch;
-            let user = state.users.get_mut(name).ok_or_else(|| user_missing(name))?;
+            let user = state
+                .users
+                .get_mut(name)
+                .ok_or_else(|| user_missing(name))?;
             user.password_hash = password_hash.clone();
             user.generation = epoch;
         }
@@ -74,11 +77,17 @@ pub(crate) fn apply<B: Backing + ?Sized>(
             if !state.roles.contains(role) {
                 return Err(KvError::RoleNotFound { role: role.clone() }.into());
             }
-            let user = state.users.get_mut(name).ok_or_else(|| user_missing(name))?;
+            let user = state
+                .users
+                .get_mut(name)
+                .ok_or_else(|| user_missing(name))?;
             user.roles.insert(role.clone());
         }
         AuthCmd::UserRevokeRole { name, role } => {
-            let user = state.users.get_mut(name).ok_or_else(|| user_missing(name))?;
+            let user = state
+                .users
+                .get_mut(name)
+                .ok_or_else(|| user_missing(name))?;
             user.roles.remove(role);
         }
         AuthCmd::RoleAdd { name } => {

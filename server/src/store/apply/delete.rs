@@ -11,16 +11,17 @@ pub(crate) fn delete<B: Backing + ?Sized>(
     cx: &mut Cx<'_, '_, B>,
     c: &DeleteCmd,
 ) -> Result<OpOutput, ApplyError> {
+    let Some(parent) = path::parent(&c.path) else {
+        return Err(KvError::Invalid("the root znode \"/\" cannot be deleted".into()).into());
+    };
+    // Before looking: whether the znode exists is not for a caller who may not delete it.
+    cx.require(parent, Perms::DELETE)?;
     let rec = cx
         .tree
         .node(&c.path)?
         .ok_or_else(|| KvError::NodeNotFound {
             path: c.path.clone(),
         })?;
-    let Some(parent) = path::parent(&c.path) else {
-        return Err(KvError::Invalid("the root znode \"/\" cannot be deleted".into()).into());
-    };
-    cx.require(parent, Perms::DELETE)?;
     check_version(&c.path, c.expected_version, rec.stat.version)?;
     if rec.stat.num_children > 0 && !c.recursive {
         return Err(KvError::NotEmpty {

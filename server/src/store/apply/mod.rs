@@ -159,7 +159,11 @@ pub fn apply_command<B: Backing + ?Sized>(
                     result: Err(KvError::AuthRequired),
                 });
             } else {
-                (Some(auth.caller(user.as_deref())), user.clone(), command.as_ref())
+                (
+                    Some(auth.caller(user.as_deref())),
+                    user.clone(),
+                    command.as_ref(),
+                )
             }
         }
         other => (None, None, other),
@@ -186,9 +190,9 @@ pub fn apply_command<B: Backing + ?Sized>(
         Command::LeaseRevoke { id } => lease::revoke(&mut cx, *id),
         Command::LeaseCheckpoint { remaining } => lease::checkpoint(&mut cx, remaining),
         Command::Reap { path, mod_revision } => reap::reap(&mut cx, path, *mod_revision),
-        Command::Compact { revision } => {
-            cx.require_root().and_then(|()| compact::compact(&mut cx, *revision))
-        }
+        Command::Compact { revision } => cx
+            .require_root()
+            .and_then(|()| compact::compact(&mut cx, *revision)),
         Command::Once { .. } | Command::ExpireSessions { .. } | Command::As { .. } => Err(
             ApplyError::Kv(KvError::Invalid("request ids cannot be nested".into())),
         ),
