@@ -1370,3 +1370,36 @@ async fn a_token_works_on_every_member_and_after_a_failover() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn request_ids_are_per_user_so_a_replay_never_shows_another_users_result() -> Result<()> {
+    let server = Server::start().await?;
+    let ch = wire::channel(&server.endpoint()).await?;
+    let [root, alice, bob] = enable_auth(&ch).await?;
+    grow_tree(&ch, &root).await?;
+    let create_with_id = |token: String, path: &'static str| {
+        let ch = ch.clone();
+        async move {
+            let mut r = req(
+                pb::CreateRequest {
+                    path: path.into(),
+                    data: b"private".to_vec(),
+                    ..Default::default()
+                },
+                Some(&token),
+            );
+            r.metadata_mut()
+                .insert("corral-request-id", "shared-client/1".parse().expect("ascii"));
+            kv(ch).create(r).await
+        }
+    };
+    let first = create_with_id(alice, "/team-b/alices").await?.into_inner();
+    ensure!(first.path == "/team-b/alices");
+    // Bob sends the same request id: he must get his own create, not alice's result.
+    let second = create_with_id(bob, "/team-a/bobs").await?.into_inner();
+    ensure!(
+        second.path == "/team-a/bobs",
+        "bob was answered with another user's remembered result: {second:?}"
+    );
+    Ok(())
+}

@@ -94,13 +94,32 @@ impl ApiContext {
         if who.enabled && who.user.is_none() {
             return Err(crate::auth::AuthError::Required.into());
         }
-        with_request_id(
+        let user = who.user.clone();
+        let command = with_request_id(
             req,
             Command::As {
                 user: who.user,
                 command: Box::new(command),
             },
-        )
+        )?;
+        // Request ids are per user: another user sending the same id must not be
+        // answered with this one's remembered result (which may hold data they may
+        // not read). Client ids never contain '@', so the split is unambiguous.
+        Ok(match (command, user) {
+            (
+                Command::Once {
+                    client_id,
+                    seq,
+                    command,
+                },
+                Some(user),
+            ) => Command::Once {
+                client_id: format!("{user}@{client_id}"),
+                seq,
+                command,
+            },
+            (command, _) => command,
+        })
     }
 
     /// The client port's size limits, for messages about them.
