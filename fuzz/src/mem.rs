@@ -49,6 +49,7 @@ impl MemTree {
                 id: LEASE_ID,
                 ttl_ms: 10_000,
                 remaining_ms: 10_000,
+                owner: None,
             },
         );
         MemTree {
@@ -128,12 +129,22 @@ impl Backing for MemTree {
         Ok(self.revision)
     }
 
+    fn acl(&self, _path: &str) -> Result<Option<corral_server::acl::Acl>, StoreError> {
+        // The sample tree has no ACLs: every znode has the default.
+        Ok(None)
+    }
+
+    fn auth(&self) -> Result<std::sync::Arc<corral_server::store::auth::AuthState>, StoreError> {
+        // Auth is off in the sample tree.
+        Ok(Default::default())
+    }
+
     fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, StoreError> {
-        Ok(self.leases.get(&id).copied())
+        Ok(self.leases.get(&id).cloned())
     }
 
     fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
-        Ok(self.leases.values().copied().collect())
+        Ok(self.leases.values().cloned().collect())
     }
 
     fn lease_nodes<'s>(

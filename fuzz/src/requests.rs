@@ -265,10 +265,10 @@ fn txn(r: &pb::TxnRequest) {
         }
         for op in cmd.success.iter().chain(&cmd.failure) {
             let p = match op {
-                TxnOp::Create(c) if c.sequential => {
+                TxnOp::Create(c) | TxnOp::CreateWithAcl(c, _) if c.sequential => {
                     format!("{}{}", c.path, "0".repeat(SEQUENCE_DIGITS))
                 }
-                TxnOp::Create(c) => c.path.clone(),
+                TxnOp::Create(c) | TxnOp::CreateWithAcl(c, _) => c.path.clone(),
                 TxnOp::Put(c) => c.path.clone(),
                 TxnOp::Delete(c) => c.path.clone(),
                 TxnOp::Get(q) => q.path.clone(),

@@ -498,6 +498,26 @@ fn sample_commands() -> Vec<Command> {
             command: Box::new(Command::Compact { revision: 1 }),
         },
         Command::ExpireSessions { before_ms: 1000 },
+        Command::As {
+            user: Some("alice".into()),
+            command: Box::new(Command::SetAcl(corral_server::store::command::SetAclCmd {
+                path: "/a".into(),
+                acl: vec![corral_server::acl::AclEntry {
+                    principal: corral_server::acl::Principal::Anyone,
+                    perms: corral_server::acl::Perms::ALL,
+                }],
+                expected_acl_version: Some(0),
+            })),
+        },
+        Command::As {
+            user: None,
+            command: Box::new(Command::Auth(
+                corral_server::store::command::AuthCmd::UserAdd {
+                    name: "bob".into(),
+                    password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                },
+            )),
+        },
     ]
 }
 
@@ -596,6 +616,7 @@ fn records() -> Vec<Seed> {
                 id: 7,
                 ttl_ms: 5000,
                 remaining_ms: 1200,
+                owner: Some("alice".into()),
             },
         ),
         rec(
@@ -617,6 +638,10 @@ fn records() -> Vec<Seed> {
                 node: record_sample(),
                 prev: Some(NodeRecord::default()),
                 ts_ms: 1_700_000_000_000,
+                acl: Some(vec![corral_server::acl::AclEntry {
+                    principal: corral_server::acl::Principal::Role("team-a".into()),
+                    perms: corral_server::acl::Perms::READ,
+                }]),
             },
         ),
         rec(
