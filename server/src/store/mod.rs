@@ -14,6 +14,8 @@ pub mod read;
 pub mod session;
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 mod model_tests;
 
 use thiserror::Error;
