@@ -1388,8 +1388,10 @@ async fn request_ids_are_per_user_so_a_replay_never_shows_another_users_result()
                 },
                 Some(&token),
             );
-            r.metadata_mut()
-                .insert("corral-request-id", "shared-client/1".parse().expect("ascii"));
+            r.metadata_mut().insert(
+                "corral-request-id",
+                "shared-client/1".parse().expect("ascii"),
+            );
             kv(ch).create(r).await
         }
     };
@@ -1400,6 +1402,37 @@ async fn request_ids_are_per_user_so_a_replay_never_shows_another_users_result()
     ensure!(
         second.path == "/team-a/bobs",
         "bob was answered with another user's remembered result: {second:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_watch_ends_when_its_token_is_revoked() -> Result<()> {
+    let server = Server::start().await?;
+    let ch = wire::channel(&server.endpoint()).await?;
+    let [root, alice, _bob] = enable_auth(&ch).await?;
+    grow_tree(&ch, &root).await?;
+    let mut watch = watch_all(&ch, &alice).await?;
+    create(&ch, &root, "/team-b/before", vec![]).await?;
+    let first = watch.next().await.ok_or_else(|| anyhow!("watch ended"))??;
+    ensure!(first.events.len() == 1, "expected the create: {first:?}");
+    AuthClient::new(ch.clone())
+        .user_change_password(req(
+            pb::AuthUserChangePasswordRequest {
+                name: "alice".into(),
+                password: "changed".into(),
+            },
+            Some(&root),
+        ))
+        .await?;
+    create(&ch, &root, "/team-b/after", vec![]).await?;
+    let msg = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .context("no answer within 10 s")?
+        .ok_or_else(|| anyhow!("watch ended without a cancel"))??;
+    ensure!(
+        msg.canceled && msg.events.is_empty() && msg.cancel_reason.contains("revoked"),
+        "expected a cancel for the revoked token, got {msg:?}"
     );
     Ok(())
 }

@@ -160,6 +160,23 @@ impl WatchSink for StreamSink {
                 // Judged by each znode's ACL at the event, with the caller's current
                 // roles; an unreadable event is dropped whole, path included.
                 match self.cx.node.db().auth() {
+                    Ok(state) if state.enabled && self.who.revoked_in(&state) => {
+                        // The user was deleted or changed password: a watch opened
+                        // with the old token ends, as a new call with it would fail.
+                        let user = self.who.user.as_deref().unwrap_or_default();
+                        let reason = format!(
+                            "the token of user {user} was revoked (the user was deleted or \
+                             changed password); authenticate again and resume the watch"
+                        );
+                        let end = WatchMessage::Canceled {
+                            reason,
+                            compact_revision: 0,
+                        };
+                        let resp = response_for(&self.cx, id, self.with_prev, end);
+                        let _ = self.out.send(Ok(resp)).await;
+                        let _ = self.ended.send(id);
+                        return false;
+                    }
                     Ok(state) if state.enabled => {
                         let caller = state.caller(self.who.user.as_deref());
                         events.retain(|e| caller.may(e.acl.as_ref(), Perms::READ));

@@ -18,6 +18,23 @@ pub struct Who {
     pub enabled: bool,
     /// The user; `None` when anonymous (always `None` while auth is off).
     pub user: Option<String>,
+    /// The credential generation of the token the user came with (not for a client
+    /// certificate): a long-lived stream ends once it no longer holds.
+    pub generation: Option<i64>,
+}
+
+impl Who {
+    /// Whether the token this caller came with has been revoked in `state` since
+    /// (the user deleted or their password changed).
+    pub fn revoked_in(&self, state: &AuthState) -> bool {
+        match (&self.user, self.generation) {
+            (Some(user), Some(generation)) => state
+                .users
+                .get(user)
+                .is_none_or(|u| u.generation != generation),
+            _ => false,
+        }
+    }
 }
 
 /// Why identifying failed.
@@ -86,12 +103,14 @@ pub async fn identify(
         return Ok(Who {
             enabled: false,
             user: None,
+            generation: None,
         });
     }
     let Some(token) = bearer(metadata)? else {
         return Ok(Who {
             enabled: true,
             user: cert_user,
+            generation: None,
         });
     };
     let now = now_ms();
@@ -121,6 +140,7 @@ pub async fn identify(
     Ok(Who {
         enabled: state.enabled,
         user: Some(claims.user),
+        generation: Some(claims.generation),
     })
 }
 
