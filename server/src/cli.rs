@@ -150,6 +150,24 @@ pub struct ServeArgs {
     /// Lifetime of the auth tokens this member issues, in ms.
     #[arg(long, env = "CORRAL_AUTH_TOKEN_TTL_MS")]
     pub auth_token_ttl_ms: Option<u64>,
+    /// PEM certificate chain for the client and HTTP ports (TLS on with --tls-key).
+    #[arg(long, env = "CORRAL_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "CORRAL_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle: client certificates signed by it are required (mTLS).
+    #[arg(long, env = "CORRAL_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// PEM certificate chain this member presents to other members (peer mTLS).
+    #[arg(long, env = "CORRAL_PEER_TLS_CERT")]
+    pub peer_tls_cert: Option<PathBuf>,
+    /// PEM private key of --peer-tls-cert.
+    #[arg(long, env = "CORRAL_PEER_TLS_KEY")]
+    pub peer_tls_key: Option<PathBuf>,
+    /// PEM CA bundle every member's peer certificate must be signed by.
+    #[arg(long, env = "CORRAL_PEER_TLS_CA")]
+    pub peer_tls_ca: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -182,6 +200,19 @@ impl ServeArgs {
             peer_routes,
             log_filter,
             auth_token_ttl_ms
+        );
+        // Option-valued settings: a flag sets the file, leaving it out keeps the
+        // config file's.
+        macro_rules! set_path {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { cfg.$field = Some(v); } )* };
+        }
+        set_path!(
+            tls_cert,
+            tls_key,
+            tls_client_ca,
+            peer_tls_cert,
+            peer_tls_key,
+            peer_tls_ca
         );
         if self.join {
             cfg.join = true;

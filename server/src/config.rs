@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::tls::{PeerTlsFiles, ServerTlsFiles};
+
 /// Largest `max-data-bytes`: a znode's data plus framing must fit one 4 MiB gRPC message.
 pub const MAX_DATA_BYTES_LIMIT: u64 = 3 << 20;
 
@@ -64,6 +66,22 @@ pub struct Config {
     pub log_filter: String,
     /// Lifetime of the auth tokens this member issues, ms (1 s to 1 day).
     pub auth_token_ttl_ms: u64,
+    /// PEM certificate chain (leaf first) served on the client and HTTP ports; with
+    /// `tls-key`, turns TLS on for both. Unset: plaintext.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls-cert`.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle: clients of the client and HTTP ports must present a certificate
+    /// signed by one of these (mTLS). Needs `tls-cert`.
+    pub tls_client_ca: Option<PathBuf>,
+    /// PEM certificate chain this member presents to other members, serving and
+    /// dialling; with `peer-tls-key` and `peer-tls-ca`, turns mutual TLS on for the
+    /// peer port. Unset: plaintext.
+    pub peer_tls_cert: Option<PathBuf>,
+    /// PEM private key of `peer-tls-cert`.
+    pub peer_tls_key: Option<PathBuf>,
+    /// PEM CA bundle every member's peer certificate must be signed by.
+    pub peer_tls_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -91,6 +109,12 @@ impl Default for Config {
             unsafe_fault_injection: false,
             log_filter: "info,openraft=warn".into(),
             auth_token_ttl_ms: 5 * 60 * 1000,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            peer_tls_cert: None,
+            peer_tls_key: None,
+            peer_tls_ca: None,
         }
     }
 }
@@ -158,6 +182,97 @@ impl Config {
             return Ok(BTreeMap::new());
         }
         parse_member_list("peer-routes", &self.peer_routes)
+    }
+
+    /// The client and HTTP ports' TLS files, if TLS is on (after [`Config::validate`]).
+    pub fn client_tls(&self) -> Option<ServerTlsFiles> {
+        Some(ServerTlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+        })
+    }
+
+    /// The peer port's mutual-TLS files, if it is on (after [`Config::validate`]).
+    pub fn peer_tls(&self) -> Option<PeerTlsFiles> {
+        Some(PeerTlsFiles {
+            cert: self.peer_tls_cert.clone()?,
+            key: self.peer_tls_key.clone()?,
+            ca: self.peer_tls_ca.clone()?,
+        })
+    }
+
+    /// TLS settings that make sense only together. The files themselves are checked
+    /// when the member starts (`tls::ServerTls::load`, `tls::PeerTls::load`).
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let shown = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let given = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| !p.as_os_str().is_empty());
+        let client = [
+            ("tls-cert", &self.tls_cert),
+            ("tls-key", &self.tls_key),
+            ("tls-client-ca", &self.tls_client_ca),
+        ];
+        let peer = [
+            ("peer-tls-cert", &self.peer_tls_cert),
+            ("peer-tls-key", &self.peer_tls_key),
+            ("peer-tls-ca", &self.peer_tls_ca),
+        ];
+        for (field, value) in client.iter().chain(peer.iter()) {
+            if value.is_some() && !given(value) {
+                return Err(invalid(field, "\"\"", "must name a file, or be left out"));
+            }
+        }
+        match (given(&self.tls_cert), given(&self.tls_key)) {
+            (true, false) => {
+                return Err(invalid(
+                    "tls-cert",
+                    shown(&self.tls_cert),
+                    "needs tls-key, the certificate's private key",
+                ))
+            }
+            (false, true) => {
+                return Err(invalid(
+                    "tls-key",
+                    shown(&self.tls_key),
+                    "needs tls-cert, the certificate of this key",
+                ))
+            }
+            _ => {}
+        }
+        if given(&self.tls_client_ca) && !given(&self.tls_cert) {
+            return Err(invalid(
+                "tls-client-ca",
+                shown(&self.tls_client_ca),
+                "needs tls-cert and tls-key: client certificates are asked for only over TLS",
+            ));
+        }
+        let peer_given = peer.iter().filter(|(_, v)| given(v)).count();
+        if peer_given > 0 && peer_given < peer.len() {
+            let (field, value) = peer
+                .iter()
+                .find(|(_, v)| given(v))
+                .copied()
+                .unwrap_or(peer[0]);
+            let missing: Vec<&str> = peer
+                .iter()
+                .filter(|(_, v)| !given(v))
+                .map(|(f, _)| *f)
+                .collect();
+            return Err(invalid(
+                field,
+                shown(value),
+                format!(
+                    "peer TLS is mutual and needs peer-tls-cert, peer-tls-key and peer-tls-ca \
+                     together; missing: {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every rule; the first broken one is returned.
@@ -241,6 +356,7 @@ impl Config {
             return Err(invalid("max-batch", 0, "must be ≥ 1"));
         }
         self.peer_routes()?;
+        self.validate_tls()?;
         let members = self.initial_members()?;
         match members.get(&self.node_id) {
             None => {
@@ -372,6 +488,85 @@ mod tests {
         };
         assert_eq!(cfg.validate(), Ok(()));
         assert_eq!(cfg.initial_members().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn tls_settings_that_belong_together_are_checked_together() {
+        let path = |p: &str| Some(PathBuf::from(p));
+        let ok = Config {
+            tls_cert: path("c.pem"),
+            tls_key: path("k.pem"),
+            tls_client_ca: path("ca.pem"),
+            peer_tls_cert: path("pc.pem"),
+            peer_tls_key: path("pk.pem"),
+            peer_tls_ca: path("pca.pem"),
+            ..Config::default()
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        assert!(ok.client_tls().is_some() && ok.peer_tls().is_some());
+        assert!(Config::default().client_tls().is_none() && Config::default().peer_tls().is_none());
+        for (cfg, starts) in [
+            (
+                Config {
+                    tls_key: None,
+                    ..ok.clone()
+                },
+                "tls-cert (c.pem): needs tls-key",
+            ),
+            (
+                Config {
+                    tls_cert: None,
+                    tls_client_ca: None,
+                    ..ok.clone()
+                },
+                "tls-key (k.pem): needs tls-cert",
+            ),
+            (
+                Config {
+                    tls_cert: None,
+                    tls_key: None,
+                    ..ok.clone()
+                },
+                "tls-client-ca (ca.pem): needs tls-cert",
+            ),
+            (
+                Config {
+                    peer_tls_ca: None,
+                    ..ok.clone()
+                },
+                "peer-tls-cert (pc.pem): peer TLS is mutual",
+            ),
+            (
+                Config {
+                    peer_tls_cert: None,
+                    peer_tls_key: None,
+                    ..ok.clone()
+                },
+                "peer-tls-ca (pca.pem): peer TLS is mutual",
+            ),
+            (
+                Config {
+                    tls_cert: path(""),
+                    ..ok.clone()
+                },
+                "tls-cert (\"\"): must name a file",
+            ),
+        ] {
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.starts_with(starts), "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_settings_come_from_the_toml_file() {
+        let cfg = Config::from_toml_str(
+            "tls-cert = \"/etc/corral/tls.crt\"\ntls-key = \"/etc/corral/tls.key\"\n\
+             peer-tls-cert = \"p.crt\"\npeer-tls-key = \"p.key\"\npeer-tls-ca = \"ca.crt\"\n",
+        )
+        .expect("parses");
+        assert_eq!(cfg.tls_cert, Some(PathBuf::from("/etc/corral/tls.crt")));
+        assert_eq!(cfg.validate(), Ok(()));
+        assert_eq!(cfg.peer_tls().map(|p| p.ca), Some(PathBuf::from("ca.crt")));
     }
 
     #[test]

@@ -13,5 +13,6 @@ pub mod raft;
 pub mod restore_cmd;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod watch;
 pub mod znode;

@@ -1,5 +1,6 @@
 //! Starts a member: storage, Raft node, the client gRPC port (KV, health, reflection),
-//! the peer port, and the HTTP port (health, metrics); stops them on SIGTERM/SIGINT.
+//! the peer port, and the HTTP port (health, metrics), each over TLS when configured
+//! (`crate::tls`); stops them on SIGTERM/SIGINT.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use corral_proto::v1::lease_server::LeaseServer;
 use corral_proto::v1::lock_server::LockServer;
 use corral_proto::v1::maintenance_server::MaintenanceServer;
 use corral_proto::v1::watch_server::WatchServer;
+use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
@@ -32,6 +34,7 @@ use crate::config::Config;
 use crate::raft::peer_service::PeerService;
 use crate::raft::{RaftNode, RaftSettings};
 use crate::store::db::{Db, Sync};
+use crate::tls::{self, PeerTls, Port, ServerTls};
 
 mod http;
 
@@ -98,6 +101,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
+    // Unusable TLS material stops the start with the flag and file at fault, before
+    // anything listens.
+    let client_tls = cfg
+        .client_tls()
+        .map(|files| ServerTls::load(&files))
+        .transpose()?;
+    let peer_tls = cfg
+        .peer_tls()
+        .map(|files| PeerTls::load(&files))
+        .transpose()?;
+
     // Bind first, so a taken port fails fast with a clear message.
     let client_listener = bind(&cfg.client_addr, "client-addr").await?;
     let peer_listener = bind(&cfg.peer_addr, "peer-addr").await?;
@@ -134,6 +148,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         peer_routes: cfg.peer_routes()?,
         max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
         client_addr: advertised_client_addr(&cfg.client_addr),
+        peer_tls: peer_tls.clone(),
     };
     let node = RaftNode::start(settings, db).await.context("start raft")?;
 
@@ -189,7 +204,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    let client = Server::builder()
+    let client_router = Server::builder()
         .tcp_nodelay(true)
         .layer(transport_errors)
         .add_service(health_service)
@@ -202,29 +217,100 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .add_service(lock)
         .add_service(election)
         .add_service(maintenance)
-        .add_service(watch)
-        .serve_with_incoming_shutdown(incoming(client_listener), stopped(stop_rx.clone()));
-    let peer = Server::builder()
+        .add_service(watch);
+    let client: BoxFuture<'static, Result<(), tonic::transport::Error>> = match &client_tls {
+        Some(tls) => {
+            let tls = tls.clone();
+            let port = Port {
+                name: "client",
+                ca_flag: tls.client_ca_flag(),
+                warn: false,
+            };
+            let incoming = tls::Incoming::spawn(client_listener, move || tls.grpc(), port);
+            Box::pin(client_router.serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone())))
+        }
+        None => Box::pin(
+            client_router
+                .serve_with_incoming_shutdown(incoming(client_listener), stopped(stop_rx.clone())),
+        ),
+    };
+    let peer_router = Server::builder()
         .tcp_nodelay(true)
         // Members are trusted. After a partition heals, every call a peer cancelled
         // while it was cut off arrives at once as opened-then-reset streams; h2's
         // reset-flood guard (default 20) would answer with GOAWAY and drop the link
         // again just as it recovers.
         .http2_max_pending_accept_reset_streams(Some(10_000))
-        .add_service(PeerService::new(node.clone()).into_server())
-        .serve_with_incoming_shutdown(incoming(peer_listener), stopped(stop_rx.clone()));
-    let http = http::serve(
-        http_listener,
-        node.clone(),
-        cfg.unsafe_fault_injection,
-        stopped(stop_rx.clone()),
-    );
+        .add_service(PeerService::new(node.clone()).into_server());
+    let peer: BoxFuture<'static, Result<(), tonic::transport::Error>> = match &peer_tls {
+        // Only a member whose certificate the peer CA signed gets past the handshake,
+        // so nothing it cannot prove reaches openraft (no vote, no append, no snapshot).
+        Some(tls) => {
+            let tls = tls.clone();
+            let port = Port {
+                name: "peer",
+                ca_flag: Some(tls.ca_flag()),
+                warn: true,
+            };
+            let incoming = tls::Incoming::spawn(peer_listener, move || tls.server(), port);
+            Box::pin(peer_router.serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone())))
+        }
+        None => Box::pin(
+            peer_router
+                .serve_with_incoming_shutdown(incoming(peer_listener), stopped(stop_rx.clone())),
+        ),
+    };
+    let http: BoxFuture<'static, std::io::Result<()>> = match &client_tls {
+        Some(tls) => {
+            let tls = tls.clone();
+            let port = Port {
+                name: "HTTP",
+                ca_flag: tls.client_ca_flag(),
+                warn: false,
+            };
+            let listener = tls::TlsListener::spawn(http_listener, move || tls.http(), port)?;
+            Box::pin(http::serve(
+                listener,
+                node.clone(),
+                cfg.unsafe_fault_injection,
+                stopped(stop_rx.clone()),
+            ))
+        }
+        None => Box::pin(http::serve(
+            http_listener,
+            node.clone(),
+            cfg.unsafe_fault_injection,
+            stopped(stop_rx.clone()),
+        )),
+    };
+    let mut reloadable: Vec<Arc<dyn tls::Reload>> = Vec::new();
+    if let Some(tls) = &client_tls {
+        tracing::info!(
+            "client and HTTP ports serve TLS ({}), {}",
+            tls.describe(),
+            match tls.client_ca_flag() {
+                Some(_) => "client certificates required (--tls-client-ca)",
+                None => "no client certificates asked for",
+            }
+        );
+        reloadable.push(tls.clone());
+    }
+    if let Some(tls) = &peer_tls {
+        tracing::info!(
+            "peer port and peer clients use mutual TLS ({})",
+            tls.describe()
+        );
+        reloadable.push(tls.clone());
+    }
+    let reloader = tls::spawn_reloader(reloadable);
 
     tracing::info!(
         node_id = cfg.node_id,
         client = %cfg.client_addr,
         peer = %cfg.peer_addr,
         http = %cfg.http_addr,
+        tls = client_tls.is_some(),
+        peer_tls = peer_tls.is_some(),
         data_dir = %cfg.data_dir.display(),
         "corral serving"
     );
@@ -242,6 +328,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let outcome = supervise(&mut tasks, shutdown_signal()).await;
     tracing::info!("shutting down");
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     let _ = stop_tx.send(true);
     node.shutdown().await;
     for task in tasks {

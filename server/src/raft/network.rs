@@ -1,6 +1,7 @@
 //! The peer client: openraft's messages and forwarded requests sent to other members
-//! over gRPC (`corral.raft.v1.Raft`), one cached tonic `Channel` per peer. The serving
-//! side is `peer_service`; the envelope both use is `peer_wire`.
+//! over gRPC (`corral.raft.v1.Raft`), one cached tonic `Channel` per peer, over mutual
+//! TLS when `--peer-tls-*` is set (`crate::tls::PeerConnector`). The serving side is
+//! `peer_service`; the envelope both use is `peer_wire`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -24,11 +25,30 @@ use super::forward_wire::{ForwardRequest, ForwardResult};
 use super::peer_failure_log::{PeerFailureLog, Report, LOG_INTERVAL};
 use super::peer_wire::{self, ClientAddrs, MAX_PEER_MESSAGE};
 use super::types::TypeConfig;
+use crate::tls::{PeerConnector, PeerTls};
+
+/// Why no channel to a peer could be made (nothing was sent).
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// The peer address is not a valid URI.
+    #[error("peer address {addr}: {source}")]
+    Address {
+        /// The address as the membership or `--peer-routes` gives it.
+        addr: String,
+        /// Why it is not a URI.
+        source: tonic::transport::Error,
+    },
+    /// The peer address cannot be checked against a TLS certificate.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::ConnectError),
+}
 
 /// Creates (and caches) gRPC clients to peers.
 #[derive(Clone, Default)]
 pub struct PeerNetwork {
     channels: Arc<Mutex<HashMap<(u64, String), Channel>>>,
+    /// Mutual TLS to every peer (`--peer-tls-*`), or plaintext.
+    tls: Option<Arc<PeerTls>>,
     /// Member id → address dialled instead of the membership's (`--peer-routes`).
     routes: Arc<BTreeMap<u64, String>>,
     /// Which peers are failing, so each outage is logged a few times, not per call.
@@ -39,18 +59,24 @@ pub struct PeerNetwork {
 
 impl PeerNetwork {
     /// A network that dials members at their membership addresses, except those in
-    /// `routes`, sending as (and learning into) `client_addrs`.
-    pub fn new(routes: BTreeMap<u64, String>, client_addrs: ClientAddrs) -> Self {
+    /// `routes`, sending as (and learning into) `client_addrs`, over `tls` if given.
+    pub fn new(
+        routes: BTreeMap<u64, String>,
+        client_addrs: ClientAddrs,
+        tls: Option<Arc<PeerTls>>,
+    ) -> Self {
         Self {
             channels: Arc::default(),
+            tls,
             routes: Arc::new(routes),
             failures: Arc::default(),
             client_addrs,
         }
     }
 
-    fn channel(&self, target: u64, addr: &str) -> Result<Channel, tonic::transport::Error> {
-        let addr = self.routes.get(&target).map_or(addr, String::as_str);
+    /// The channel to member `target`, whose membership address is `member_addr`.
+    fn channel(&self, target: u64, member_addr: &str) -> Result<Channel, ChannelError> {
+        let addr = self.routes.get(&target).map_or(member_addr, String::as_str);
         let key = (target, addr.to_string());
         let mut map = self
             .channels
@@ -59,15 +85,36 @@ impl PeerNetwork {
         if let Some(ch) = map.get(&key) {
             return Ok(ch.clone());
         }
-        let uri = if addr.starts_with("http://") {
-            addr.to_string()
-        } else {
-            format!("http://{addr}")
+        let host_port = addr
+            .strip_prefix("http://")
+            .or_else(|| addr.strip_prefix("https://"))
+            .unwrap_or(addr);
+        let address_error = |source| ChannelError::Address {
+            addr: addr.to_string(),
+            source,
         };
-        let ch = Endpoint::from_shared(uri)?
+        let endpoint = Endpoint::from_shared(format!("http://{host_port}"))
+            .map_err(address_error)?
+            // Covers the TLS handshake too when the connector below makes one.
             .connect_timeout(std::time::Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        let ch = match &self.tls {
+            None => endpoint.connect_lazy(),
+            Some(tls) => {
+                // The connector makes the TLS connection itself, with the certificates
+                // current at each (re)connect; tonic's own TLS would fix them when the
+                // channel is made, and refuses an https:// URI without it. So the
+                // endpoint dials as http:// and the requests say https (the origin).
+                let origin = Endpoint::from_shared(format!("https://{host_port}"))
+                    .map_err(address_error)?
+                    .uri()
+                    .clone();
+                let connector = PeerConnector::new(tls.clone(), member_addr)?;
+                endpoint
+                    .origin(origin)
+                    .connect_with_connector_lazy(connector)
+            }
+        };
         map.insert(key, ch.clone());
         Ok(ch)
     }
@@ -91,7 +138,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
 pub struct PeerClient {
     target: u64,
     node: BasicNode,
-    channel: Result<Channel, tonic::transport::Error>,
+    channel: Result<Channel, ChannelError>,
     failures: Arc<Mutex<PeerFailureLog>>,
     client_addrs: ClientAddrs,
 }
@@ -167,10 +214,7 @@ impl PeerClient {
         };
         match &response {
             Ok(_) => self.log_success(),
-            Err(status) => self.log_failure(
-                &method,
-                &format_args!("{}: {}", status.code(), status.message()),
-            ),
+            Err(status) => self.log_failure(&method, &with_cause(status)),
         }
         let response = response.map_err(|status| {
             // openraft logs these errors itself in places no filter can quiet without
@@ -282,6 +326,27 @@ impl Method {
     }
 }
 
+/// The status's code and message, and, for a connection that could not be made, the
+/// innermost cause (tonic's message is then only "transport error"; the cause says
+/// e.g. which certificate the TLS handshake refused).
+fn with_cause(status: &Status) -> String {
+    let mut text = format!("{}: {}", status.code(), status.message());
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    let mut innermost = None;
+    while let Some(e) = source {
+        innermost = Some(e);
+        source = e.source();
+    }
+    if let Some(cause) = innermost {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// At most 200 bytes of `why`: enough to say what failed, short of a full error chain.
 fn short(why: &dyn std::fmt::Display) -> String {
     let mut text = why.to_string();
@@ -360,7 +425,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
-        let network = PeerNetwork::new(BTreeMap::new(), ClientAddrs::new(1, None));
+        let network = PeerNetwork::new(BTreeMap::new(), ClientAddrs::new(1, None), None);
         let sent = network
             .forward(
                 2,

@@ -1,4 +1,5 @@
-//! The HTTP port: liveness, readiness and Prometheus metrics for operators and probes.
+//! The HTTP port: liveness, readiness and Prometheus metrics for operators and probes,
+//! over plain TCP or, with `--tls-cert`, over TLS (`crate::tls::TlsListener`).
 
 use std::fmt::Write;
 use std::future::Future;
@@ -7,19 +8,24 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
+use axum::serve::Listener;
 use axum::Router;
-use tokio::net::TcpListener;
 
 use crate::raft::RaftNode;
 
-/// Serves `/livez`, `/readyz` and `/metrics` until `stop` resolves; with
-/// `fault_injection`, also `PUT /debug/disk-delay-ms` (see [`disk_delay`]).
-pub async fn serve(
-    listener: TcpListener,
+/// Serves `/livez`, `/readyz` and `/metrics` on `listener` (a `TcpListener`, or a
+/// `TlsListener` handing over connections after their handshake) until `stop` resolves;
+/// with `fault_injection`, also `PUT /debug/disk-delay-ms` (see [`disk_delay`]).
+pub async fn serve<L>(
+    listener: L,
     node: Arc<RaftNode>,
     fault_injection: bool,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
     let mut app = Router::new()
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))

@@ -77,6 +77,9 @@ pub struct RaftSettings {
     /// The address this member serves clients on, as other members should tell clients
     /// (`None` if it has none to advertise, e.g. it listens on 0.0.0.0).
     pub client_addr: Option<String>,
+    /// Mutual TLS for every connection to another member (`--peer-tls-*`); `None`:
+    /// plaintext.
+    pub peer_tls: Option<Arc<crate::tls::PeerTls>>,
 }
 
 /// A running Raft member.
@@ -143,7 +146,11 @@ impl RaftNode {
         let snapshot_installs = sm.install_counter();
         let cluster_id = sm.cluster_id_cell();
         let client_addrs = ClientAddrs::new(settings.node_id, settings.client_addr.clone());
-        let network = PeerNetwork::new(settings.peer_routes.clone(), client_addrs.clone());
+        let network = PeerNetwork::new(
+            settings.peer_routes.clone(),
+            client_addrs.clone(),
+            settings.peer_tls.clone(),
+        );
         let raft = Raft::new(
             settings.node_id,
             Arc::new(config),

@@ -28,6 +28,7 @@ pub(crate) fn settings(dir: &Path, join: bool) -> RaftSettings {
         peer_routes: BTreeMap::new(),
         max_snapshot_bytes: crate::raft::snapshot_buffer::DEFAULT_MAX_SNAPSHOT_BYTES,
         client_addr: Some("127.0.0.1:2".to_string()),
+        peer_tls: None,
     }
 }
 
