@@ -46,6 +46,15 @@ step "go: gofmt, go vet, go test (tests/lincheck)"
 # The fault-injection tests hand their recorded histories to this binary.
 export CORRAL_LINCHECK="$CARGO_TARGET_DIR/lincheck"
 
+# grpcurl (pinned, into the clone's .cache/gobin): the TLS tests (tests/tests/tls.rs) run
+# it against TLS ports, and fail under CI=true when it is missing.
+step "grpcurl for the TLS tests"
+# shellcheck source=scripts/lib/go.sh
+source scripts/lib/go.sh
+corral_go_check
+CORRAL_GRPCURL="$(corral_install_grpcurl)"
+export CORRAL_GRPCURL
+
 step "cargo test --workspace"
 cargo test --workspace
 

@@ -42,3 +42,27 @@ corral_go_cache_dir() {
   # Untracked without touching the top-level .gitignore.
   [[ -f "$root/.cache/.gitignore" ]] || echo '*' >"$root/.cache/.gitignore"
 }
+
+# Installs Go tool PACKAGE at VERSION as .cache/gobin/NAME unless that version is there
+# already (a stamp file .cache/gobin/.NAME records it: `NAME -version` of a `go install`ed
+# binary does not say), and prints the binary's path.
+#
+#   corral_go_install_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl v1.9.3
+corral_go_install_tool() {
+  local name="$1" package="$2" version="$3" gobin
+  gobin="$(corral_go_root)/.cache/gobin"
+  corral_go_cache_dir
+  if [[ ! -x "$gobin/$name" || "$(cat "$gobin/.$name" 2>/dev/null)" != "$version" ]]; then
+    echo "go: installing $name $version into $gobin" >&2
+    GOBIN="$gobin" GOFLAGS=-mod=mod go install "$package@$version" >&2
+    echo "$version" >"$gobin/.$name"
+  fi
+  echo "$gobin/$name"
+}
+
+# grpcurl, pinned: tests/tests/tls.rs runs it against TLS ports (found through
+# CORRAL_GRPCURL, which scripts/test.sh sets from this).
+CORRAL_GRPCURL_VERSION="v1.9.3"
+corral_install_grpcurl() {
+  corral_go_install_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$CORRAL_GRPCURL_VERSION"
+}

@@ -141,6 +141,9 @@ pub struct Server {
     child: Option<Child>,
     /// Stopped with SIGSTOP and not yet continued.
     paused: bool,
+    /// How [`Server::wait_ready`] reaches a client port that serves TLS
+    /// (`--tls-cert`); `None`: plaintext.
+    client_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl Server {
@@ -183,7 +186,16 @@ impl Server {
             dir: Some(dir),
             child: None,
             paused: false,
+            client_tls: None,
         })
+    }
+
+    /// Makes [`Server::wait_ready`] reach the client port over TLS with `tls` (for a
+    /// member started with `--tls-cert`, given in [`NodeConfig::extra_args`]); set it
+    /// before the process starts ([`Server::create`], then [`Server::respawn`]).
+    pub fn with_client_tls(mut self, tls: tonic::transport::ClientTlsConfig) -> Self {
+        self.client_tls = Some(tls);
+        self
     }
 
     /// Runs `corral restore BACKUP` for this member (not running) with its own node id,
@@ -242,13 +254,31 @@ impl Server {
         )
     }
 
-    async fn try_read_root(&self) -> corral_client::Result<()> {
+    async fn try_read_root(&self) -> Result<()> {
+        if let Some(tls) = &self.client_tls {
+            // The Rust client has no TLS options (yet): a raw linearizable Get.
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("https://{}", self.client_addr()))?
+                    .tls_config(tls.clone())?
+                    .connect_timeout(Duration::from_secs(1))
+                    .timeout(Duration::from_secs(2))
+                    .connect()
+                    .await?;
+            corral_proto::v1::kv_client::KvClient::new(channel)
+                .get(corral_proto::v1::GetRequest {
+                    path: "/".into(),
+                    ..Default::default()
+                })
+                .await?;
+            return Ok(());
+        }
         let client = Client::builder([self.endpoint()])
             .timeout(Duration::from_secs(2))
             .connect_timeout(Duration::from_secs(1))
             .connect()
             .await?;
-        client.get("/", None).await.map(drop)
+        client.get("/", None).await?;
+        Ok(())
     }
 
     /// The member's node id.

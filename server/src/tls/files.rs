@@ -319,8 +319,7 @@ pub(super) mod tests {
         let (cert, _) = ca.leaf("a", |_| {});
         let (_, other_key) = ca.leaf("b", |_| {});
         let err = pair(dir.path(), &cert, &other_key)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(
             err.starts_with("--tls-key ")
@@ -341,8 +340,7 @@ pub(super) mod tests {
             p.not_after = rcgen::date_time_ymd(2020, 1, 1);
         });
         let err = pair(dir.path(), &cert, &key)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(
             err.starts_with("--tls-cert ") && err.contains("expired on"),
@@ -353,8 +351,7 @@ pub(super) mod tests {
             p.not_after = rcgen::date_time_ymd(3000, 1, 1);
         });
         let err = pair(dir.path(), &cert, &key)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(err.contains("not valid yet"), "{err}");
     }
@@ -370,27 +367,21 @@ pub(super) mod tests {
             &provider(),
             SystemTime::now(),
         )
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
         assert!(
             missing.starts_with("--peer-tls-cert ") && missing.contains("nope.pem"),
             "{missing}"
         );
-        let empty = pair(dir.path(), "", &key)
-            .err()
-            .expect("refused")
-            .to_string();
+        let empty = pair(dir.path(), "", &key).expect_err("refused").to_string();
         assert!(empty.contains("no certificate in the file"), "{empty}");
         // The key given as the certificate and the certificate as the key.
         let swapped = pair(dir.path(), &key, &cert)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(swapped.starts_with("--tls-cert "), "{swapped}");
         let no_key = pair(dir.path(), &cert, &cert)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(
             no_key.starts_with("--tls-key ") && no_key.contains("no private key"),
@@ -401,8 +392,7 @@ pub(super) mod tests {
             "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
             &key,
         )
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
         assert!(garbage.starts_with("--tls-cert "), "{garbage}");
     }
@@ -420,8 +410,7 @@ pub(super) mod tests {
         );
         let later = SystemTime::now() + Duration::from_secs(3600 * 24 * 365 * 5000);
         let err = load_roots(&Named::new("--peer-tls-ca", &good), later)
-            .err()
-            .expect("expired")
+            .expect_err("expired")
             .to_string();
         assert!(
             err.starts_with("--peer-tls-ca ") && err.contains("expired"),
@@ -429,8 +418,7 @@ pub(super) mod tests {
         );
         let empty = write(dir.path(), "empty.pem", "");
         let err = load_roots(&Named::new("--tls-client-ca", &empty), SystemTime::now())
-            .err()
-            .expect("empty")
+            .expect_err("empty")
             .to_string();
         assert!(
             err.starts_with("--tls-client-ca ") && err.contains("no CA certificate"),
