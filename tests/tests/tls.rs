@@ -299,7 +299,25 @@ async fn plaintext_clients_are_refused_on_a_tls_client_port_and_clients_trusting
     let (cert, key) = files.leaf("server", &ca.issue("corral-1", |_| {})?)?;
     let server = start_tls_server(tls_flags(&cert, &key), trusting(&ca.pem())).await?;
 
+    // Handshakes run side by side: clients that connect and then say nothing (or
+    // send garbage) hold only their own handshake, never the accept loop, and a real
+    // client is served meanwhile (well within the 10 s a handshake may take).
+    let client_addr = SocketAddr::from(([127, 0, 0, 1], server.ports().client));
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(client_addr).await?);
+    }
+    let mut garbage = tokio::net::TcpStream::connect(client_addr).await?;
+    garbage.write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3]).await?;
+    let started = Instant::now();
     get_root_over(&server, Some(trusting(&ca.pem()))).await?;
+    ensure!(
+        started.elapsed() < Duration::from_secs(3),
+        "a TLS client waited {:?} behind silent connections",
+        started.elapsed()
+    );
+    drop((silent, garbage));
+
     let plain = get_root_over(&server, None).await;
     ensure!(plain.is_err(), "a plaintext Get was served on a TLS port");
     let stranger = Ca::new("another CA")?;
