@@ -308,7 +308,9 @@ async fn plaintext_clients_are_refused_on_a_tls_client_port_and_clients_trusting
         silent.push(tokio::net::TcpStream::connect(client_addr).await?);
     }
     let mut garbage = tokio::net::TcpStream::connect(client_addr).await?;
-    garbage.write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3]).await?;
+    garbage
+        .write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3])
+        .await?;
     let started = Instant::now();
     get_root_over(&server, Some(trusting(&ca.pem()))).await?;
     ensure!(

@@ -31,12 +31,12 @@ use crate::tls::{PeerConnector, PeerTls};
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     /// The peer address is not a valid URI.
-    #[error("peer address {addr}: {source}")]
+    #[error("peer address {addr}: {error}")]
     Address {
         /// The address as the membership or `--peer-routes` gives it.
         addr: String,
-        /// Why it is not a URI.
-        source: tonic::transport::Error,
+        /// Why it is not a URI (in the message, not a separate cause: printed once).
+        error: tonic::transport::Error,
     },
     /// The peer address cannot be checked against a TLS certificate.
     #[error(transparent)]
@@ -89,9 +89,9 @@ impl PeerNetwork {
             .strip_prefix("http://")
             .or_else(|| addr.strip_prefix("https://"))
             .unwrap_or(addr);
-        let address_error = |source| ChannelError::Address {
+        let address_error = |error| ChannelError::Address {
             addr: addr.to_string(),
-            source,
+            error,
         };
         let endpoint = Endpoint::from_shared(format!("http://{host_port}"))
             .map_err(address_error)?

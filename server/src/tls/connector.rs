@@ -34,12 +34,12 @@ pub enum ConnectError {
         host: String,
     },
     /// The TCP connection failed.
-    #[error("connect to {addr}: {source}")]
+    #[error("connect to {addr}: {error}")]
     Tcp {
         /// Where it dialled.
         addr: String,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not a separate cause: printed once).
+        error: std::io::Error,
     },
     /// The TLS handshake failed.
     #[error("TLS handshake with {addr} failed: {reason}")]
@@ -109,9 +109,9 @@ impl tower::Service<http::Uri> for PeerConnector {
                 .ok_or_else(|| ConnectError::NoAuthority(uri.to_string()))?;
             let tcp = TcpStream::connect(&addr)
                 .await
-                .map_err(|source| ConnectError::Tcp {
+                .map_err(|error| ConnectError::Tcp {
                     addr: addr.clone(),
-                    source,
+                    error,
                 })?;
             let _ = tcp.set_nodelay(true);
             let tls = TlsConnector::from(config)

@@ -62,10 +62,10 @@ impl Named {
     }
 
     fn read(&self) -> Result<Vec<u8>, TlsError> {
-        std::fs::read(&self.path).map_err(|source| TlsError::Read {
+        std::fs::read(&self.path).map_err(|error| TlsError::Read {
             flag: self.flag,
             path: self.path.clone(),
-            source,
+            error,
         })
     }
 

@@ -32,14 +32,14 @@ pub use reload::{spawn_reloader, Reload};
 #[derive(Debug, Error)]
 pub enum TlsError {
     /// The file is missing or cannot be read.
-    #[error("{flag} {}: cannot read the file: {source}", path.display())]
+    #[error("{flag} {}: cannot read the file: {error}", path.display())]
     Read {
         /// The flag that names the file.
         flag: &'static str,
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not a separate cause: printed once).
+        error: std::io::Error,
     },
     /// The file is not PEM, or holds no item of the kind the flag needs.
     #[error("{flag} {}: {what}", path.display())]
