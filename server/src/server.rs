@@ -20,6 +20,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::api::access::CertUser;
 use crate::api::auth::AuthService;
 use crate::api::cluster::ClusterService;
 use crate::api::election::ElectionService;
@@ -206,6 +207,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let client_router = Server::builder()
         .tcp_nodelay(true)
+        .layer(tower::util::MapRequestLayer::new(name_cert_user))
         .layer(transport_errors)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -407,6 +409,19 @@ async fn supervise(
     );
     tracing::error!("{e:#}; stopping this member");
     Err(e)
+}
+
+/// Names the request's caller for the auth code (`CertUser`) when its connection
+/// presented a client certificate that `--tls-client-ca` verified: the certificate's
+/// subject CN, else its first DNS or email SAN. Extensions cannot come from the wire, so
+/// a client cannot name itself this way.
+fn name_cert_user(
+    mut req: ::http::Request<tonic::body::Body>,
+) -> ::http::Request<tonic::body::Body> {
+    if let Some(user) = tls::identity::connection_identity(req.extensions()) {
+        req.extensions_mut().insert(CertUser(user));
+    }
+    req
 }
 
 /// Health is SERVING while this member knows a leader (it can serve requests).

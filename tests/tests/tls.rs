@@ -430,6 +430,53 @@ async fn with_a_client_ca_only_clients_presenting_a_certificate_it_signed_are_se
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_client_certificate_names_the_caller_once_auth_is_on() -> Result<()> {
+    let files = Files::new()?;
+    let ca = Ca::new("corral test CA")?;
+    let (cert, key) = files.leaf("server", &ca.issue("corral-1", |_| {})?)?;
+    let ca_file = files.write("ca.crt", &ca.pem())?;
+    let root = presenting(trusting(&ca.pem()), &ca.issue("root", |_| {})?);
+    // No CN: the first DNS SAN names the caller.
+    let bob = presenting(
+        trusting(&ca.pem()),
+        &ca.issue("", |p| {
+            p.distinguished_name = rcgen::DistinguishedName::new();
+            p.subject_alt_names = vec![SanType::DnsName(
+                "bob.example.net".try_into().expect("a DNS name"),
+            )];
+        })?,
+    );
+    let mut flags = tls_flags(&cert, &key);
+    flags.extend(["--tls-client-ca".into(), arg(&ca_file)]);
+    let server = start_tls_server(flags, root.clone()).await?;
+
+    let as_root = tls_channel(&server, root).await?;
+    let mut auth = pb::auth_client::AuthClient::new(as_root.clone());
+    auth.user_add(pb::AuthUserAddRequest {
+        name: "root".into(),
+        password: "a root password".into(),
+    })
+    .await?;
+    auth.enable(pb::AuthEnableRequest {}).await?;
+    // No token anywhere below: the certificate alone says who calls.
+    let status = auth.status(pb::AuthStatusRequest {}).await?.into_inner();
+    ensure!(status.enabled && status.user == "root", "{status:?}");
+    pb::kv_client::KvClient::new(as_root)
+        .create(pb::CreateRequest {
+            path: "/made-by-root".into(),
+            ..Default::default()
+        })
+        .await?;
+    let as_bob = tls_channel(&server, bob).await?;
+    let status = pb::auth_client::AuthClient::new(as_bob)
+        .status(pb::AuthStatusRequest {})
+        .await?
+        .into_inner();
+    ensure!(status.user == "bob.example.net", "{status:?}");
+    Ok(())
+}
+
 // ---- grpcurl ------------------------------------------------------------------------
 
 /// grpcurl: `$CORRAL_GRPCURL` (scripts/test.sh installs a pinned one and sets it), else

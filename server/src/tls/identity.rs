@@ -4,6 +4,7 @@
 //! identity for authentication.
 
 use rustls_pki_types::CertificateDer;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -16,6 +17,16 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// `TlsConnectInfo` (with the certificates rustls verified) in the request's extensions.
 pub fn client_identity<T>(request: &tonic::Request<T>) -> Option<String> {
     let certs = request.peer_certs()?;
+    certs.first().and_then(certificate_identity)
+}
+
+/// [`client_identity`] for an `http::Request`'s extensions, where a tower layer in
+/// front of the gRPC services sees them (`server.rs` names the caller there for the
+/// auth code).
+pub fn connection_identity(extensions: &http::Extensions) -> Option<String> {
+    let certs = extensions
+        .get::<TlsConnectInfo<TcpConnectInfo>>()?
+        .peer_certs()?;
     certs.first().and_then(certificate_identity)
 }
 
@@ -135,6 +146,13 @@ mod tests {
         let mut request = tonic::Request::new(());
         request.extensions_mut().insert(tls.connect_info());
         assert_eq!(client_identity(&request).as_deref(), Some("carol"));
+        let mut http_request = http::Request::new(());
+        http_request.extensions_mut().insert(tls.connect_info());
+        assert_eq!(
+            connection_identity(http_request.extensions()).as_deref(),
+            Some("carol")
+        );
+        assert_eq!(connection_identity(&http::Extensions::new()), None);
         assert!(request.remote_addr().is_some());
         assert_eq!(client_identity(&tonic::Request::new(())), None, "no TLS");
     }
