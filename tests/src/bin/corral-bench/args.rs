@@ -77,6 +77,25 @@ pub struct Cli {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// corral only: CA bundle (PEM) to reach TLS client ports (dials https).
+    #[arg(long)]
+    pub cacert: Option<std::path::PathBuf>,
+    /// corral only: authenticate as this user (needs --password); each connection sends
+    /// its token on every call.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// corral only: the password of --user.
+    #[arg(long)]
+    pub password: Option<String>,
+}
+
+/// How the corral driver reaches a server with TLS and auth on.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// CA bundle, PEM: dial with TLS.
+    pub ca_pem: Option<Vec<u8>>,
+    /// User and password to authenticate with.
+    pub credentials: Option<(String, String)>,
 }
 
 /// The system under test.
@@ -187,6 +206,7 @@ pub struct Config {
     pub timeout: Duration,
     pub prefix: String,
     pub output: Output,
+    pub security: Security,
 }
 
 /// Most clients, watchers or connections one process runs.
@@ -324,7 +344,25 @@ impl Cli {
             None => endpoints.len().min(parallel),
         };
 
+        if (self.cacert.is_some() || self.user.is_some()) && self.target != Target::Corral {
+            return Err("--cacert and --user are for --target corral only".into());
+        }
+        let credentials = match (self.user, self.password) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            _ => return Err("--user and --password go together".into()),
+        };
+        let ca_pem = match &self.cacert {
+            Some(path) => {
+                Some(std::fs::read(path).map_err(|e| format!("--cacert {}: {e}", path.display()))?)
+            }
+            None => None,
+        };
         Ok(Config {
+            security: Security {
+                ca_pem,
+                credentials,
+            },
             target: self.target,
             endpoints,
             workload,

@@ -9,10 +9,29 @@ use corral_proto::v1::lock_client::LockClient;
 use corral_proto::v1::watch_client::WatchClient;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 use tonic::Code;
 
-use crate::args::Consistency;
+use crate::args::{Consistency, Security};
+
+/// Stamps every call with the connection's bearer token, if it has one.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A channel whose calls carry the token.
+type Svc = InterceptedService<Channel, Bearer>;
 
 /// Responses may carry a value up to the server's 1 MiB limit plus framing.
 const MAX_MESSAGE: usize = 64 << 20;
@@ -20,32 +39,58 @@ const MAX_MESSAGE: usize = 64 << 20;
 /// One connection to one member.
 #[derive(Clone)]
 pub struct Conn {
-    channel: Channel,
+    channel: Svc,
 }
 
 impl Conn {
-    pub async fn connect(endpoint: &str) -> Result<Conn> {
-        let channel = Channel::from_shared(format!("http://{endpoint}"))?
+    /// Connects (over TLS when `security` has a CA) and, with credentials,
+    /// authenticates once: the token outlives any run (5 minutes by default).
+    pub async fn connect(endpoint: &str, security: &Security) -> Result<Conn> {
+        let scheme = if security.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut ep = Channel::from_shared(format!("{scheme}://{endpoint}"))?;
+        if let Some(ca) = &security.ca_pem {
+            ep = ep.tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)))?;
+        }
+        let channel = ep
             .connect()
             .await
             .with_context(|| format!("connecting to corral at {endpoint}"))?;
-        Ok(Conn { channel })
+        let token = match &security.credentials {
+            Some((name, password)) => {
+                let r = corral_proto::v1::auth_client::AuthClient::new(channel.clone())
+                    .authenticate(pb::AuthenticateRequest {
+                        name: name.clone(),
+                        password: password.clone(),
+                    })
+                    .await
+                    .with_context(|| format!("authenticating as {name} at {endpoint}"))?;
+                Some(format!("Bearer {}", r.into_inner().token).parse()?)
+            }
+            None => None,
+        };
+        Ok(Conn {
+            channel: InterceptedService::new(channel, Bearer(token)),
+        })
     }
 
     // Clients are a channel handle plus settings: made per call, as cheap as a clone.
-    fn kv(&self) -> KvClient<Channel> {
+    fn kv(&self) -> KvClient<Svc> {
         KvClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
-    fn watch_client(&self) -> WatchClient<Channel> {
+    fn watch_client(&self) -> WatchClient<Svc> {
         WatchClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
-    fn lease(&self) -> LeaseClient<Channel> {
+    fn lease(&self) -> LeaseClient<Svc> {
         LeaseClient::new(self.channel.clone())
     }
 
-    fn lock_client(&self) -> LockClient<Channel> {
+    fn lock_client(&self) -> LockClient<Svc> {
         LockClient::new(self.channel.clone())
     }
 

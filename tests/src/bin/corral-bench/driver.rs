@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::args::{Consistency, LeaseEnd, Target};
+use crate::args::{Consistency, LeaseEnd, Security, Target};
 use crate::{corral, etcd, zk};
 
 /// A connection to one member of the target.
@@ -17,9 +17,9 @@ pub enum Conn {
 }
 
 impl Conn {
-    pub async fn connect(target: Target, endpoint: &str) -> Result<Conn> {
+    pub async fn connect(target: Target, endpoint: &str, security: &Security) -> Result<Conn> {
         Ok(match target {
-            Target::Corral => Conn::Corral(corral::Conn::connect(endpoint).await?),
+            Target::Corral => Conn::Corral(corral::Conn::connect(endpoint, security).await?),
             Target::Etcd => Conn::Etcd(etcd::Conn::connect(endpoint).await?),
             Target::Zookeeper => Conn::Zk(zk::Conn::connect(endpoint).await?),
         })

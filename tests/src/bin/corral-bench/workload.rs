@@ -48,7 +48,13 @@ pub async fn run(config: &Config) -> Result<Summary> {
 async fn connect(config: &Config, n: usize) -> Result<Vec<Conn>> {
     let endpoints = &config.endpoints;
     stream::iter(0..n)
-        .map(|i| Conn::connect(config.target, &endpoints[i % endpoints.len()]))
+        .map(|i| {
+            Conn::connect(
+                config.target,
+                &endpoints[i % endpoints.len()],
+                &config.security,
+            )
+        })
         .buffered(SETUP_PARALLELISM)
         .try_collect()
         .await
@@ -493,10 +499,14 @@ async fn watch(
             async move {
                 match &conns[0] {
                     Conn::Zk(_) => {
-                        Conn::connect(config.target, &endpoints[i % endpoints.len()])
-                            .await?
-                            .watch(dir)
-                            .await
+                        Conn::connect(
+                            config.target,
+                            &endpoints[i % endpoints.len()],
+                            &config.security,
+                        )
+                        .await?
+                        .watch(dir)
+                        .await
                     }
                     _ => conns[i % conns.len()].watch(dir).await,
                 }
