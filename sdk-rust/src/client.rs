@@ -1,22 +1,27 @@
 //! The [`Client`]: a cheap-to-clone handle on gRPC channels to the members, with
-//! the KV calls, failover between members and a per-call timeout. The Cluster calls
-//! are in `cluster.rs`, on the same machinery.
+//! the KV calls, failover between members, a per-call timeout, and the credentials
+//! every call carries (`token.rs`). The Cluster, Auth and other calls are in their own
+//! modules, on the same machinery.
 
 use std::error::Error as _;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use corral_proto::v1::kv_client::KvClient;
 use tokio::time::Instant;
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::endpoint::parse_endpoint;
 use crate::error::{describe, Error, Result};
 use crate::options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
-use crate::retry::{after_failure, Backoff, Next, Retry};
+use crate::retry::{after_failure, renew_and_retry, Backoff, Next, Retry};
+use crate::tls::{Pem, TlsSettings};
+use crate::token::{Credentials, Secret, Stamp, Tokens};
 use crate::txn::{Txn, TxnResponse};
 use crate::types::FromWire;
 use crate::types::{CreateResponse, DeleteResponse, GetResponse, ListResponse, PutResponse};
@@ -63,7 +68,13 @@ pub struct Client {
     timeout: Option<Duration>,
 }
 
-/// One channel per endpoint, the one calls go to, and the request ids of writes.
+/// What every stub of the client sends through: a member's channel behind the
+/// interceptor that adds the client's token ([`Stamp`]), so that no call or stream
+/// can go out without it.
+pub(crate) type Transport = InterceptedService<Channel, Stamp>;
+
+/// One channel per endpoint, the one calls go to, the request ids of writes and the
+/// credentials.
 #[derive(Debug)]
 pub(crate) struct Members {
     channels: Vec<Channel>,
@@ -73,13 +84,19 @@ pub(crate) struct Members {
     current: AtomicUsize,
     /// Request ids for writes, or `None` when exactly-once writes are turned off.
     lanes: Option<Lanes>,
+    /// The credentials and the current token, stamped on every request.
+    pub(crate) tokens: Arc<Tokens>,
 }
 
 impl Members {
-    /// The member calls go to now: its index and channel.
-    pub(crate) fn current(&self) -> (usize, Channel) {
+    /// The member calls go to now: its index and channel (with the token stamp).
+    pub(crate) fn current(&self) -> (usize, Transport) {
         let index = self.current.load(Ordering::Relaxed) % self.channels.len();
-        (index, self.channels[index].clone())
+        let channel = self.channels[index].clone();
+        (
+            index,
+            InterceptedService::new(channel, Stamp(self.tokens.clone())),
+        )
     }
 
     /// Moves off member `failed` (unless another call already did).
@@ -177,13 +194,16 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// Configures and connects a [`Client`]; from [`Client::builder`].
+/// Configures and connects a [`Client`]; from [`Client::builder`]. Its `Debug`
+/// output leaves passwords, tokens and keys out.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     endpoints: Vec<String>,
     timeout: Option<Duration>,
     connect_timeout: Duration,
     exactly_once: bool,
+    tls: TlsSettings,
+    credentials: Credentials,
 }
 
 impl ClientBuilder {
@@ -215,9 +235,71 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects to the first endpoint that accepts a connection. Fails with
-    /// [`Error::InvalidEndpoint`] if an endpoint cannot be parsed, and with
-    /// [`Error::Transport`] if none accepts a connection.
+    /// Trusts the CA certificates in `pem` (PEM text) to verify the members, and
+    /// dials every endpoint over TLS (`host:port` means `https://host:port`). The client
+    /// trusts no other roots.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca = Some(Pem::Bytes(pem.into()));
+        self
+    }
+
+    /// As [`tls_ca_pem`](Self::tls_ca_pem), reading the PEM file at `path` when
+    /// connecting ([`Error::TlsConfig`] names it if it cannot be read).
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.ca = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate and private key (PEM) to the members (mTLS).
+    /// A member verifying client certificates takes the certificate's CN as the user,
+    /// so no password is needed. Needs a CA ([`tls_ca_pem`](Self::tls_ca_pem)).
+    pub fn tls_identity(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.identity = Some((Pem::Bytes(cert_pem.into()), Pem::Bytes(key_pem.into())));
+        self
+    }
+
+    /// As [`tls_identity`](Self::tls_identity), reading the PEM files when connecting.
+    pub fn tls_identity_files(
+        mut self,
+        cert_path: impl Into<PathBuf>,
+        key_path: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls.identity = Some((Pem::File(cert_path.into()), Pem::File(key_path.into())));
+        self
+    }
+
+    /// Verifies the members' certificates against `name` instead of each endpoint's
+    /// host (e.g. endpoints given as IP addresses, certificates issued for a DNS name).
+    pub fn tls_domain(mut self, name: impl Into<String>) -> Self {
+        self.tls.domain = Some(name.into());
+        self
+    }
+
+    /// Authenticates as `user` with `password` (when auth is enabled on the cluster):
+    /// the client asks for a token before its first call, renews it before it expires,
+    /// and, when the server rejects it (expired, or revoked by a password change), asks
+    /// for a new one once and sends the call again. Replaces [`token`](Self::token).
+    pub fn credentials(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Credentials::Password {
+            user: user.into(),
+            password: Secret::new(password),
+        };
+        self
+    }
+
+    /// Sends `token` (from [`Client::authenticate`], e.g. handed over by another
+    /// process) on every call. It cannot be renewed: once it expires calls fail with
+    /// [`Error::Unauthenticated`]. Replaces [`credentials`](Self::credentials).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.credentials = Credentials::Token(Secret::new(token));
+        self
+    }
+
+    /// Connects to the first endpoint that accepts a connection (over TLS when a
+    /// `tls_*` option was given). Fails with [`Error::InvalidEndpoint`] if an endpoint
+    /// cannot be parsed, [`Error::TlsConfig`] if the TLS files cannot be used, and
+    /// [`Error::Transport`] if none accepts a connection (or a TLS handshake fails).
+    /// Credentials are checked on the first call, not here.
     ///
     /// Calls go to one member at a time, and move to the next endpoint when it cannot
     /// be reached or cannot serve them (`UNAVAILABLE`: no leader, shutting down), with
@@ -232,16 +314,35 @@ impl ClientBuilder {
                 message: "no endpoints given".into(),
             });
         }
-        let endpoints = self
+        let tls = self.tls.enabled();
+        // Every endpoint is checked before the TLS files are read, so a typo in an
+        // endpoint is reported as such.
+        let uris = self
             .endpoints
             .iter()
-            .map(|e| {
-                Ok(Endpoint::from(parse_endpoint(e)?)
+            .map(|e| parse_endpoint(e, tls))
+            .collect::<Result<Vec<_>>>()?;
+        let tls_config = tls.then(|| self.tls.config()).transpose()?;
+        let tokens = Arc::new(Tokens::new(self.credentials)?);
+        let endpoints = uris
+            .into_iter()
+            .map(|uri| {
+                let endpoint = Endpoint::from(uri)
                     .connect_timeout(self.connect_timeout)
                     .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
                     .keep_alive_timeout(KEEPALIVE_TIMEOUT)
                     .keep_alive_while_idle(true)
-                    .tcp_nodelay(true))
+                    .tcp_nodelay(true);
+                match &tls_config {
+                    Some(config) => {
+                        endpoint
+                            .tls_config(config.clone())
+                            .map_err(|e| Error::TlsConfig {
+                                message: e.source().map_or_else(|| e.to_string(), describe),
+                            })
+                    }
+                    None => Ok(endpoint),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         let addrs = endpoints
@@ -259,6 +360,7 @@ impl ClientBuilder {
                 addrs,
                 current: AtomicUsize::new(current),
                 lanes: self.exactly_once.then(Lanes::new),
+                tokens,
             }),
             timeout: self.timeout,
         })
@@ -303,12 +405,13 @@ async fn connect_first(endpoints: &[Endpoint]) -> Result<(usize, Vec<Channel>)> 
 
 impl Client {
     /// Connects to the cluster with default settings. Each endpoint is `host:port` or
-    /// `http://host:port` (port 2479 if omitted), e.g. `["127.0.0.1:2479"]`.
+    /// `http://host:port` (port 2479 if omitted), e.g. `["127.0.0.1:2479"]`. For TLS or
+    /// credentials, use [`Client::builder`].
     pub async fn connect<S: AsRef<str>>(endpoints: impl IntoIterator<Item = S>) -> Result<Client> {
         Self::builder(endpoints).connect().await
     }
 
-    /// A builder to set timeouts before connecting.
+    /// A builder to set timeouts, TLS and credentials before connecting.
     pub fn builder<S: AsRef<str>>(endpoints: impl IntoIterator<Item = S>) -> ClientBuilder {
         ClientBuilder {
             endpoints: endpoints
@@ -318,7 +421,26 @@ impl Client {
             timeout: Some(DEFAULT_TIMEOUT),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             exactly_once: true,
+            tls: TlsSettings::default(),
+            credentials: Credentials::None,
         }
+    }
+
+    /// The user this client authenticates as with a password, if it does.
+    pub fn user(&self) -> Option<String> {
+        self.members.tokens.user()
+    }
+
+    /// Authenticates as `user` with `password` from now on, for this client and all its
+    /// clones: the next call asks for a token with them. Use it after the user's password
+    /// was changed elsewhere (calls then fail with [`Error::Unauthenticated`], reason
+    /// `BadCredentials`, as the old token is revoked and the old password refused).
+    pub fn set_credentials(&self, user: impl Into<String>, password: impl Into<String>) {
+        // A password never fails the header check that a fixed token may.
+        let _ = self.members.tokens.set_credentials(Credentials::Password {
+            user: user.into(),
+            password: Secret::new(password),
+        });
     }
 
     /// The per-call timeout of this client (`None`: no limit).
@@ -492,7 +614,7 @@ impl Client {
     ) -> Result<R>
     where
         Q: Clone,
-        F: Fn(Channel, tonic::Request<Q>) -> Fut,
+        F: Fn(Transport, tonic::Request<Q>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
         R: FromWire<P>,
     {
@@ -506,6 +628,10 @@ impl Client {
     /// client's own type. A [`Retry::WithRequestId`] call carries one request id for
     /// all its attempts (unless exactly-once writes are off, when it is
     /// [`Retry::Unsafe`]).
+    ///
+    /// With a user and password, the call first makes sure of a fresh token, and when
+    /// the server rejects the token it renews it once and sends the call again (the
+    /// server checks credentials before anything else, so the call was not applied).
     pub(crate) async fn call_with<Q, P, R, F, Fut>(
         &self,
         timeout: Option<Duration>,
@@ -516,7 +642,7 @@ impl Client {
     ) -> Result<R>
     where
         Q: Clone,
-        F: Fn(Channel, tonic::Request<Q>) -> Fut,
+        F: Fn(Transport, tonic::Request<Q>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
         R: FromWire<P>,
     {
@@ -542,53 +668,31 @@ impl Client {
         let deadline = timeout.map(|t| Instant::now() + t);
         // The member of the attempt under way, to move off it if time runs out.
         let trying = AtomicUsize::new(usize::MAX);
-        let attempts = async {
-            let mut backoff = Backoff::new();
-            let mut attempt = 0u32;
-            let mut left_in_round = members.len();
+        let work = async {
+            let mut renewed = false;
             loop {
-                attempt += 1;
-                let (index, channel) = members.current();
-                trying.store(index, Ordering::Relaxed);
-                let mut request = tonic::Request::new(message.clone());
-                if let Some(deadline) = deadline {
-                    // The server sees the deadline too.
-                    request.set_timeout(deadline.saturating_duration_since(Instant::now()));
-                }
-                if let Some(id) = &request_id {
-                    request.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
-                }
-                let status = match rpc(channel, request).await {
-                    Ok(response) => return R::from_wire(response.into_inner()),
-                    Err(status) => status,
+                let generation = self.fresh_token(deadline, &trying).await?;
+                let attempt = Attempt {
+                    deadline,
+                    path,
+                    retry,
+                    request_id: request_id.as_ref(),
+                    trying: &trying,
                 };
-                let error = Error::from_status(&status, path);
-                if after_failure(&status, &error, retry) == Next::Fail {
-                    // The call's own deadline passed on this member (frozen, cut off):
-                    // the next call goes elsewhere.
-                    if matches!(error, Error::Timeout { .. }) && status.source().is_some() {
-                        members.skip(index);
+                let result = self.attempts(attempt, message.clone(), &rpc).await;
+                match result {
+                    Err(error)
+                        if renew_and_retry(&error, members.tokens.can_renew(), renewed) =>
+                    {
+                        renewed = true;
+                        members.tokens.reject(generation);
                     }
-                    return Err(error);
-                }
-                members.skip(index);
-                let out_of_attempts = match deadline {
-                    Some(deadline) => Instant::now() + backoff.current() >= deadline,
-                    None => attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT,
-                };
-                if out_of_attempts {
-                    return Err(error);
-                }
-                // Every member once without a pause, then wait between rounds.
-                left_in_round -= 1;
-                if left_in_round == 0 {
-                    left_in_round = members.len();
-                    backoff.pause().await;
+                    result => return result,
                 }
             }
         };
         let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, attempts)
+            Some(deadline) => tokio::time::timeout_at(deadline, work)
                 .await
                 .map_err(|_| {
                     // A member that does not answer in time (frozen, cut off) is
@@ -601,14 +705,98 @@ impl Client {
                         message: format!("no answer within {:?}", timeout.unwrap_or_default()),
                     }
                 })?,
-            None => attempts.await,
+            None => work.await,
         };
         drop(lane);
         result
     }
+
+    /// The attempts of one call (see [`Client::call_with`]), without the credentials'
+    /// care: sends `message` with `rpc` to the current member, and on to the next while
+    /// [`after_failure`] allows, until `deadline` (or [`MAX_ATTEMPTS_WITHOUT_TIMEOUT`]).
+    /// The caller bounds it by `deadline`; it does not stop by itself when it passes.
+    pub(crate) async fn attempts<Q, P, R, F, Fut>(
+        &self,
+        how: Attempt<'_>,
+        message: Q,
+        rpc: F,
+    ) -> Result<R>
+    where
+        Q: Clone,
+        F: Fn(Transport, tonic::Request<Q>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<P>, tonic::Status>>,
+        R: FromWire<P>,
+    {
+        let Attempt {
+            deadline,
+            path,
+            retry,
+            request_id,
+            trying,
+        } = how;
+        let members = &self.members;
+        let mut backoff = Backoff::new();
+        let mut attempt = 0u32;
+        let mut left_in_round = members.len();
+        loop {
+            attempt += 1;
+            let (index, channel) = members.current();
+            trying.store(index, Ordering::Relaxed);
+            let mut request = tonic::Request::new(message.clone());
+            if let Some(deadline) = deadline {
+                // The server sees the deadline too.
+                request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+            if let Some(id) = request_id {
+                request.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
+            }
+            let status = match rpc(channel, request).await {
+                Ok(response) => return R::from_wire(response.into_inner()),
+                Err(status) => status,
+            };
+            let error = Error::from_status(&status, path);
+            if after_failure(&status, &error, retry) == Next::Fail {
+                // The call's own deadline passed on this member (frozen, cut off):
+                // the next call goes elsewhere.
+                if matches!(error, Error::Timeout { .. }) && status.source().is_some() {
+                    members.skip(index);
+                }
+                return Err(error);
+            }
+            members.skip(index);
+            let out_of_attempts = match deadline {
+                Some(deadline) => Instant::now() + backoff.current() >= deadline,
+                None => attempt >= MAX_ATTEMPTS_WITHOUT_TIMEOUT,
+            };
+            if out_of_attempts {
+                return Err(error);
+            }
+            // Every member once without a pause, then wait between rounds.
+            left_in_round -= 1;
+            if left_in_round == 0 {
+                left_in_round = members.len();
+                backoff.pause().await;
+            }
+        }
+    }
+}
+
+/// How [`Client::attempts`] sends a call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt<'a> {
+    /// When the call must be done by, if ever.
+    pub(crate) deadline: Option<Instant>,
+    /// The path the call is about, for its errors ("" if none).
+    pub(crate) path: &'a str,
+    /// Whether and when it may be sent again.
+    pub(crate) retry: Retry,
+    /// The write's request id, sent with every attempt.
+    pub(crate) request_id: Option<&'a MetadataValue<Ascii>>,
+    /// Set to the member of each attempt, for the caller to skip it on a timeout.
+    pub(crate) trying: &'a AtomicUsize,
 }
 
 /// A KV stub on `channel`; cheap (the channel is shared).
-fn kv(channel: Channel) -> KvClient<Channel> {
+pub(crate) fn kv(channel: Transport) -> KvClient<Transport> {
     KvClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES)
 }

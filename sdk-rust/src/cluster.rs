@@ -18,9 +18,8 @@
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::cluster_client::ClusterClient;
-use tonic::transport::Channel;
 
-use crate::client::Client;
+use crate::client::{Client, Transport};
 use crate::error::{Error, Result};
 use crate::retry::Retry;
 use crate::types::Header;
@@ -191,7 +190,7 @@ impl Client {
 }
 
 /// A Cluster stub on `channel`; cheap (the channel is shared).
-fn cluster(channel: Channel) -> ClusterClient<Channel> {
+fn cluster(channel: Transport) -> ClusterClient<Transport> {
     ClusterClient::new(channel)
 }
 

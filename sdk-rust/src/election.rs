@@ -19,12 +19,11 @@ use corral_proto::v1::election_client::ElectionClient;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
-use tonic::transport::Channel;
 
-use crate::client::Client;
+use crate::client::{Client, Transport};
 use crate::error::{Error, Result};
 use crate::lock::LockOptions;
-use crate::retry::{reopens, Backoff, Retry};
+use crate::retry::{renew_and_retry, reopens, Backoff, Retry};
 use crate::types::{required, Header};
 use crate::types::{wire_header, FromWire};
 
@@ -91,7 +90,7 @@ impl FromWire<pb::ResignResponse> for Done {
     }
 }
 
-fn election(channel: Channel) -> ElectionClient<Channel> {
+fn election(channel: Transport) -> ElectionClient<Transport> {
     ElectionClient::new(channel)
 }
 
@@ -260,7 +259,27 @@ async fn observe(
     let mut ready = Some(ready);
     let mut last: Option<Option<LeaderKey>> = None;
     let mut backoff = Backoff::new();
+    // Whether the token was renewed since the stream last got through.
+    let mut renewed = false;
     loop {
+        let generation = match client.stream_token().await {
+            Ok(generation) => generation,
+            Err(error) if reopens(&error) && !tx.is_closed() => {
+                backoff.pause().await;
+                continue;
+            }
+            Err(error) => {
+                match ready.take() {
+                    Some(ready) => {
+                        let _ = ready.send(Err(error));
+                    }
+                    None => {
+                        let _ = tx.send(Err(error)).await;
+                    }
+                }
+                return;
+            }
+        };
         let (index, channel) = client.members.current();
         let outcome = async {
             let mut stream = election(channel)
@@ -288,6 +307,7 @@ async fn observe(
                     let _ = ready.send(Ok(()));
                 }
                 backoff.reset();
+                renewed = false;
                 let leader = response.leader.map(LeaderKey::from_pb);
                 if last.as_ref() == Some(&leader) {
                     continue;
@@ -303,6 +323,12 @@ async fn observe(
             Ok(()) => return,
             Err(e) => e,
         };
+        // The token expired or was revoked: reopened at once with a new one.
+        if renew_and_retry(&error, client.members.tokens.can_renew(), renewed) {
+            renewed = true;
+            client.members.tokens.reject(generation);
+            continue;
+        }
         if !reopens(&error) {
             match ready.take() {
                 Some(ready) => {

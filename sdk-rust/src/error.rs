@@ -26,6 +26,40 @@ pub enum InvalidReason {
     InvalidArgument,
 }
 
+/// Why the server did not know who the caller is (`UNAUTHENTICATED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnauthenticatedReason {
+    /// Auth is enabled and the call carried no credentials (`AUTH_REQUIRED`): configure
+    /// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials), a token or a
+    /// client certificate.
+    AuthRequired,
+    /// The token is malformed or not signed by this cluster (`INVALID_TOKEN`).
+    InvalidToken,
+    /// The token has expired (`TOKEN_EXPIRED`).
+    TokenExpired,
+    /// The token's user was deleted or changed password since it was issued
+    /// (`TOKEN_REVOKED`).
+    TokenRevoked,
+    /// Wrong user name or password (`BAD_CREDENTIALS`).
+    BadCredentials,
+    /// The server gave no reason the client knows.
+    Unknown,
+}
+
+impl UnauthenticatedReason {
+    /// Whether authenticating again may cure it: the token went bad (invalid, expired,
+    /// revoked), while the credentials may still be good.
+    pub fn token_rejected(self) -> bool {
+        matches!(
+            self,
+            UnauthenticatedReason::InvalidToken
+                | UnauthenticatedReason::TokenExpired
+                | UnauthenticatedReason::TokenRevoked
+        )
+    }
+}
+
 /// An error from a Corral call. Match on the variant; never parse the message.
 ///
 /// Every server-side variant carries the server's `message`, written for a person.
@@ -250,13 +284,99 @@ pub enum Error {
         /// Why it was rejected.
         message: String,
     },
+    /// The server does not know who the caller is (`UNAUTHENTICATED`); nothing was
+    /// changed. A client with a user and password re-authenticates once by itself when
+    /// its token was rejected ([`UnauthenticatedReason::token_rejected`]), so this is
+    /// what is left when that failed too, or when it cannot (a fixed token, no
+    /// credentials, wrong password).
+    #[error("not authenticated: {message}")]
+    Unauthenticated {
+        /// Why.
+        reason: UnauthenticatedReason,
+        /// The user concerned, when the server named one (`TOKEN_REVOKED`, `BAD_CREDENTIALS`).
+        user: Option<String>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The caller lacks a permission (`PERMISSION_DENIED`); nothing was changed.
+    #[error("permission denied: {message}")]
+    PermissionDenied {
+        /// The znode the permission is missing on; `None` for a call only the root user
+        /// may make (auth and user management, Cluster and Maintenance calls).
+        path: Option<String>,
+        /// The permission missing, when the server named one the client knows.
+        permission: Option<crate::Permission>,
+        /// The user the server took the caller to be; `None` when anonymous or not said.
+        user: Option<String>,
+        /// The server's explanation.
+        message: String,
+    },
+    /// `expected_acl_version` did not match the znode's `acl_version`
+    /// (`ACL_VERSION_MISMATCH`); nothing changed.
+    #[error("{message}")]
+    AclVersionMismatch {
+        /// Path of the znode.
+        path: String,
+        /// ACL version the request expected.
+        expected: i64,
+        /// ACL version the znode had.
+        current: i64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// No user with that name (`USER_NOT_FOUND`).
+    #[error("{message}")]
+    UserNotFound {
+        /// The user.
+        user: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A user with that name already exists (`USER_EXISTS`).
+    #[error("{message}")]
+    UserExists {
+        /// The user.
+        user: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// No role with that name (`ROLE_NOT_FOUND`).
+    #[error("{message}")]
+    RoleNotFound {
+        /// The role.
+        role: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A role with that name already exists (`ROLE_EXISTS`).
+    #[error("{message}")]
+    RoleExists {
+        /// The role.
+        role: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// Auth needs the user `root` (`ROOT_REQUIRED`): enabling auth before it exists,
+    /// or deleting it while auth is enabled.
+    #[error("{message}")]
+    RootRequired {
+        /// The server's explanation.
+        message: String,
+    },
+    /// The TLS settings given to the [`ClientBuilder`](crate::ClientBuilder) cannot be
+    /// used: a file that cannot be read, a PEM without a certificate or key.
+    #[error("TLS configuration: {message}")]
+    TlsConfig {
+        /// What is wrong, naming the file.
+        message: String,
+    },
     /// The server's answer lacked a field the API promises (a server bug).
     #[error("invalid response from server: {message}")]
     InvalidResponse {
         /// What was missing or malformed.
         message: String,
     },
-    /// Any other status (`INTERNAL`, `PERMISSION_DENIED`, ...).
+    /// Any other status (`INTERNAL`, `RESOURCE_EXHAUSTED`, ...).
     #[error("{code}: {message}")]
     Other {
         /// The gRPC status code.
@@ -322,6 +442,11 @@ fn from_error_info(
     let invalid = |reason| Error::InvalidArgument {
         reason,
         path: text(K::Path),
+        message: message.clone(),
+    };
+    let unauthenticated = |reason| Error::Unauthenticated {
+        reason,
+        user: text(K::User).filter(|u| !u.is_empty()),
         message: message.clone(),
     };
     Some(match R::from_str_name(reason)? {
@@ -391,24 +516,42 @@ fn from_error_info(
             leader_addr: text(K::LeaderAddr).filter(|a| !a.is_empty()),
             message,
         },
+        R::AuthRequired => unauthenticated(UnauthenticatedReason::AuthRequired),
+        R::InvalidToken => unauthenticated(UnauthenticatedReason::InvalidToken),
+        R::TokenExpired => unauthenticated(UnauthenticatedReason::TokenExpired),
+        R::TokenRevoked => unauthenticated(UnauthenticatedReason::TokenRevoked),
+        R::BadCredentials => unauthenticated(UnauthenticatedReason::BadCredentials),
+        R::PermissionDenied => Error::PermissionDenied {
+            path: text(K::Path).filter(|p| !p.is_empty()),
+            permission: text(K::Permission).and_then(|p| p.parse().ok()),
+            user: text(K::User).filter(|u| !u.is_empty()),
+            message,
+        },
+        R::AclVersionMismatch => Error::AclVersionMismatch {
+            path: text(K::Path)?,
+            expected: number(K::ExpectedVersion)?,
+            current: number(K::CurrentVersion)?,
+            message,
+        },
+        R::UserNotFound => Error::UserNotFound {
+            user: text(K::User)?,
+            message,
+        },
+        R::UserExists => Error::UserExists {
+            user: text(K::User)?,
+            message,
+        },
+        R::RoleNotFound => Error::RoleNotFound {
+            role: text(K::Role)?,
+            message,
+        },
+        R::RoleExists => Error::RoleExists {
+            role: text(K::Role)?,
+            message,
+        },
+        R::RootRequired => Error::RootRequired { message },
         // Typed by their status code (FailedPrecondition / Other), keeping the reason.
-        // The auth reasons (issue 17) get typed errors with the SDK's auth support.
-        R::NotQueueEntry
-        | R::NotEntryOwner
-        | R::Internal
-        | R::Unspecified
-        | R::AuthRequired
-        | R::InvalidToken
-        | R::TokenExpired
-        | R::TokenRevoked
-        | R::BadCredentials
-        | R::PermissionDenied
-        | R::AclVersionMismatch
-        | R::UserNotFound
-        | R::UserExists
-        | R::RoleNotFound
-        | R::RoleExists
-        | R::RootRequired => return None,
+        R::NotQueueEntry | R::NotEntryOwner | R::Internal | R::Unspecified => return None,
     })
 }
 
@@ -436,6 +579,17 @@ fn from_code(code: Code, reason: Option<String>, path: String, message: String) 
         // A server enforcing the call's deadline (`grpc-timeout`) answers CANCELLED.
         Code::DeadlineExceeded | Code::Cancelled => Error::Timeout { message },
         Code::Unimplemented => Error::Unsupported { message },
+        Code::Unauthenticated => Error::Unauthenticated {
+            reason: UnauthenticatedReason::Unknown,
+            user: None,
+            message,
+        },
+        Code::PermissionDenied => Error::PermissionDenied {
+            path: known_path,
+            permission: None,
+            user: None,
+            message,
+        },
         code => Error::Other {
             code: crate::Code::from_tonic(code),
             reason,
@@ -456,6 +610,12 @@ impl Error {
                 | Error::OutcomeUnknown { .. }
                 | Error::RequestTooOld { .. }
         )
+    }
+
+    /// Whether the call failed because its token was rejected (invalid, expired,
+    /// revoked): authenticating again may cure it.
+    pub(crate) fn token_rejected(&self) -> bool {
+        matches!(self, Error::Unauthenticated { reason, .. } if reason.token_rejected())
     }
 
     /// Whether the same call may succeed if tried again later, possibly on another
@@ -761,10 +921,19 @@ mod tests {
             ),
             (
                 Status::permission_denied("nope"),
-                Error::Other {
-                    code: crate::Code::PermissionDenied,
-                    reason: None,
+                Error::PermissionDenied {
+                    path: Some("/request/path".into()),
+                    permission: None,
+                    user: None,
                     message: "nope".into(),
+                },
+            ),
+            (
+                Status::unauthenticated("who"),
+                Error::Unauthenticated {
+                    reason: UnauthenticatedReason::Unknown,
+                    user: None,
+                    message: "who".into(),
                 },
             ),
         ];
@@ -957,6 +1126,123 @@ mod tests {
                 message: "message for TIMEOUT".into(),
             }
         );
+    }
+
+    #[test]
+    fn unauthenticated_reasons_are_typed_and_say_which_renew_the_token() {
+        for (reason, expected, renews) in [
+            ("AUTH_REQUIRED", UnauthenticatedReason::AuthRequired, false),
+            ("INVALID_TOKEN", UnauthenticatedReason::InvalidToken, true),
+            ("TOKEN_EXPIRED", UnauthenticatedReason::TokenExpired, true),
+            ("TOKEN_REVOKED", UnauthenticatedReason::TokenRevoked, true),
+            ("BAD_CREDENTIALS", UnauthenticatedReason::BadCredentials, false),
+        ] {
+            let err = map(status(Code::Unauthenticated, reason, &[("user", "bob")]));
+            assert_eq!(
+                err,
+                Error::Unauthenticated {
+                    reason: expected,
+                    user: Some("bob".into()),
+                    message: format!("message for {reason}"),
+                }
+            );
+            assert_eq!(err.token_rejected(), renews, "{reason}");
+            assert!(!err.is_transient() && !err.outcome_unknown(), "{reason}");
+        }
+        let err = map(status(Code::Unauthenticated, "AUTH_REQUIRED", &[]));
+        assert!(matches!(err, Error::Unauthenticated { user: None, .. }));
+    }
+
+    #[test]
+    fn permission_denied_names_the_path_permission_and_user() {
+        let err = map(status(
+            Code::PermissionDenied,
+            "PERMISSION_DENIED",
+            &[("path", "/team-a/x"), ("permission", "write"), ("user", "bob")],
+        ));
+        assert_eq!(
+            err,
+            Error::PermissionDenied {
+                path: Some("/team-a/x".into()),
+                permission: Some(crate::Permission::Write),
+                user: Some("bob".into()),
+                message: "message for PERMISSION_DENIED".into(),
+            }
+        );
+        // A root-only call names no path; an unknown permission is left out.
+        let err = map(status(
+            Code::PermissionDenied,
+            "PERMISSION_DENIED",
+            &[("permission", "fly"), ("user", "bob")],
+        ));
+        assert!(
+            matches!(
+                err,
+                Error::PermissionDenied {
+                    path: None,
+                    permission: None,
+                    user: Some(ref u),
+                    ..
+                } if u == "bob"
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn user_role_root_and_acl_version_reasons_are_typed() {
+        let err = map(status(
+            Code::FailedPrecondition,
+            "ACL_VERSION_MISMATCH",
+            &[
+                ("path", "/a"),
+                ("expected_version", "1"),
+                ("current_version", "2"),
+            ],
+        ));
+        assert_eq!(
+            err,
+            Error::AclVersionMismatch {
+                path: "/a".into(),
+                expected: 1,
+                current: 2,
+                message: "message for ACL_VERSION_MISMATCH".into(),
+            }
+        );
+        let err = map(status(Code::NotFound, "USER_NOT_FOUND", &[("user", "u")]));
+        assert!(matches!(err, Error::UserNotFound { ref user, .. } if user == "u"));
+        let err = map(status(Code::AlreadyExists, "USER_EXISTS", &[("user", "u")]));
+        assert!(matches!(err, Error::UserExists { ref user, .. } if user == "u"));
+        let err = map(status(Code::NotFound, "ROLE_NOT_FOUND", &[("role", "r")]));
+        assert!(matches!(err, Error::RoleNotFound { ref role, .. } if role == "r"));
+        let err = map(status(Code::AlreadyExists, "ROLE_EXISTS", &[("role", "r")]));
+        assert!(matches!(err, Error::RoleExists { ref role, .. } if role == "r"));
+        let err = map(status(Code::FailedPrecondition, "ROOT_REQUIRED", &[]));
+        assert!(matches!(err, Error::RootRequired { .. }), "{err:?}");
+        // Without the user the reason promises, the code decides (NotFound with the path).
+        let err = map(status(Code::NotFound, "USER_NOT_FOUND", &[]));
+        assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    }
+
+    /// Every reason of the contract is either typed or knowingly left to its code, so
+    /// a reason added to common.proto cannot go unnoticed here.
+    #[test]
+    fn every_reason_with_its_metadata_maps_to_a_variant_or_to_its_code() {
+        use corral_proto::v1::ErrorMetadataKey as K;
+        let all_keys: HashMap<String, String> = (1..64)
+            .filter_map(|n| K::try_from(n).ok())
+            .map(|k| (k.key(), "1".to_string()))
+            .collect();
+        let untyped = ["NOT_QUEUE_ENTRY", "NOT_ENTRY_OWNER", "INTERNAL"];
+        for reason in corral_proto::v1::ErrorReason::all() {
+            let typed = from_error_info(reason.reason(), &all_keys, "m");
+            assert_eq!(
+                typed.is_none(),
+                untyped.contains(&reason.reason()),
+                "{}: {typed:?}",
+                reason.reason()
+            );
+        }
     }
 
     #[test]

@@ -14,18 +14,18 @@
 //! # }
 //! ```
 
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::lease_client::LeaseClient;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use tonic::Streaming;
 
-use crate::client::Client;
+use crate::client::{Client, Transport};
 use crate::error::{Error, Result};
-use crate::retry::{reopens, Backoff, Retry};
+use crate::retry::{renew_and_retry, reopens, Backoff, Retry};
 use crate::types::Header;
 use crate::types::{wire_header, FromWire};
 
@@ -140,7 +140,7 @@ impl FromWire<pb::LeaseListResponse> for LeaseListResponse {
 }
 
 /// A Lease stub on `channel`.
-fn lease(channel: Channel) -> LeaseClient<Channel> {
+fn lease(channel: Transport) -> LeaseClient<Transport> {
     LeaseClient::new(channel)
 }
 
@@ -228,6 +228,8 @@ impl Client {
 #[derive(Debug)]
 struct KeepAliveStream {
     member: usize,
+    /// Generation of the token it was opened with.
+    token: u64,
     tx: mpsc::Sender<pb::LeaseKeepAliveRequest>,
     rx: Streaming<pb::LeaseKeepAliveResponse>,
 }
@@ -256,16 +258,25 @@ impl LeaseKeepAlive {
         let timeout = self.client.timeout();
         let attempts = async {
             let mut backoff = Backoff::new();
+            let mut renewed = false;
             loop {
                 match self.attempt().await {
                     Ok(ttl) => return Ok(ttl),
-                    Err(e) if reopens(&e) => {
+                    // The token expired or was revoked: a new stream with a new one.
+                    Err((e, token))
+                        if renew_and_retry(&e, self.client.members.tokens.can_renew(), renewed) =>
+                    {
+                        renewed = true;
+                        self.client.members.tokens.reject(token);
+                        self.stream = None;
+                    }
+                    Err((e, _)) if reopens(&e) => {
                         if let Some(stream) = self.stream.take() {
                             self.client.members.skip(stream.member);
                         }
                         backoff.pause().await;
                     }
-                    Err(e) => {
+                    Err((e, _)) => {
                         self.stream = None;
                         return Err(e);
                     }
@@ -286,20 +297,40 @@ impl LeaseKeepAlive {
         }
     }
 
-    /// One keepalive on the open stream, opening one first if needed.
-    async fn attempt(&mut self) -> Result<Duration> {
-        if self.stream.is_none() {
-            let (member, channel) = self.client.members.current();
-            let (tx, rx) = mpsc::channel(4);
-            let rx = lease(channel)
-                .keep_alive(ReceiverStream::new(rx))
-                .await
-                .map_err(|s| Error::from_status(&s, ""))
-                .inspect_err(|_| self.client.members.skip(member))?
-                .into_inner();
-            self.stream = Some(KeepAliveStream { member, tx, rx });
-        }
-        let stream = self.stream.as_mut().expect("opened above");
+    /// One keepalive on the open stream, opening one first if needed. A failure comes
+    /// with the generation of the token the stream was (to be) opened with.
+    async fn attempt(&mut self) -> Result<Duration, (Error, u64)> {
+        let stream = match &mut self.stream {
+            Some(stream) => stream,
+            None => {
+                // Bounded by keep_alive's timeout, which wraps every attempt.
+                let token = self
+                    .client
+                    .fresh_token(None, &AtomicUsize::new(usize::MAX))
+                    .await
+                    .map_err(|e| (e, 0))?;
+                let (member, channel) = self.client.members.current();
+                let (tx, rx) = mpsc::channel(4);
+                let rx = lease(channel)
+                    .keep_alive(ReceiverStream::new(rx))
+                    .await
+                    .map_err(|s| (Error::from_status(&s, ""), token))
+                    .inspect_err(|(e, _)| {
+                        // A refused token says nothing about the member.
+                        if !e.token_rejected() {
+                            self.client.members.skip(member)
+                        }
+                    })?
+                    .into_inner();
+                self.stream.insert(KeepAliveStream {
+                    member,
+                    token,
+                    tx,
+                    rx,
+                })
+            }
+        };
+        let token = stream.token;
         let closed = || Error::Transport {
             message: "keepalive stream closed".into(),
         };
@@ -309,20 +340,21 @@ impl LeaseKeepAlive {
                 lease_id: self.lease_id,
             })
             .await
-            .map_err(|_| closed())?;
+            .map_err(|_| (closed(), token))?;
         match stream.rx.message().await {
             Ok(Some(response)) => Ok(from_millis(response.ttl_ms)),
-            Ok(None) => Err(closed()),
+            Ok(None) => Err((closed(), token)),
             Err(status) => {
                 let error = Error::from_status(&status, "");
                 // A stream ended by the server says so for this lease only.
-                Err(match error {
+                let error = match error {
                     Error::NotFound { message, .. } => Error::LeaseNotFound {
                         lease_id: Some(self.lease_id),
                         message,
                     },
                     other => other,
-                })
+                };
+                Err((error, token))
             }
         }
     }

@@ -38,6 +38,8 @@
 
 #![warn(missing_docs)]
 
+mod acl;
+mod auth;
 mod client;
 mod cluster;
 mod code;
@@ -51,10 +53,16 @@ mod options;
 pub mod recipes;
 mod retry;
 mod session;
+mod tls;
+mod token;
 mod txn;
 mod types;
 mod watch;
 
+pub use acl::{
+    AclEntry, GetAclResponse, ParseAclError, Permission, Permissions, Principal, SetAclResponse,
+};
+pub use auth::{AuthChangeResponse, AuthStatus, RoleListResponse, User, UserListResponse};
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, REQUEST_ID_HEADER,
 };
@@ -64,7 +72,7 @@ pub use cluster::{
 pub use code::Code;
 pub use election::{LeaderKey, Observer};
 pub use endpoint::DEFAULT_PORT;
-pub use error::{Error, InvalidReason, Result, ERROR_DOMAIN};
+pub use error::{Error, InvalidReason, Result, UnauthenticatedReason, ERROR_DOMAIN};
 pub use lease::{
     LeaseGrantResponse, LeaseInfo, LeaseKeepAlive, LeaseListResponse, LeaseRevokeResponse,
     LeaseTimeToLive,
@@ -73,6 +81,7 @@ pub use lock::{LockOptions, LockResponse, UnlockResponse};
 pub use maintenance::{CompactResponse, SnapshotInfo};
 pub use options::{CreateOptions, DeleteOptions, GetOptions, ListOptions, PutOptions};
 pub use session::{Session, DEFAULT_SESSION_TTL};
+pub use token::AuthenticateResponse;
 pub use txn::{Compare, CompareOn, Op, OpResult, Txn, TxnResponse};
 pub use types::{
     Consistency, CreateResponse, DeleteResponse, GetResponse, Header, ListResponse, Node, NodeKind,

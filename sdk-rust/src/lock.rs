@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use corral_proto::v1 as pb;
 use corral_proto::v1::lock_client::LockClient;
-use tonic::transport::Channel;
 
-use crate::client::Client;
+use crate::client::{Client, Transport};
 use crate::error::Result;
 use crate::lease::millis;
 use crate::retry::Retry;
@@ -97,7 +96,7 @@ impl FromWire<pb::UnlockResponse> for UnlockResponse {
     }
 }
 
-fn lock_stub(channel: Channel) -> LockClient<Channel> {
+fn lock_stub(channel: Transport) -> LockClient<Transport> {
     LockClient::new(channel)
 }
 

@@ -1,13 +1,15 @@
 //! The Maintenance calls on [`Client`]: history compaction, and backups (snapshots) where the
 //! server offers them.
 
+use std::sync::atomic::AtomicUsize;
+
 use corral_proto::v1 as pb;
 use corral_proto::v1::maintenance_client::MaintenanceClient;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::retry::Retry;
+use crate::retry::{renew_and_retry, Retry};
 use crate::types::Header;
 use crate::types::{wire_header, FromWire};
 
@@ -54,23 +56,35 @@ impl Client {
     /// many bytes were written. Fails with [`Error::Unsupported`] when the server does
     /// not offer snapshots (`UNIMPLEMENTED`), before anything is written.
     pub async fn snapshot<W: AsyncWrite + Unpin>(&self, out: &mut W) -> Result<SnapshotInfo> {
-        let (index, channel) = self.members.current();
         let work = async {
-            let mut stream = MaintenanceClient::new(channel)
-                .snapshot(pb::SnapshotRequest {})
-                .await
-                .map_err(|s| {
-                    if s.code() == tonic::Code::Unavailable {
-                        self.members.skip(index);
-                    }
-                    match Error::from_status(&s, "") {
-                        Error::Unsupported { .. } => Error::Unsupported {
-                            message: "the server has no Maintenance/Snapshot RPC".into(),
-                        },
-                        other => other,
-                    }
-                })?
-                .into_inner();
+            let mut renewed = false;
+            let mut stream = loop {
+                let token = self.fresh_token(None, &AtomicUsize::new(usize::MAX)).await?;
+                let (index, channel) = self.members.current();
+                let opened = MaintenanceClient::new(channel)
+                    .snapshot(pb::SnapshotRequest {})
+                    .await;
+                let status = match opened {
+                    Ok(stream) => break stream.into_inner(),
+                    Err(status) => status,
+                };
+                if status.code() == tonic::Code::Unavailable {
+                    self.members.skip(index);
+                }
+                let error = Error::from_status(&status, "");
+                // Nothing was written yet: with a renewed token it can start over.
+                if renew_and_retry(&error, self.members.tokens.can_renew(), renewed) {
+                    renewed = true;
+                    self.members.tokens.reject(token);
+                    continue;
+                }
+                return Err(match error {
+                    Error::Unsupported { .. } => Error::Unsupported {
+                        message: "the server has no Maintenance/Snapshot RPC".into(),
+                    },
+                    other => other,
+                });
+            };
             let mut header = None;
             let mut bytes = 0u64;
             let written = |e: std::io::Error| Error::Transport {

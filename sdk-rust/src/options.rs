@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use corral_proto::v1 as pb;
 
+use crate::acl::AclEntry;
 use crate::types::Consistency;
 
 /// Options of [`Client::create`](crate::Client::create) and [`Op::create`](crate::Op::create).
@@ -15,6 +16,7 @@ pub struct CreateOptions {
     container: bool,
     ttl_ms: i64,
     create_parents: bool,
+    acl: Vec<AclEntry>,
 }
 
 impl CreateOptions {
@@ -53,6 +55,14 @@ impl CreateOptions {
         self
     }
 
+    /// Gives the new znode this ACL (when auth is enabled, creating it needs the
+    /// `create` permission on its parent). Without one it gets a copy of its parent's
+    /// ACL. Given several times, the entries add up.
+    pub fn acl(mut self, acl: impl IntoIterator<Item = AclEntry>) -> Self {
+        self.acl.extend(acl);
+        self
+    }
+
     pub(crate) fn request(self, path: String, data: Vec<u8>) -> pb::CreateRequest {
         pb::CreateRequest {
             path,
@@ -63,8 +73,7 @@ impl CreateOptions {
             container: self.container,
             ttl_ms: self.ttl_ms,
             create_parents: self.create_parents,
-            // The parent's ACL; explicit ACLs come with the SDK's auth support.
-            acl: Vec::new(),
+            acl: self.acl.iter().map(AclEntry::to_pb).collect(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The one retry policy of the client: which failed calls are sent again
-//! ([`after_failure`]), which broken streams are reopened ([`reopens`]), and the pause
-//! between attempts ([`Backoff`]). Calls, watches, observers and lease keepalives all
-//! use it, so they cannot disagree.
+//! ([`after_failure`]), which broken streams are reopened ([`reopens`]), which failures
+//! renew the token first ([`renew_and_retry`]), and the pause between attempts
+//! ([`Backoff`]). Calls, watches, observers and lease keepalives all use it, so they
+//! cannot disagree.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -58,6 +59,15 @@ pub(crate) fn after_failure(status: &Status, error: &Error, retry: Retry) -> Nex
 /// (a bad request, a compacted revision, a lease that ended) ends the stream.
 pub(crate) fn reopens(error: &Error) -> bool {
     error.is_transient() || matches!(error, Error::Timeout { .. })
+}
+
+/// Whether a call or stream that failed with `error` gets a new token and is sent (or
+/// opened) again: the server rejected the token (invalid, expired, revoked: it checks
+/// credentials before anything else, so nothing was applied), the client has a user
+/// and password to get another (`can_renew`), and it has not already renewed it for
+/// this call (`renewed`): a second rejection, or a refused password, is the caller's.
+pub(crate) fn renew_and_retry(error: &Error, can_renew: bool, renewed: bool) -> bool {
+    can_renew && !renewed && error.token_rejected()
 }
 
 /// Pauses between attempts: none is needed before the first; then 25 ms, doubling up
@@ -120,6 +130,37 @@ mod tests {
         assert_eq!(*seen.last().unwrap(), Backoff::MAX);
         b.reset();
         assert_eq!(b.current(), Backoff::FIRST);
+    }
+
+    fn unauthenticated(reason: crate::UnauthenticatedReason) -> Error {
+        Error::Unauthenticated {
+            reason,
+            user: None,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_rejected_token_is_renewed_once_and_only_with_a_password() {
+        use crate::UnauthenticatedReason as U;
+        for reason in [U::InvalidToken, U::TokenExpired, U::TokenRevoked] {
+            let error = unauthenticated(reason);
+            assert!(renew_and_retry(&error, true, false), "{reason:?}");
+            assert!(!renew_and_retry(&error, true, true), "{reason:?}: only once");
+            assert!(!renew_and_retry(&error, false, false), "{reason:?}: fixed token");
+            // Not a transient failure: without renewal the stream ends.
+            assert!(!reopens(&error));
+        }
+        for reason in [U::BadCredentials, U::AuthRequired, U::Unknown] {
+            assert!(!renew_and_retry(&unauthenticated(reason), true, false), "{reason:?}");
+        }
+        let denied = Error::PermissionDenied {
+            path: Some("/a".into()),
+            permission: None,
+            user: None,
+            message: String::new(),
+        };
+        assert!(!renew_and_retry(&denied, true, false));
     }
 
     #[test]

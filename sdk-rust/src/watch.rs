@@ -32,7 +32,7 @@ use tokio_stream::Stream;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::options::GetOptions;
-use crate::retry::{reopens, Backoff};
+use crate::retry::{renew_and_retry, reopens, Backoff};
 use crate::types::{required, FromWire, Node};
 
 /// Which znodes a watch covers, relative to its path.
@@ -410,7 +410,20 @@ async fn run(
         }
     };
     let mut backoff = Backoff::new();
+    // Whether the token was renewed since the watch last got through.
+    let mut renewed = false;
     loop {
+        let generation = match client.stream_token().await {
+            Ok(generation) => generation,
+            Err(error) if reopens(&error) && !tx.is_closed() => {
+                backoff.pause().await;
+                continue;
+            }
+            Err(error) => {
+                fail(&mut ready, error).await;
+                return;
+            }
+        };
         let (index, channel) = client.members.current();
         let outcome = async {
             let (req_tx, req_rx) = mpsc::channel(4);
@@ -444,6 +457,7 @@ async fn run(
                                 let _ = ready.send(Ok(()));
                             }
                             backoff.reset();
+                            renewed = false;
                             continue;
                         }
                         if response.canceled {
@@ -505,6 +519,13 @@ async fn run(
             Ok(()) => return,
             Err(error) => error,
         };
+        // The token expired or was revoked: reopened at once, with a new one, from the
+        // same position.
+        if renew_and_retry(&error, client.members.tokens.can_renew(), renewed) {
+            renewed = true;
+            client.members.tokens.reject(generation);
+            continue;
+        }
         if !reopens(&error) {
             fail(&mut ready, error).await;
             return;
