@@ -304,8 +304,10 @@ pub enum Error {
         /// The znode the permission is missing on; `None` for a call only the root user
         /// may make (auth and user management, Cluster and Maintenance calls).
         path: Option<String>,
-        /// The permission missing, when the server named one the client knows.
-        permission: Option<crate::Permission>,
+        /// What was missing, as the server names it: a znode permission (`read`,
+        /// `write`, `create`, `delete`, `admin`; see [`Permission`](crate::Permission)),
+        /// `root` for a root-only call, or `lease` for a lease granted by another user.
+        permission: Option<String>,
         /// The user the server took the caller to be; `None` when anonymous or not said.
         user: Option<String>,
         /// The server's explanation.
@@ -523,7 +525,7 @@ fn from_error_info(
         R::BadCredentials => unauthenticated(UnauthenticatedReason::BadCredentials),
         R::PermissionDenied => Error::PermissionDenied {
             path: text(K::Path).filter(|p| !p.is_empty()),
-            permission: text(K::Permission).and_then(|p| p.parse().ok()),
+            permission: text(K::Permission).filter(|p| !p.is_empty()),
             user: text(K::User).filter(|u| !u.is_empty()),
             message,
         },
@@ -616,6 +618,20 @@ impl Error {
     /// revoked): authenticating again may cure it.
     pub(crate) fn token_rejected(&self) -> bool {
         matches!(self, Error::Unauthenticated { reason, .. } if reason.token_rejected())
+    }
+
+    /// Whether authenticating (again) may cure the failure: the token was rejected, or
+    /// the call carried none because the client found auth disabled, and someone has
+    /// enabled it since (`AUTH_REQUIRED`).
+    pub(crate) fn cured_by_authenticating(&self) -> bool {
+        self.token_rejected()
+            || matches!(
+                self,
+                Error::Unauthenticated {
+                    reason: UnauthenticatedReason::AuthRequired,
+                    ..
+                }
+            )
     }
 
     /// Whether the same call may succeed if tried again later, possibly on another
@@ -1164,28 +1180,25 @@ mod tests {
             err,
             Error::PermissionDenied {
                 path: Some("/team-a/x".into()),
-                permission: Some(crate::Permission::Write),
+                permission: Some("write".into()),
                 user: Some("bob".into()),
                 message: "message for PERMISSION_DENIED".into(),
             }
         );
-        // A root-only call names no path; an unknown permission is left out.
+        // A root-only call names no path.
         let err = map(status(
             Code::PermissionDenied,
             "PERMISSION_DENIED",
-            &[("permission", "fly"), ("user", "bob")],
+            &[("permission", "root"), ("user", "bob")],
         ));
-        assert!(
-            matches!(
-                err,
-                Error::PermissionDenied {
-                    path: None,
-                    permission: None,
-                    user: Some(ref u),
-                    ..
-                } if u == "bob"
-            ),
-            "{err:?}"
+        assert_eq!(
+            err,
+            Error::PermissionDenied {
+                path: None,
+                permission: Some("root".into()),
+                user: Some("bob".into()),
+                message: "message for PERMISSION_DENIED".into(),
+            }
         );
     }
 

@@ -317,7 +317,7 @@ impl LeaseKeepAlive {
                     .map_err(|s| (Error::from_status(&s, ""), token))
                     .inspect_err(|(e, _)| {
                         // A refused token says nothing about the member.
-                        if !e.token_rejected() {
+                        if !e.cured_by_authenticating() {
                             self.client.members.skip(member)
                         }
                     })?

@@ -62,12 +62,13 @@ pub(crate) fn reopens(error: &Error) -> bool {
 }
 
 /// Whether a call or stream that failed with `error` gets a new token and is sent (or
-/// opened) again: the server rejected the token (invalid, expired, revoked: it checks
-/// credentials before anything else, so nothing was applied), the client has a user
-/// and password to get another (`can_renew`), and it has not already renewed it for
+/// opened) again: the server rejected the token (invalid, expired, revoked), or wanted
+/// one where the client sent none (it found auth disabled earlier); the server checks
+/// credentials before anything else, so nothing was applied. Only if the client has a
+/// user and password to get a token (`can_renew`), and has not already renewed it for
 /// this call (`renewed`): a second rejection, or a refused password, is the caller's.
 pub(crate) fn renew_and_retry(error: &Error, can_renew: bool, renewed: bool) -> bool {
-    can_renew && !renewed && error.token_rejected()
+    can_renew && !renewed && error.cured_by_authenticating()
 }
 
 /// Pauses between attempts: none is needed before the first; then 25 ms, doubling up
@@ -151,7 +152,10 @@ mod tests {
             // Not a transient failure: without renewal the stream ends.
             assert!(!reopens(&error));
         }
-        for reason in [U::BadCredentials, U::AuthRequired, U::Unknown] {
+        // Sent without a token (auth was off when the client looked): get one now.
+        assert!(renew_and_retry(&unauthenticated(U::AuthRequired), true, false));
+        assert!(!renew_and_retry(&unauthenticated(U::AuthRequired), false, false));
+        for reason in [U::BadCredentials, U::Unknown] {
             assert!(!renew_and_retry(&unauthenticated(reason), true, false), "{reason:?}");
         }
         let denied = Error::PermissionDenied {

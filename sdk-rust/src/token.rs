@@ -98,8 +98,11 @@ struct Current {
     ttl: Option<Duration>,
     /// The server rejected it, or the credentials changed: authenticate before the
     /// next call. It is still sent meanwhile (by calls already under way), as sending
-    /// none would get them `AUTH_REQUIRED`, which is not renewed.
+    /// none would get them `AUTH_REQUIRED`.
     stale: bool,
+    /// The server issues no tokens because auth is disabled: calls go without one
+    /// until one is refused `AUTH_REQUIRED` (someone enabled auth).
+    auth_off: bool,
 }
 
 /// The credentials and token of one client (shared by its clones).
@@ -132,6 +135,7 @@ impl Tokens {
                 obtained: Instant::now(),
                 ttl: None,
                 stale: false,
+                auth_off: false,
             }),
             authenticating: tokio::sync::Mutex::new(()),
         };
@@ -167,6 +171,7 @@ impl Tokens {
         current.generation += 1;
         current.ttl = None;
         current.obtained = Instant::now();
+        current.auth_off = false;
         match credentials {
             Credentials::Token(_) => {
                 current.header = header;
@@ -219,7 +224,7 @@ impl Tokens {
         if !self.can_renew() {
             return Some(current.generation);
         }
-        let usable = current.header.is_some()
+        let usable = (current.header.is_some() || current.auth_off)
             && !current.stale
             && !refresh_due(current.obtained, current.ttl, now);
         usable.then_some(current.generation)
@@ -257,7 +262,20 @@ impl Tokens {
         current.obtained = sent;
         current.ttl = (!ttl.is_zero()).then_some(ttl);
         current.stale = false;
+        current.auth_off = false;
         Ok(current.generation)
+    }
+
+    /// Notes that the cluster has auth disabled: calls go without a token (the server
+    /// ignores tokens then) until one is refused; returns the generation of that state.
+    fn auth_disabled(&self) -> u64 {
+        let mut current = self.current_mut();
+        current.header = None;
+        current.generation += 1;
+        current.ttl = None;
+        current.stale = false;
+        current.auth_off = true;
+        current.generation
     }
 
     /// The header to send now, if any.
@@ -365,6 +383,14 @@ impl Client {
             Ok(answer) => tokens.store(&answer.token, answer.ttl, sent),
             // No member can answer now: a token that has not expired yet still serves.
             Err(e) if e.is_transient() => tokens.unexpired(Instant::now()).ok_or(e),
+            // A cluster with auth disabled issues no tokens (INVALID_ARGUMENT) and needs
+            // none: the same client then works before and after `auth enable`.
+            Err(e @ Error::InvalidArgument { .. }) => {
+                match self.send_auth_status(deadline, trying).await {
+                    Ok(status) if !status.enabled => Ok(tokens.auth_disabled()),
+                    _ => Err(e),
+                }
+            }
             Err(e) => Err(e),
         }
     }
@@ -391,6 +417,26 @@ impl Client {
         self.attempts(how, request, |channel, mut r| {
             r.extensions_mut().insert(Anonymous);
             async move { auth_stub(channel).authenticate(r).await }
+        })
+        .await
+    }
+
+    /// Asks Auth/Status without a token (one that may be stale must not fail it).
+    async fn send_auth_status(
+        &self,
+        deadline: Option<Instant>,
+        trying: &AtomicUsize,
+    ) -> Result<crate::AuthStatus> {
+        let how = Attempt {
+            deadline,
+            path: "",
+            retry: Retry::Safe,
+            request_id: None,
+            trying,
+        };
+        self.attempts(how, pb::AuthStatusRequest {}, |channel, mut r| {
+            r.extensions_mut().insert(Anonymous);
+            async move { auth_stub(channel).status(r).await }
         })
         .await
     }
@@ -539,6 +585,20 @@ mod tests {
             Credentials::Password { password, .. } => assert_eq!(password.expose(), "new-password"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn with_auth_disabled_calls_go_without_a_token_until_one_is_required() {
+        let tokens = Tokens::new(password()).expect("valid");
+        let off = tokens.auth_disabled();
+        assert_eq!(tokens.usable(Instant::now()), Some(off));
+        assert!(tokens.header().is_none());
+        // A call refused AUTH_REQUIRED (auth got enabled) rejects that state.
+        tokens.reject(off);
+        assert_eq!(tokens.usable(Instant::now()), None);
+        let on = tokens.store("tok", secs(300), Instant::now()).expect("stored");
+        assert_eq!(tokens.usable(Instant::now()), Some(on));
+        assert!(tokens.header().is_some());
     }
 
     #[test]
