@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use corral_client::AclEntry;
 
 /// What `--help` says about exit statuses; docs/corralctl.md has the same table.
 pub const EXIT_HELP: &str = "\
@@ -14,6 +15,7 @@ Exit status:
   3  not found (znode, lease, member, election leader)
   4  conflict: already exists, version mismatch, not empty, txn compares failed
   5  unavailable: no member answered in time, timeout, lost session
+  6  not allowed: not authenticated (no or wrong credentials) or permission denied
   lock NAME -- CMD exits with CMD's status once it ran.";
 
 /// Command-line client for Corral.
@@ -37,6 +39,38 @@ pub struct Cli {
     /// Output format: table for people, json (the API's response message) for scripts.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+
+    /// CA certificate (PEM) that signed the members' certificates; turns TLS on.
+    #[arg(long, global = true, env = "CORRALCTL_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mTLS, with --key; its CN is the user.
+    #[arg(long, global = true, env = "CORRALCTL_CERT", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --cert.
+    #[arg(long, global = true, env = "CORRALCTL_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Name to verify the members' certificates against, instead of each endpoint's host.
+    #[arg(long, global = true, env = "CORRALCTL_SERVER_NAME", value_name = "NAME")]
+    pub server_name: Option<String>,
+
+    /// User to authenticate as; the password is asked for on the terminal unless
+    /// --password or CORRALCTL_PASSWORD gives it.
+    #[arg(long, global = true, env = "CORRALCTL_USER", value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Password of --user. Other local users may see it in the process list: prefer
+    /// the prompt or CORRALCTL_PASSWORD.
+    #[arg(
+        long,
+        global = true,
+        env = "CORRALCTL_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -105,6 +139,18 @@ pub enum Command {
     /// Save a backup of a member's data.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Turn authentication on or off, or show who the server takes you for.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Add, delete and list users, change passwords, grant and revoke roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Add, delete and list roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Read or replace a znode's access control list.
+    #[command(subcommand)]
+    Acl(AclCommand),
     /// Discard the event history up to and including a revision.
     Compact {
         /// Newest revision to discard.
@@ -181,6 +227,10 @@ pub struct CreateArgs {
     /// Make a container znode, deleted by the server once its last child goes.
     #[arg(long, conflicts_with = "ephemeral")]
     pub container: bool,
+    /// ACL entry of the new znode, e.g. user:bob=rw (repeatable; see `acl set`).
+    /// Without it the znode gets a copy of its parent's ACL.
+    #[arg(long = "acl", value_name = "ENTRY", value_parser = parse_acl_entry)]
+    pub acl: Vec<AclEntry>,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +403,100 @@ pub enum MemberCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Turn authentication on (the user root must exist).
+    Enable,
+    /// Turn authentication off: every call is allowed again.
+    Disable,
+    /// Print whether auth is enabled, and the user and roles the server takes you for.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is asked for twice on the terminal unless --new-password.
+    Add {
+        /// User name: letters, digits and - _ . @ (also a client certificate's CN).
+        name: String,
+        /// The new user's password (visible in the process list; prefer the prompt).
+        #[arg(long, value_name = "PASSWORD")]
+        new_password: Option<String>,
+    },
+    /// Delete a user; their tokens stop working at once.
+    Delete {
+        /// User name.
+        name: String,
+    },
+    /// List users and their roles.
+    List,
+    /// Change a user's password (yours, or anyone's as root); asked for twice unless
+    /// --new-password.
+    Passwd {
+        /// User name.
+        name: String,
+        /// The new password (visible in the process list; prefer the prompt).
+        #[arg(long, value_name = "PASSWORD")]
+        new_password: Option<String>,
+    },
+    /// Give a user a role.
+    GrantRole {
+        /// User name.
+        name: String,
+        /// Role name.
+        role: String,
+    },
+    /// Take a role from a user.
+    RevokeRole {
+        /// User name.
+        name: String,
+        /// Role name.
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Add a role.
+    Add {
+        /// Role name: letters, digits and - _ . @
+        name: String,
+    },
+    /// Delete a role, taking it from every user.
+    Delete {
+        /// Role name.
+        name: String,
+    },
+    /// List roles.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AclCommand {
+    /// Print a znode's ACL, one PRINCIPAL=PERMISSIONS entry per line.
+    Get {
+        /// Absolute path of the znode.
+        path: String,
+    },
+    /// Replace a znode's ACL with the entries given.
+    ///
+    /// An entry is PRINCIPAL=PERMISSIONS. PRINCIPAL is user:NAME, role:NAME,
+    /// authenticated (any user with valid credentials) or anyone (even without).
+    /// PERMISSIONS are letters from rwcda (read, write, create children, delete
+    /// children, admin: read and change the ACL), comma-separated names
+    /// (read,write), or all. Example: acl set /team-a role:team-a=rwcd anyone=r
+    Set {
+        /// Absolute path of the znode.
+        path: String,
+        /// The new ACL's entries (at least one).
+        #[arg(required = true, value_name = "ENTRY", value_parser = parse_acl_entry)]
+        entries: Vec<AclEntry>,
+        /// Only if the ACL is at this version (the stat's acl_version).
+        #[arg(long, value_name = "N", value_parser = parse_version)]
+        expected_acl_version: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
     /// Stream a consistent backup of the first endpoint's data into FILE.
     Save {
@@ -431,6 +575,11 @@ pub fn parse_version(text: &str) -> Result<i64, String> {
 /// Lease ids are ≥ 1 (0 means "no lease" in the API).
 pub fn parse_lease_id(text: &str) -> Result<i64, String> {
     at_least(text, 1, "a lease id", " (from `corralctl lease grant`)")
+}
+
+/// An ACL entry, `PRINCIPAL=PERMISSIONS` (see `acl set --help`).
+pub fn parse_acl_entry(text: &str) -> Result<AclEntry, String> {
+    text.parse().map_err(|e: corral_client::ParseAclError| e.to_string())
 }
 
 /// Raft member ids are ≥ 1.

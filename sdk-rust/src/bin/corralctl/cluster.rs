@@ -10,7 +10,7 @@ use crate::cli::{MemberCommand, SnapshotCommand};
 use crate::failure::{exit_status, Call, Failure};
 use crate::output::{doc_of, human_bytes, members_table, status_table, Shown};
 use crate::protojson::Doc;
-use crate::{connect, report, wire, Ctx};
+use crate::{report, wire, Ctx};
 
 /// How to see whether a membership change was applied after all.
 fn member_change() -> Call {
@@ -154,14 +154,14 @@ pub fn status_json(endpoint: &str, status: &corral_client::Status) -> Result<Doc
 /// connection; an endpoint that fails is reported on stderr and makes the exit status
 /// that of its error once the others are printed.
 pub async fn status(ctx: &Ctx) -> Result<(), Failure> {
-    let (endpoints, timeout) = (&ctx.endpoints, ctx.timeout);
+    let endpoints = &ctx.endpoints;
     // All at once, so a member that does not answer delays the others by one timeout
     // at most, not one each.
     let mut asks = tokio::task::JoinSet::new();
     for (i, endpoint) in endpoints.iter().enumerate() {
-        let endpoint = endpoint.clone();
+        let builder = ctx.builder(std::slice::from_ref(endpoint))?;
         asks.spawn(async move {
-            let answer = async { connect(&[endpoint], timeout).await?.status().await };
+            let answer = async { builder.connect().await?.status().await };
             (i, answer.await)
         });
     }

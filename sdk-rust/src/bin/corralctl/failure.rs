@@ -3,7 +3,7 @@
 
 use std::io;
 
-use corral_client::Error;
+use corral_client::{Error, UnauthenticatedReason};
 
 /// The request failed for another reason (a server error).
 pub const EXIT_FAILED: u8 = 1;
@@ -15,6 +15,8 @@ pub const EXIT_NOT_FOUND: u8 = 3;
 pub const EXIT_CONFLICT: u8 = 4;
 /// Unavailable: timeout, no member reachable, lost session, a write of unknown outcome.
 pub const EXIT_UNAVAILABLE: u8 = 5;
+/// Not allowed: not authenticated, or permission denied.
+pub const EXIT_DENIED: u8 = 6;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -144,6 +146,43 @@ pub fn explain(e: &Error, call: &Call) -> (String, u8) {
             let lease = lease_id.map_or_else(|| "the lease".into(), |id| format!("lease {id}"));
             format!("{lease} does not exist or has ended (`corralctl lease grant TTL` grants one)")
         }
+        (
+            Error::Unauthenticated {
+                reason: UnauthenticatedReason::AuthRequired,
+                ..
+            },
+            _,
+        ) => "auth is enabled on the cluster: pass --user NAME (the password is asked for, or \
+              --password / CORRALCTL_PASSWORD), or a client certificate with --cert and --key"
+            .into(),
+        (
+            Error::Unauthenticated {
+                reason: UnauthenticatedReason::BadCredentials,
+                user,
+                ..
+            },
+            _,
+        ) => format!(
+            "wrong user name or password{}",
+            user.as_deref()
+                .map_or_else(String::new, |u| format!(" for user {u}"))
+        ),
+        (Error::RootRequired { .. }, _) => format!(
+            "{e} (add it first: `corralctl user add root`)"
+        ),
+        (
+            Error::PermissionDenied {
+                path: None,
+                permission: Some(permission),
+                user,
+                ..
+            },
+            _,
+        ) if permission == "root" => format!(
+            "permission denied: only root may do this{}",
+            user.as_deref()
+                .map_or_else(String::new, |u| format!(" (you are {u})"))
+        ),
         _ => e.to_string(),
     };
     (message, exit_status(e))
@@ -152,14 +191,22 @@ pub fn explain(e: &Error, call: &Call) -> (String, u8) {
 /// The exit status of a client error; see [`crate::cli::EXIT_HELP`].
 pub fn exit_status(e: &Error) -> u8 {
     match e {
-        Error::InvalidEndpoint { .. } | Error::InvalidArgument { .. } => EXIT_USAGE,
+        Error::InvalidEndpoint { .. } | Error::InvalidArgument { .. } | Error::TlsConfig { .. } => {
+            EXIT_USAGE
+        }
         Error::NotFound { .. }
         | Error::ParentNotFound { .. }
         | Error::LeaseNotFound { .. }
         | Error::MemberNotFound { .. }
-        | Error::NoLeader { .. } => EXIT_NOT_FOUND,
+        | Error::NoLeader { .. }
+        | Error::UserNotFound { .. }
+        | Error::RoleNotFound { .. } => EXIT_NOT_FOUND,
         Error::AlreadyExists { .. }
         | Error::LeaseExists { .. }
+        | Error::UserExists { .. }
+        | Error::RoleExists { .. }
+        | Error::AclVersionMismatch { .. }
+        | Error::RootRequired { .. }
         | Error::VersionMismatch { .. }
         | Error::NotEmpty { .. }
         | Error::EphemeralParent { .. }
@@ -175,6 +222,7 @@ pub fn exit_status(e: &Error) -> u8 {
         | Error::OutcomeUnknown { .. }
         | Error::WaitTimeout { .. }
         | Error::SessionLost { .. } => EXIT_UNAVAILABLE,
+        Error::Unauthenticated { .. } | Error::PermissionDenied { .. } => EXIT_DENIED,
         _ => EXIT_FAILED,
     }
 }

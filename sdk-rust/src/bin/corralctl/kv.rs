@@ -97,6 +97,9 @@ pub async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), Failure> {
     if args.container {
         options = options.container();
     }
+    if !args.acl.is_empty() {
+        options = options.acl(args.acl);
+    }
     let call = Call::Create {
         path: args.path.clone(),
         sequential: args.sequential,

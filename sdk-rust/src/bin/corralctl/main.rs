@@ -4,6 +4,7 @@
 //! outcome into an exit status ([`cli::EXIT_HELP`], docs/corralctl.md). Every error is
 //! one line on stderr, `corralctl: <message>`; nothing here panics on bad input.
 
+mod auth;
 mod cli;
 mod cluster;
 mod elect;
@@ -20,11 +21,13 @@ mod watch;
 mod wire;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use corral_client::{Client, Error};
+use corral_client::{Client, ClientBuilder};
 use tokio::sync::OnceCell;
 
 use cli::{Cli, Command};
@@ -106,16 +109,76 @@ pub struct Ctx {
     pub out: Printer,
     pub endpoints: Vec<String>,
     pub timeout: Duration,
+    security: Security,
+    /// The user and password, once asked for (a command connecting to several
+    /// members asks once).
+    login: OnceLock<Result<Option<(String, String)>, String>>,
     client: OnceCell<Client>,
+}
+
+/// The TLS and credential options of the command line.
+struct Security {
+    cacert: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    server_name: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
 }
 
 impl Ctx {
     /// The client, connected to the first endpoint that accepts.
     pub async fn client(&self) -> Result<&Client, Failure> {
         self.client
-            .get_or_try_init(|| connect(&self.endpoints, self.timeout))
+            .get_or_try_init(|| async {
+                self.builder(&self.endpoints)?
+                    .connect()
+                    .await
+                    .map_err(Failure::call(Call::Read))
+            })
             .await
-            .map_err(Failure::call(Call::Read))
+    }
+
+    /// A client builder for `endpoints` with the timeout, TLS and credentials of the
+    /// command line; asks for the password on the terminal the first time if needed.
+    pub fn builder(&self, endpoints: &[String]) -> Result<ClientBuilder, Failure> {
+        let s = &self.security;
+        let mut builder = Client::builder(endpoints)
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout);
+        if let Some(ca) = &s.cacert {
+            builder = builder.tls_ca_file(ca);
+        }
+        match (&s.cert, &s.key) {
+            (Some(cert), Some(key)) => builder = builder.tls_identity_files(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(Failure::Usage(
+                    "--cert and --key go together (the client certificate and its key)".into(),
+                ))
+            }
+        }
+        if let Some(name) = &s.server_name {
+            builder = builder.tls_domain(name);
+        }
+        let login = self.login.get_or_init(|| {
+            match (&s.user, &s.password) {
+                (Some(user), Some(password)) => Ok(Some((user.clone(), password.clone()))),
+                (Some(user), None) => input::password(
+                    &format!("Password for {user}: "),
+                    "pass --password or set CORRALCTL_PASSWORD",
+                )
+                    .map(|password| Some((user.clone(), password)))
+                    .map_err(|e| format!("--user {user} needs a password: {e}")),
+                (None, Some(_)) => Err("--password (or CORRALCTL_PASSWORD) needs --user".into()),
+                (None, None) => Ok(None),
+            }
+        });
+        match login {
+            Ok(Some((user, password))) => Ok(builder.credentials(user, password)),
+            Ok(None) => Ok(builder),
+            Err(message) => Err(Failure::Usage(message.clone())),
+        }
     }
 }
 
@@ -125,6 +188,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         out: Printer::new(cli.output),
         endpoints: cli.endpoints,
         timeout: cli.timeout,
+        security: Security {
+            cacert: cli.cacert,
+            cert: cli.cert,
+            key: cli.key,
+            server_name: cli.server_name,
+            user: cli.user,
+            password: cli.password,
+        },
+        login: OnceLock::new(),
         client: OnceCell::new(),
     };
     let ctx = &ctx;
@@ -147,20 +219,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::TransferLeader { id } => cluster::transfer_leader(ctx, id).await,
         Command::Snapshot(command) => cluster::snapshot(ctx, command).await,
         Command::Compact { revision } => cluster::compact(ctx, revision).await,
+        Command::Auth(command) => auth::auth(ctx, command).await,
+        Command::User(command) => auth::user(ctx, command).await,
+        Command::Role(command) => auth::role(ctx, command).await,
+        Command::Acl(command) => auth::acl(ctx, command).await,
         Command::Completion { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "corralctl", &mut script);
             output::write_stdout(&script).map_err(Failure::Output)
         }
     }
-}
-
-async fn connect(endpoints: &[String], timeout: Duration) -> Result<Client, Error> {
-    Client::builder(endpoints)
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .connect()
-        .await
 }
 
 /// Resolves on Ctrl-C (or never, if the signal cannot be listened for).

@@ -62,6 +62,20 @@ api_messages!(
     TransferLeaderResponse,
     StatusResponse,
     CompactResponse,
+    AuthEnableResponse,
+    AuthDisableResponse,
+    AuthStatusResponse,
+    AuthUserAddResponse,
+    AuthUserDeleteResponse,
+    AuthUserListResponse,
+    AuthUserChangePasswordResponse,
+    AuthUserGrantRoleResponse,
+    AuthUserRevokeRoleResponse,
+    AuthRoleAddResponse,
+    AuthRoleDeleteResponse,
+    AuthRoleListResponse,
+    GetAclResponse,
+    SetAclResponse,
 );
 
 /// The standard mapping, plus fields at their default value.

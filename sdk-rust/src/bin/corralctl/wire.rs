@@ -311,3 +311,67 @@ pub fn compact(r: &sdk::CompactResponse) -> pb::CompactResponse {
         compact_revision: r.compact_revision,
     }
 }
+
+pub fn auth_status(s: &sdk::AuthStatus) -> pb::AuthStatusResponse {
+    pb::AuthStatusResponse {
+        header: Some(header(&s.header)),
+        enabled: s.enabled,
+        user: s.user.clone().unwrap_or_default(),
+        roles: s.roles.clone(),
+        token_ttl_ms: millis(s.token_ttl),
+    }
+}
+
+pub fn user_list(r: &sdk::UserListResponse) -> pb::AuthUserListResponse {
+    pb::AuthUserListResponse {
+        header: Some(header(&r.header)),
+        users: r
+            .users
+            .iter()
+            .map(|u| pb::User {
+                name: u.name.clone(),
+                roles: u.roles.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn role_list(r: &sdk::RoleListResponse) -> pb::AuthRoleListResponse {
+    pb::AuthRoleListResponse {
+        header: Some(header(&r.header)),
+        roles: r.roles.clone(),
+    }
+}
+
+pub fn acl_entry(e: &sdk::AclEntry) -> pb::AclEntry {
+    let permission = |p: sdk::Permission| match p {
+        sdk::Permission::Read => pb::Permission::Read,
+        sdk::Permission::Write => pb::Permission::Write,
+        sdk::Permission::Create => pb::Permission::Create,
+        sdk::Permission::Delete => pb::Permission::Delete,
+        sdk::Permission::Admin => pb::Permission::Admin,
+    };
+    pb::AclEntry {
+        principal: e.principal.to_string(),
+        permissions: e
+            .permissions
+            .iter()
+            .map(|p| permission(p) as i32)
+            .collect(),
+    }
+}
+
+pub fn get_acl(r: &sdk::GetAclResponse) -> pb::GetAclResponse {
+    pb::GetAclResponse {
+        header: Some(header(&r.header)),
+        acl: r.acl.iter().map(acl_entry).collect(),
+        stat: Some(stat(&r.stat)),
+    }
+}
+
+pub fn set_acl(r: &sdk::SetAclResponse) -> pb::SetAclResponse {
+    pb::SetAclResponse {
+        header: Some(header(&r.header)),
+        stat: Some(stat(&r.stat)),
+    }
+}
