@@ -290,7 +290,9 @@ impl Permissions {
 
     /// The permissions in the set, in the order `rwcda`.
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL.into_iter().filter(move |p| self.contains(*p))
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
     }
 }
 
@@ -410,12 +412,13 @@ impl AclEntry {
     /// invalid response, never silently narrowed (a SetAcl of what was read must not
     /// drop a permission).
     pub(crate) fn from_pb(entry: pb::AclEntry) -> Result<AclEntry> {
-        let principal = entry
-            .principal
-            .parse()
-            .map_err(|e: ParseAclError| Error::InvalidResponse {
-                message: format!("ACL entry: {e}"),
-            })?;
+        let principal =
+            entry
+                .principal
+                .parse()
+                .map_err(|e: ParseAclError| Error::InvalidResponse {
+                    message: format!("ACL entry: {e}"),
+                })?;
         let permissions = entry
             .permissions
             .iter()
@@ -567,7 +570,10 @@ mod tests {
             ("role:team-a", Principal::Role("team-a".into())),
             ("authenticated", Principal::Authenticated),
             ("anyone", Principal::Anyone),
-            ("user:bob@example.com", Principal::User("bob@example.com".into())),
+            (
+                "user:bob@example.com",
+                Principal::User("bob@example.com".into()),
+            ),
         ] {
             assert_eq!(text.parse::<Principal>(), Ok(principal.clone()), "{text}");
             assert_eq!(principal.to_string(), text);
@@ -624,7 +630,17 @@ mod tests {
 
     #[test]
     fn malformed_permissions_are_rejected() {
-        for bad in ["", " ", "x", "rwx", "raed", "read,", ",r", "r,,w", "readwrite"] {
+        for bad in [
+            "",
+            " ",
+            "x",
+            "rwx",
+            "raed",
+            "read,",
+            ",r",
+            "r,,w",
+            "readwrite",
+        ] {
             let err = bad
                 .parse::<Permissions>()
                 .expect_err(&format!("{bad:?} should be rejected"));

@@ -170,7 +170,12 @@ impl Client {
     /// Turns authentication off: every call is then allowed, as on a new cluster.
     /// Needs `root`.
     pub async fn auth_disable(&self) -> Result<AuthChangeResponse> {
-        auth_call!(self, Retry::WithRequestId, pb::AuthDisableRequest {}, disable)
+        auth_call!(
+            self,
+            Retry::WithRequestId,
+            pb::AuthDisableRequest {},
+            disable
+        )
     }
 
     /// Whether auth is enabled, and who the answering member takes this client to be.
@@ -197,11 +202,14 @@ impl Client {
             return self.send_authenticate(None, &trying, request).await;
         };
         let deadline = Instant::now() + timeout;
-        tokio::time::timeout_at(deadline, self.send_authenticate(Some(deadline), &trying, request))
-            .await
-            .map_err(|_| Error::Timeout {
-                message: format!("no answer within {timeout:?}"),
-            })?
+        tokio::time::timeout_at(
+            deadline,
+            self.send_authenticate(Some(deadline), &trying, request),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            message: format!("no answer within {timeout:?}"),
+        })?
     }
 
     /// Adds user `name` with `password`. Needs `root` once auth is enabled. Fails with

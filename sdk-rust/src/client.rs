@@ -253,7 +253,11 @@ impl ClientBuilder {
     /// Presents this client certificate and private key (PEM) to the members (mTLS).
     /// A member verifying client certificates takes the certificate's CN as the user,
     /// so no password is needed. Needs a CA ([`tls_ca_pem`](Self::tls_ca_pem)).
-    pub fn tls_identity(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+    pub fn tls_identity(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
         self.tls.identity = Some((Pem::Bytes(cert_pem.into()), Pem::Bytes(key_pem.into())));
         self
     }
@@ -681,9 +685,7 @@ impl Client {
                 };
                 let result = self.attempts(attempt, message.clone(), &rpc).await;
                 match result {
-                    Err(error)
-                        if renew_and_retry(&error, members.tokens.can_renew(), renewed) =>
-                    {
+                    Err(error) if renew_and_retry(&error, members.tokens.can_renew(), renewed) => {
                         renewed = true;
                         members.tokens.reject(generation);
                     }
@@ -692,19 +694,17 @@ impl Client {
             }
         };
         let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, work)
-                .await
-                .map_err(|_| {
-                    // A member that does not answer in time (frozen, cut off) is
-                    // skipped by the next call.
-                    let index = trying.load(Ordering::Relaxed);
-                    if index != usize::MAX {
-                        members.skip(index);
-                    }
-                    Error::Timeout {
-                        message: format!("no answer within {:?}", timeout.unwrap_or_default()),
-                    }
-                })?,
+            Some(deadline) => tokio::time::timeout_at(deadline, work).await.map_err(|_| {
+                // A member that does not answer in time (frozen, cut off) is
+                // skipped by the next call.
+                let index = trying.load(Ordering::Relaxed);
+                if index != usize::MAX {
+                    members.skip(index);
+                }
+                Error::Timeout {
+                    message: format!("no answer within {:?}", timeout.unwrap_or_default()),
+                }
+            })?,
             None => work.await,
         };
         drop(lane);

@@ -299,7 +299,7 @@ pub enum Error {
         message: String,
     },
     /// The caller lacks a permission (`PERMISSION_DENIED`); nothing was changed.
-    #[error("permission denied: {message}")]
+    #[error("{message}")]
     PermissionDenied {
         /// The znode the permission is missing on; `None` for a call only the root user
         /// may make (auth and user management, Cluster and Maintenance calls).
@@ -1151,7 +1151,11 @@ mod tests {
             ("INVALID_TOKEN", UnauthenticatedReason::InvalidToken, true),
             ("TOKEN_EXPIRED", UnauthenticatedReason::TokenExpired, true),
             ("TOKEN_REVOKED", UnauthenticatedReason::TokenRevoked, true),
-            ("BAD_CREDENTIALS", UnauthenticatedReason::BadCredentials, false),
+            (
+                "BAD_CREDENTIALS",
+                UnauthenticatedReason::BadCredentials,
+                false,
+            ),
         ] {
             let err = map(status(Code::Unauthenticated, reason, &[("user", "bob")]));
             assert_eq!(
@@ -1174,7 +1178,11 @@ mod tests {
         let err = map(status(
             Code::PermissionDenied,
             "PERMISSION_DENIED",
-            &[("path", "/team-a/x"), ("permission", "write"), ("user", "bob")],
+            &[
+                ("path", "/team-a/x"),
+                ("permission", "write"),
+                ("user", "bob"),
+            ],
         ));
         assert_eq!(
             err,

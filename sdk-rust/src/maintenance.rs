@@ -59,7 +59,9 @@ impl Client {
         let work = async {
             let mut renewed = false;
             let mut stream = loop {
-                let token = self.fresh_token(None, &AtomicUsize::new(usize::MAX)).await?;
+                let token = self
+                    .fresh_token(None, &AtomicUsize::new(usize::MAX))
+                    .await?;
                 let (index, channel) = self.members.current();
                 let opened = MaintenanceClient::new(channel)
                     .snapshot(pb::SnapshotRequest {})

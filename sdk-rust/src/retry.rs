@@ -147,16 +147,33 @@ mod tests {
         for reason in [U::InvalidToken, U::TokenExpired, U::TokenRevoked] {
             let error = unauthenticated(reason);
             assert!(renew_and_retry(&error, true, false), "{reason:?}");
-            assert!(!renew_and_retry(&error, true, true), "{reason:?}: only once");
-            assert!(!renew_and_retry(&error, false, false), "{reason:?}: fixed token");
+            assert!(
+                !renew_and_retry(&error, true, true),
+                "{reason:?}: only once"
+            );
+            assert!(
+                !renew_and_retry(&error, false, false),
+                "{reason:?}: fixed token"
+            );
             // Not a transient failure: without renewal the stream ends.
             assert!(!reopens(&error));
         }
         // Sent without a token (auth was off when the client looked): get one now.
-        assert!(renew_and_retry(&unauthenticated(U::AuthRequired), true, false));
-        assert!(!renew_and_retry(&unauthenticated(U::AuthRequired), false, false));
+        assert!(renew_and_retry(
+            &unauthenticated(U::AuthRequired),
+            true,
+            false
+        ));
+        assert!(!renew_and_retry(
+            &unauthenticated(U::AuthRequired),
+            false,
+            false
+        ));
         for reason in [U::BadCredentials, U::Unknown] {
-            assert!(!renew_and_retry(&unauthenticated(reason), true, false), "{reason:?}");
+            assert!(
+                !renew_and_retry(&unauthenticated(reason), true, false),
+                "{reason:?}"
+            );
         }
         let denied = Error::PermissionDenied {
             path: Some("/a".into()),

@@ -52,10 +52,7 @@ impl Pem {
         });
         if !has_block {
             return Err(Error::TlsConfig {
-                message: format!(
-                    "no PEM \"{label}\" block in the {what} {}",
-                    self.origin()
-                ),
+                message: format!("no PEM \"{label}\" block in the {what} {}", self.origin()),
             });
         }
         Ok(pem)

@@ -297,7 +297,10 @@ pub(crate) struct Anonymous;
 pub(crate) struct Stamp(pub(crate) Arc<Tokens>);
 
 impl Interceptor for Stamp {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if request.extensions().get::<Anonymous>().is_some()
             || request.metadata().contains_key(AUTHORIZATION_HEADER)
         {
@@ -518,14 +521,22 @@ mod tests {
     #[test]
     fn a_rejected_token_is_renewed_unless_someone_already_did() {
         let tokens = Tokens::new(password()).expect("valid");
-        let first = tokens.store("tok-1", secs(300), Instant::now()).expect("stored");
-        let second = tokens.store("tok-2", secs(300), Instant::now()).expect("stored");
+        let first = tokens
+            .store("tok-1", secs(300), Instant::now())
+            .expect("stored");
+        let second = tokens
+            .store("tok-2", secs(300), Instant::now())
+            .expect("stored");
         // A call that sent tok-1 saw it rejected: tok-2 is newer and stays usable.
         tokens.reject(first);
         assert_eq!(tokens.usable(Instant::now()), Some(second));
         tokens.reject(second);
         assert_eq!(tokens.usable(Instant::now()), None);
-        assert_eq!(tokens.unexpired(Instant::now()), None, "rejected is not usable");
+        assert_eq!(
+            tokens.unexpired(Instant::now()),
+            None,
+            "rejected is not usable"
+        );
         // Still sent by calls under way until renewed.
         assert!(tokens.header().is_some());
     }
@@ -576,7 +587,9 @@ mod tests {
     #[test]
     fn changing_the_own_password_makes_the_next_call_authenticate_with_it() {
         let tokens = Tokens::new(password()).expect("valid");
-        tokens.store("tok", secs(300), Instant::now()).expect("stored");
+        tokens
+            .store("tok", secs(300), Instant::now())
+            .expect("stored");
         tokens.password_changed("alice", "other");
         assert!(tokens.usable(Instant::now()).is_some(), "not our user");
         tokens.password_changed("bob", "new-password");
@@ -596,7 +609,9 @@ mod tests {
         // A call refused AUTH_REQUIRED (auth got enabled) rejects that state.
         tokens.reject(off);
         assert_eq!(tokens.usable(Instant::now()), None);
-        let on = tokens.store("tok", secs(300), Instant::now()).expect("stored");
+        let on = tokens
+            .store("tok", secs(300), Instant::now())
+            .expect("stored");
         assert_eq!(tokens.usable(Instant::now()), Some(on));
         assert!(tokens.header().is_some());
     }

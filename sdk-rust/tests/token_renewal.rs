@@ -79,7 +79,9 @@ impl State {
             .is_ok();
         let mut valid = self.valid.lock().expect("lock");
         let ttl = Duration::from_millis(self.ttl_ms.load(Ordering::SeqCst) as u64);
-        let fresh = valid.get(&token).is_some_and(|issued| issued.elapsed() < ttl);
+        let fresh = valid
+            .get(&token)
+            .is_some_and(|issued| issued.elapsed() < ttl);
         if taken || !fresh {
             valid.remove(&token);
             self.rejected.fetch_add(1, Ordering::SeqCst);
@@ -451,7 +453,10 @@ async fn with_auth_disabled_calls_go_without_a_token_and_get_one_once_it_is_requ
     let (state, addr) = serve().await;
     state.enabled.store(false, Ordering::SeqCst);
     let client = bob(addr).await;
-    client.get("/a", None).await.expect("auth off: no token needed");
+    client
+        .get("/a", None)
+        .await
+        .expect("auth off: no token needed");
     client.get("/b", None).await.expect("still none");
     assert_eq!(state.authenticates(), 0);
     // Someone enables auth: the next call is refused AUTH_REQUIRED, authenticates, retries.
@@ -481,5 +486,8 @@ async fn wrong_credentials_fail_the_first_call_with_bad_credentials() {
         ),
         "{err:?}"
     );
-    assert!(state.seen.lock().expect("lock").is_empty(), "the call was never sent");
+    assert!(
+        state.seen.lock().expect("lock").is_empty(),
+        "the call was never sent"
+    );
 }

@@ -22,11 +22,36 @@ async fn ctl(endpoints: &str, args: &[&str]) -> Result<Output> {
 }
 
 async fn ctl_with_stdin(endpoints: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
+    ctl_with_env(endpoints, args, stdin, &[]).await
+}
+
+/// The `CORRALCTL_*` variables corralctl reads: removed from every run so that a
+/// developer's own settings cannot change what a test sees.
+const CTL_ENV: [&str; 6] = [
+    "CORRALCTL_CACERT",
+    "CORRALCTL_CERT",
+    "CORRALCTL_KEY",
+    "CORRALCTL_SERVER_NAME",
+    "CORRALCTL_USER",
+    "CORRALCTL_PASSWORD",
+];
+
+/// As [`ctl_with_stdin`], with environment variables `env` set.
+async fn ctl_with_env(
+    endpoints: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Result<Output> {
     let mut command = Command::new(corralctl_bin()?);
+    for var in CTL_ENV {
+        command.env_remove(var);
+    }
     command
         .arg("--endpoints")
         .arg(endpoints)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("CORRAL_ENDPOINTS")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -55,6 +80,8 @@ fn spawn(endpoints: &str, args: &[&str]) -> Result<Child> {
         .arg(endpoints)
         .args(args)
         .env_remove("CORRAL_ENDPOINTS")
+        .env_remove("CORRALCTL_USER")
+        .env_remove("CORRALCTL_PASSWORD")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -714,5 +741,194 @@ async fn a_write_whose_answer_never_comes_may_have_been_applied() -> Result<()> 
     proxy.unblock();
     let err = fails(out, 5, "")?;
     ensure!(!err.contains("applied"), "{err}");
+    Ok(())
+}
+
+/// `corralctl --user root --password PW ARGS...`.
+async fn as_root(endpoints: &str, args: &[&str]) -> Result<Output> {
+    let mut all = vec!["--user", "root", "--password", "root-pw"];
+    all.extend_from_slice(args);
+    ctl(endpoints, &all).await
+}
+
+#[tokio::test]
+async fn auth_user_role_and_acl_commands_end_to_end() -> Result<()> {
+    let server = Server::start().await?;
+    let e = server.client_addr();
+    let e = e.as_str();
+    // Enabling needs root first.
+    fails(ctl(e, &["auth", "enable"]).await?, 4, "user add root")?;
+    assert_eq!(
+        ok(ctl(e, &["user", "add", "root", "--new-password", "root-pw"]).await?)?,
+        "user root added\n"
+    );
+    assert_eq!(ok(ctl(e, &["auth", "enable"]).await?)?, "auth enabled\n");
+    let status = ok(ctl(e, &["auth", "status"]).await?)?;
+    assert!(
+        status.contains("enabled       true") && status.contains("(anonymous)"),
+        "{status}"
+    );
+    // Anonymous writes are refused, saying how to log in.
+    fails(ctl(e, &["create", "/x"]).await?, 6, "--user")?;
+
+    ok(as_root(e, &["role", "add", "team-a"]).await?)?;
+    ok(as_root(e, &["user", "add", "bob", "--new-password", "bob-pw"]).await?)?;
+    assert_eq!(
+        ok(as_root(e, &["user", "grant-role", "bob", "team-a"]).await?)?,
+        "granted role team-a to bob\n"
+    );
+    let users = json(&ok(as_root(e, &["-o", "json", "user", "list"]).await?)?)?;
+    let bob = users["users"]
+        .as_array()
+        .context("users")?
+        .iter()
+        .find(|u| u["name"] == "bob")
+        .context("bob listed")?;
+    assert_eq!(bob["roles"], serde_json::json!(["team-a"]));
+    let table = ok(as_root(e, &["user", "list"]).await?)?;
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().eq(["bob", "team-a"])),
+        "{table}"
+    );
+    assert_eq!(ok(as_root(e, &["role", "list"]).await?)?, "team-a\n");
+    let me = json(&ok(as_root(e, &["-o", "json", "auth", "status"]).await?)?)?;
+    assert_eq!(me["user"], "root");
+    assert_eq!(me["enabled"], true);
+
+    // ACLs: on create, read back in the syntax `acl set` takes, replaced with a CAS.
+    ok(as_root(
+        e,
+        &[
+            "create",
+            "/team",
+            "v0",
+            "--acl",
+            "role:team-a=rwcd",
+            "--acl",
+            "anyone=r",
+        ],
+    )
+    .await?)?;
+    assert_eq!(
+        ok(as_root(e, &["acl", "get", "/team"]).await?)?,
+        "role:team-a=rwcd\nanyone=r\n"
+    );
+    let set = ok(as_root(
+        e,
+        &[
+            "acl",
+            "set",
+            "/team",
+            "role:team-a=read,write",
+            "anyone=r",
+            "user:root=all",
+            "--expected-acl-version",
+            "0",
+        ],
+    )
+    .await?)?;
+    assert!(set.starts_with("OK acl_version=1 "), "{set}");
+    fails(
+        as_root(
+            e,
+            &[
+                "acl",
+                "set",
+                "/team",
+                "anyone=r",
+                "--expected-acl-version",
+                "0",
+            ],
+        )
+        .await?,
+        4,
+        "",
+    )?;
+    let acl = json(&ok(
+        as_root(e, &["-o", "json", "acl", "get", "/team"]).await?
+    )?)?;
+    assert_eq!(acl["stat"]["aclVersion"], "1");
+    assert_eq!(acl["acl"][0]["principal"], "role:team-a");
+    assert_eq!(
+        acl["acl"][0]["permissions"],
+        serde_json::json!(["READ", "WRITE"])
+    );
+    fails(
+        as_root(e, &["acl", "set", "/team", "bob=rw"]).await?,
+        2,
+        "principal",
+    )?;
+    fails(
+        as_root(e, &["acl", "set", "/team", "user:bob"]).await?,
+        2,
+        "PRINCIPAL=PERMISSIONS",
+    )?;
+    fails(as_root(e, &["acl", "set", "/team"]).await?, 2, "ENTRY")?;
+
+    // Bob, from the environment: may write /team (team-a), may not read its ACL.
+    let bob_env = [("CORRALCTL_USER", "bob"), ("CORRALCTL_PASSWORD", "bob-pw")];
+    ok(ctl_with_env(e, &["put", "/team", "by bob"], None, &bob_env).await?)?;
+    fails(
+        ctl_with_env(e, &["acl", "get", "/team"], None, &bob_env).await?,
+        6,
+        "permission denied",
+    )?;
+    fails(
+        ctl_with_env(e, &["user", "list"], None, &bob_env).await?,
+        6,
+        "only root",
+    )?;
+    // No password and no terminal to ask on: a clear error, no hang.
+    fails(
+        ctl(e, &["--user", "bob", "get", "/team"]).await?,
+        2,
+        "CORRALCTL_PASSWORD",
+    )?;
+    fails(
+        ctl(e, &["--user", "bob", "user", "add", "carol"]).await?,
+        2,
+        "",
+    )?;
+    fails(
+        ctl(e, &["--password", "x", "get", "/team"]).await?,
+        2,
+        "--user",
+    )?;
+    fails(
+        ctl(e, &["--user", "bob", "--password", "nope", "get", "/team"]).await?,
+        6,
+        "wrong user name or password",
+    )?;
+    // A new password: the old one no longer works.
+    ok(as_root(e, &["user", "passwd", "bob", "--new-password", "bob-pw2"]).await?)?;
+    fails(
+        ctl_with_env(e, &["get", "/team"], None, &bob_env).await?,
+        6,
+        "wrong user name or password",
+    )?;
+    assert_eq!(
+        ok(ctl(
+            e,
+            &["--user", "bob", "--password", "bob-pw2", "get", "/team"]
+        )
+        .await?)?,
+        "by bob\n"
+    );
+    fails(
+        as_root(e, &["user", "delete", "nobody"]).await?,
+        3,
+        "nobody",
+    )?;
+    fails(as_root(e, &["role", "add", "team-a"]).await?, 4, "team-a")?;
+    ok(as_root(e, &["user", "revoke-role", "bob", "team-a"]).await?)?;
+    ok(as_root(e, &["role", "delete", "team-a"]).await?)?;
+    ok(as_root(e, &["user", "delete", "bob"]).await?)?;
+    assert_eq!(
+        ok(as_root(e, &["auth", "disable"]).await?)?,
+        "auth disabled\n"
+    );
+    ok(ctl(e, &["create", "/open"]).await?)?;
     Ok(())
 }

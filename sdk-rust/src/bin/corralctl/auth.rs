@@ -34,7 +34,7 @@ pub async fn auth(ctx: &Ctx, command: AuthCommand) -> Result<(), Failure> {
             let r = client
                 .auth_enable()
                 .await
-                .map_err(Failure::call(write("corralctl auth status")))?;
+                .map_err(Failure::call(Call::EnableAuth))?;
             changed(
                 &r,
                 |header| pb::AuthEnableResponse { header },
@@ -131,7 +131,9 @@ pub async fn user(ctx: &Ctx, command: UserCommand) -> Result<(), Failure> {
             let r = client
                 .user_change_password(&name, password)
                 .await
-                .map_err(Failure::call(write(format!("corralctl user passwd {name}"))))?;
+                .map_err(Failure::call(write(format!(
+                    "corralctl user passwd {name}"
+                ))))?;
             changed(
                 &r,
                 |header| pb::AuthUserChangePasswordResponse { header },

@@ -53,7 +53,12 @@ pub struct Cli {
     pub key: Option<PathBuf>,
 
     /// Name to verify the members' certificates against, instead of each endpoint's host.
-    #[arg(long, global = true, env = "CORRALCTL_SERVER_NAME", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "CORRALCTL_SERVER_NAME",
+        value_name = "NAME"
+    )]
     pub server_name: Option<String>,
 
     /// User to authenticate as; the password is asked for on the terminal unless
@@ -579,7 +584,8 @@ pub fn parse_lease_id(text: &str) -> Result<i64, String> {
 
 /// An ACL entry, `PRINCIPAL=PERMISSIONS` (see `acl set --help`).
 pub fn parse_acl_entry(text: &str) -> Result<AclEntry, String> {
-    text.parse().map_err(|e: corral_client::ParseAclError| e.to_string())
+    text.parse()
+        .map_err(|e: corral_client::ParseAclError| e.to_string())
 }
 
 /// Raft member ids are ≥ 1.

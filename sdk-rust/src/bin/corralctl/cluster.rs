@@ -117,7 +117,7 @@ pub async fn snapshot(ctx: &Ctx, command: SnapshotCommand) -> Result<(), Failure
                 Error::Unsupported { message } => Failure::Other(format!(
                     "snapshot: not supported by this server ({message})"
                 )),
-                other => Failure::Client(other, Call::Read),
+                other => Failure::Client(Box::new(other), Call::Read),
             });
         }
     };
@@ -176,7 +176,9 @@ pub async fn status(ctx: &Ctx) -> Result<(), Failure> {
         let endpoint = &endpoints[i];
         match answer {
             Ok(status) => rows.push((endpoint.as_str(), status)),
-            Err(e @ Error::InvalidEndpoint { .. }) => return Err(Failure::Client(e, Call::Read)),
+            Err(e @ Error::InvalidEndpoint { .. }) => {
+                return Err(Failure::Client(Box::new(e), Call::Read))
+            }
             Err(e) => {
                 report(&format!("{endpoint}: {e}"));
                 failed = Some(exit_status(&e));

@@ -36,7 +36,7 @@ pub async fn elect(ctx: &Ctx, args: ElectArgs) -> Result<(), Failure> {
         Ok(l) => l,
         Err(e) => {
             let _ = session.close().await;
-            return Err(Failure::Client(e, Call::Read));
+            return Err(Failure::Client(Box::new(e), Call::Read));
         }
     };
     let key = leadership.key();
@@ -44,7 +44,7 @@ pub async fn elect(ctx: &Ctx, args: ElectArgs) -> Result<(), Failure> {
         .print_item(Shown::message(&wire::campaign(key), leader_line(Some(key))))?;
     let result = tokio::select! {
         _ = interrupted() => Ok(()),
-        lost = session.lost() => Err(Failure::Client(lost, Call::Read)),
+        lost = session.lost() => Err(Failure::Client(Box::new(lost), Call::Read)),
     };
     let _ = leadership.resign().await;
     let _ = session.close().await;

@@ -22,8 +22,9 @@ pub const EXIT_DENIED: u8 = 6;
 #[derive(Debug)]
 pub enum Failure {
     /// A call of the client failed; `Call` says which, so that the error can be put in
-    /// terms of the command line rather than of the API.
-    Client(Error, Call),
+    /// terms of the command line rather than of the API. (Boxed: the error is large,
+    /// and every command returns a `Failure`.)
+    Client(Box<Error>, Call),
     /// Bad input found by corralctl itself (a txn file, a command to run).
     Usage(String),
     /// An input (a value's file, stdin, a txn file) could not be read.
@@ -41,7 +42,7 @@ pub enum Failure {
 impl Failure {
     /// A failed call: `Failure::call(Call::Read)` as a `map_err` argument.
     pub fn call(call: Call) -> impl FnOnce(Error) -> Failure {
-        move |e| Failure::Client(e, call)
+        move |e| Failure::Client(Box::new(e), call)
     }
 
     /// Reading `what` failed.
@@ -67,6 +68,8 @@ pub enum Call {
     Delete { path: String },
     /// `txn`.
     Txn,
+    /// `auth enable`.
+    EnableAuth,
     /// Any other write; `check` is the corralctl command that shows its effect.
     Write { check: String },
 }
@@ -85,6 +88,7 @@ impl Call {
             Call::Put { path, .. } => format!("`corralctl get {path}`"),
             Call::Delete { path } => format!("`corralctl stat {path}`"),
             Call::Txn => "reading the znodes it compares and changes".into(),
+            Call::EnableAuth => "`corralctl auth status`".into(),
             Call::Write { check } => format!("`{check}`"),
         })
     }
@@ -167,9 +171,11 @@ pub fn explain(e: &Error, call: &Call) -> (String, u8) {
             user.as_deref()
                 .map_or_else(String::new, |u| format!(" for user {u}"))
         ),
-        (Error::RootRequired { .. }, _) => format!(
-            "{e} (add it first: `corralctl user add root`)"
-        ),
+        (Error::RootRequired { .. }, Call::EnableAuth) => {
+            "auth cannot be enabled before the user root exists: add it first with \
+             `corralctl user add root`"
+                .into()
+        }
         (
             Error::PermissionDenied {
                 path: None,

@@ -57,7 +57,9 @@ pub fn new_password(given: Option<String>, user: &str) -> Result<String, Failure
     let first = password(&format!("New password for {user}: "), instead).map_err(failed)?;
     let again = password(&format!("Repeat the password for {user}: "), instead).map_err(failed)?;
     if first != again {
-        return Err(Failure::Usage("the two passwords differ; nothing was changed".into()));
+        return Err(Failure::Usage(
+            "the two passwords differ; nothing was changed".into(),
+        ));
     }
     Ok(first)
 }

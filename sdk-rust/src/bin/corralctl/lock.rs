@@ -32,7 +32,7 @@ pub async fn lock(ctx: &Ctx, args: LockArgs) -> Result<(), Failure> {
         Ok(guard) => guard,
         Err(e) => {
             let _ = session.close().await;
-            return Err(Failure::Client(e, Call::Read));
+            return Err(Failure::Client(Box::new(e), Call::Read));
         }
     };
     let result = if args.command.is_empty() {
@@ -52,7 +52,7 @@ async fn hold(out: Printer, guard: &MutexGuard, session: &Session) -> Result<(),
     out.print_item(Shown::message(&held, text))?;
     tokio::select! {
         _ = interrupted() => Ok(()),
-        lost = session.lost() => Err(Failure::Client(lost, Call::Read)),
+        lost = session.lost() => Err(Failure::Client(Box::new(lost), Call::Read)),
     }
 }
 

@@ -161,18 +161,16 @@ impl Ctx {
         if let Some(name) = &s.server_name {
             builder = builder.tls_domain(name);
         }
-        let login = self.login.get_or_init(|| {
-            match (&s.user, &s.password) {
-                (Some(user), Some(password)) => Ok(Some((user.clone(), password.clone()))),
-                (Some(user), None) => input::password(
-                    &format!("Password for {user}: "),
-                    "pass --password or set CORRALCTL_PASSWORD",
-                )
-                    .map(|password| Some((user.clone(), password)))
-                    .map_err(|e| format!("--user {user} needs a password: {e}")),
-                (None, Some(_)) => Err("--password (or CORRALCTL_PASSWORD) needs --user".into()),
-                (None, None) => Ok(None),
-            }
+        let login = self.login.get_or_init(|| match (&s.user, &s.password) {
+            (Some(user), Some(password)) => Ok(Some((user.clone(), password.clone()))),
+            (Some(user), None) => input::password(
+                &format!("Password for {user}: "),
+                "pass --password or set CORRALCTL_PASSWORD",
+            )
+            .map(|password| Some((user.clone(), password)))
+            .map_err(|e| format!("--user {user} needs a password: {e}")),
+            (None, Some(_)) => Err("--password (or CORRALCTL_PASSWORD) needs --user".into()),
+            (None, None) => Ok(None),
         });
         match login {
             Ok(Some((user, password))) => Ok(builder.credentials(user, password)),

@@ -676,3 +676,294 @@ fn lease_ttls_outside_the_granted_range_are_usage_errors() {
     ));
     assert!(parse(&["lease", "grant", "1s"]).is_ok());
 }
+
+// --- access: auth, users, roles, ACLs, TLS and credentials ---
+
+#[test]
+fn access_commands_parse() {
+    match parse(&[
+        "acl",
+        "set",
+        "/a",
+        "user:bob=rw",
+        "anyone=r",
+        "--expected-acl-version",
+        "3",
+    ]) {
+        Ok(Command::Acl(AclCommand::Set {
+            path,
+            entries,
+            expected_acl_version,
+        })) => {
+            assert_eq!(path, "/a");
+            let printed: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
+            assert_eq!(printed, ["user:bob=rw", "anyone=r"]);
+            assert_eq!(expected_acl_version, Some(3));
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&[
+        "create",
+        "/t",
+        "--acl",
+        "role:t=rwcd",
+        "--acl",
+        "authenticated=r",
+    ]) {
+        Ok(Command::Create(args)) => {
+            let printed: Vec<String> = args.acl.iter().map(|e| e.to_string()).collect();
+            assert_eq!(printed, ["role:t=rwcd", "authenticated=r"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(&["user", "add", "bob"]),
+        Ok(Command::User(UserCommand::Add { ref name, new_password: None })) if name == "bob"
+    ));
+    assert!(matches!(
+        parse(&["user", "passwd", "bob", "--new-password", "pw"]),
+        Ok(Command::User(UserCommand::Passwd { new_password: Some(ref pw), .. })) if pw == "pw"
+    ));
+    assert!(matches!(
+        parse(&["user", "grant-role", "bob", "ops"]),
+        Ok(Command::User(UserCommand::GrantRole { ref name, ref role })) if name == "bob" && role == "ops"
+    ));
+    assert!(matches!(
+        parse(&["auth", "status"]),
+        Ok(Command::Auth(AuthCommand::Status))
+    ));
+    assert!(matches!(
+        parse(&["role", "list"]),
+        Ok(Command::Role(RoleCommand::List))
+    ));
+    let cli = Cli::try_parse_from([
+        "corralctl",
+        "--cacert",
+        "/ca.pem",
+        "--cert",
+        "/c.pem",
+        "--key",
+        "/k.pem",
+        "--user",
+        "bob",
+        "acl",
+        "get",
+        "/a",
+    ])
+    .expect("valid command line");
+    assert_eq!(cli.cacert.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert_eq!(cli.user.as_deref(), Some("bob"));
+    assert_eq!(cli.password, None);
+    for bad in [
+        &["acl", "set", "/a"][..],
+        &["acl", "set", "/a", "bob=rw"],
+        &["acl", "set", "/a", "user:bob"],
+        &["acl", "set", "/a", "anyone=rx"],
+        &[
+            "acl",
+            "set",
+            "/a",
+            "anyone=r",
+            "--expected-acl-version",
+            "-1",
+        ],
+        &["create", "/a", "--acl", "anyone"],
+        &["user", "add"],
+        &["user", "grant-role", "bob"],
+        &["auth", "on"],
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?} should be a usage error");
+    }
+    let err = parse(&["acl", "set", "/a", "user:bob"]).expect_err("no permissions");
+    assert!(err.to_string().contains("PRINCIPAL=PERMISSIONS"), "{err}");
+}
+
+#[test]
+fn acl_text_is_what_acl_set_takes_back() {
+    let acl: Vec<corral_client::AclEntry> = ["role:team-a=read,write", "anyone=r"]
+        .iter()
+        .map(|e| parse_acl_entry(e).expect("valid"))
+        .collect();
+    let text = crate::auth::acl_text(&acl);
+    assert_eq!(text, "role:team-a=rw\nanyone=r\n");
+    let again: Vec<_> = text
+        .lines()
+        .map(|l| parse_acl_entry(l).expect("parses back"))
+        .collect();
+    assert_eq!(again, acl);
+}
+
+#[test]
+fn refused_calls_exit_6_and_say_how_to_get_in() {
+    let required = Error::Unauthenticated {
+        reason: corral_client::UnauthenticatedReason::AuthRequired,
+        user: None,
+        message: "auth is enabled: this call needs credentials".into(),
+    };
+    let (message, code) = explain(&required, &Call::Read);
+    assert_eq!(code, EXIT_DENIED);
+    assert!(
+        message.contains("--user") && message.contains("--cert"),
+        "{message}"
+    );
+    assert!(!message.contains("Bearer"), "API terms: {message}");
+    let bad = Error::Unauthenticated {
+        reason: corral_client::UnauthenticatedReason::BadCredentials,
+        user: Some("bob".into()),
+        message: "wrong user name or password for user bob".into(),
+    };
+    assert_eq!(
+        explain(&bad, &Call::Read),
+        (
+            "wrong user name or password for user bob".into(),
+            EXIT_DENIED
+        )
+    );
+    let denied = Error::PermissionDenied {
+        path: Some("/s".into()),
+        permission: Some("read".into()),
+        user: Some("bob".into()),
+        message: "permission denied: user bob lacks the read permission on /s".into(),
+    };
+    assert_eq!(
+        explain(&denied, &Call::Read),
+        (
+            "permission denied: user bob lacks the read permission on /s".into(),
+            EXIT_DENIED
+        )
+    );
+    let root_only = Error::PermissionDenied {
+        path: None,
+        permission: Some("root".into()),
+        user: Some("bob".into()),
+        message: "permission denied: only root may call this".into(),
+    };
+    let (message, code) = explain(&root_only, &Call::Read);
+    assert_eq!(code, EXIT_DENIED);
+    assert!(
+        message.contains("only root") && message.contains("bob"),
+        "{message}"
+    );
+}
+
+#[test]
+fn access_errors_get_the_exit_status_of_their_kind() {
+    let root_required = Error::RootRequired {
+        message: "auth cannot be enabled before the user root exists (add it with Auth/UserAdd)"
+            .into(),
+    };
+    let (message, code) = explain(&root_required, &Call::EnableAuth);
+    assert_eq!(code, EXIT_CONFLICT);
+    assert!(message.contains("corralctl user add root"), "{message}");
+    assert!(!message.contains("Auth/UserAdd"), "{message}");
+    // Deleting root while auth is on: the server's words fit.
+    let (message, _) = explain(&root_required, &Call::Read);
+    assert_eq!(message, root_required.to_string());
+    for (e, status) in [
+        (
+            Error::UserNotFound {
+                user: "u".into(),
+                message: "no user u".into(),
+            },
+            EXIT_NOT_FOUND,
+        ),
+        (
+            Error::RoleNotFound {
+                role: "r".into(),
+                message: "no role r".into(),
+            },
+            EXIT_NOT_FOUND,
+        ),
+        (
+            Error::UserExists {
+                user: "u".into(),
+                message: "u exists".into(),
+            },
+            EXIT_CONFLICT,
+        ),
+        (
+            Error::AclVersionMismatch {
+                path: "/a".into(),
+                expected: 0,
+                current: 1,
+                message: "acl version".into(),
+            },
+            EXIT_CONFLICT,
+        ),
+        (
+            Error::TlsConfig {
+                message: "cannot read the CA certificate file /x".into(),
+            },
+            EXIT_USAGE,
+        ),
+    ] {
+        assert_eq!(exit_status(&e), status, "{e:?}");
+    }
+}
+
+/// A context for `args`, as `run` makes it.
+fn ctx(args: &[&str]) -> crate::Ctx {
+    let cli = Cli::try_parse_from(std::iter::once("corralctl").chain(args.iter().copied()))
+        .expect("valid command line");
+    crate::Ctx {
+        out: Printer::new(cli.output),
+        endpoints: cli.endpoints,
+        timeout: cli.timeout,
+        security: crate::Security {
+            cacert: cli.cacert,
+            cert: cli.cert,
+            key: cli.key,
+            server_name: cli.server_name,
+            user: cli.user,
+            password: cli.password,
+        },
+        login: std::sync::OnceLock::new(),
+        client: tokio::sync::OnceCell::new(),
+    }
+}
+
+#[test]
+fn credentials_and_certificates_must_come_in_pairs() {
+    let usage = |args: &[&str]| match ctx(args).builder(&["127.0.0.1:1".into()]) {
+        Err(Failure::Usage(message)) => message,
+        Ok(_) => panic!("{args:?} should be a usage error"),
+        Err(other) => panic!("{args:?}: {other:?}"),
+    };
+    assert!(usage(&["--password", "x", "status"]).contains("--user"));
+    assert!(usage(&["--cert", "/c.pem", "status"]).contains("--key"));
+    assert!(usage(&["--key", "/k.pem", "status"]).contains("--cert"));
+    assert!(ctx(&["--user", "bob", "--password", "pw", "status"])
+        .builder(&["127.0.0.1:1".into()])
+        .is_ok());
+    assert!(
+        ctx(&["--cacert", "/ca.pem", "--cert", "/c.pem", "--key", "/k.pem", "status"])
+            .builder(&["127.0.0.1:1".into()])
+            .is_ok()
+    );
+}
+
+#[test]
+fn auth_answers_print_as_their_messages() {
+    let status = corral_client::AuthStatus {
+        header: Header::default(),
+        enabled: true,
+        user: Some("bob".into()),
+        roles: vec!["a".into()],
+        token_ttl: Duration::from_secs(300),
+    };
+    let json = protojson::to_json(&wire::auth_status(&status)).expect("json");
+    assert_eq!(json["user"], "bob");
+    assert_eq!(json["tokenTtlMs"], "300000");
+    assert_eq!(json["roles"], serde_json::json!(["a"]));
+    let acl = corral_client::GetAclResponse {
+        header: Header::default(),
+        acl: vec![parse_acl_entry("user:bob=rwa").expect("valid")],
+        stat: corral_client::Stat::default(),
+    };
+    let json = protojson::to_json(&wire::get_acl(&acl)).expect("json");
+    assert_eq!(json["acl"][0]["principal"], "user:bob");
+    assert_eq!(
+        json["acl"][0]["permissions"],
+        serde_json::json!(["READ", "WRITE", "ADMIN"])
+    );
+}

@@ -353,11 +353,7 @@ pub fn acl_entry(e: &sdk::AclEntry) -> pb::AclEntry {
     };
     pb::AclEntry {
         principal: e.principal.to_string(),
-        permissions: e
-            .permissions
-            .iter()
-            .map(|p| permission(p) as i32)
-            .collect(),
+        permissions: e.permissions.iter().map(|p| permission(p) as i32).collect(),
     }
 }
 
