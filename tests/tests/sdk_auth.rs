@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use corral_client::{
-    AclEntry, Client, CreateOptions, Error, EventType, Permissions, Principal, PutOptions,
-    Session, UnauthenticatedReason, WatchOptions,
+    AclEntry, Client, CreateOptions, Error, EventType, Permissions, Principal, PutOptions, Session,
+    UnauthenticatedReason, WatchOptions,
 };
 use corral_tests::{NodeConfig, Server};
 use sdk_common::TIMEOUT;
@@ -125,8 +125,7 @@ async fn missing_or_wrong_credentials_are_typed_unauthenticated_errors() -> Resu
 }
 
 #[tokio::test]
-async fn permission_denied_names_the_path_permission_and_user_and_changes_nothing(
-) -> Result<()> {
+async fn permission_denied_names_the_path_permission_and_user_and_changes_nothing() -> Result<()> {
     let server = Server::start().await?;
     let root = enable_auth(&server).await?;
     root.role_add("team-a").await?;
@@ -311,7 +310,11 @@ async fn a_password_changed_elsewhere_is_recovered_only_with_the_new_password() 
         is_unauthenticated(&err, UnauthenticatedReason::BadCredentials),
         "{err:?}"
     );
-    assert_eq!(root.get("/b", None).await?.node.data, b"1", "nothing changed");
+    assert_eq!(
+        root.get("/b", None).await?.node.data,
+        b"1",
+        "nothing changed"
+    );
     bob.set_credentials("bob", "new-pw");
     bob.put("/b", "3", None).await?;
     assert_eq!(root.get("/b", None).await?.node.data, b"3");
