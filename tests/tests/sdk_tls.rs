@@ -373,7 +373,7 @@ fn code_and_stderr(output: &Output) -> (Option<i32>, String) {
 }
 
 #[tokio::test]
-#[ignore = "needs the server's TLS (branch tls) and its client certificates as users"]
+#[ignore = "needs the server's TLS (branch tls)"]
 async fn corralctl_speaks_tls_and_mtls() -> Result<()> {
     let ca = Ca::new("test CA")?;
     let files = Files::new()?;
@@ -432,29 +432,6 @@ async fn corralctl_speaks_tls_and_mtls() -> Result<()> {
     let out = ctl(&e, &["get", "/via-ctl"], &env).await?;
     ensure!(out.status.success(), "{:?}", code_and_stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v\n");
-    // Auth on: the certificate is the user.
-    let out = ctl(
-        &e,
-        &with(&["user", "add", "root", "--new-password", "pw"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        &[],
-    )
-    .await?;
-    ensure!(out.status.success(), "{:?}", code_and_stderr(&out));
-    let out = ctl(
-        &e,
-        &with(&["-o", "json", "auth", "status"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        &[],
-    )
-    .await?;
-    ensure!(out.status.success(), "{:?}", code_and_stderr(&out));
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    assert_eq!(status["user"], "bob");
     // Without the CA the server is not trusted: no member answers (exit 5).
     let out = ctl(&e, &["get", "/via-ctl"], &[]).await?;
     assert_eq!(out.status.code(), Some(5), "{:?}", code_and_stderr(&out));
@@ -479,5 +456,71 @@ async fn corralctl_speaks_tls_and_mtls() -> Result<()> {
     let (code, err) = code_and_stderr(&out);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the server's TLS (branch tls) and its client certificates as users"]
+async fn corralctl_under_mtls_is_the_certificates_user() -> Result<()> {
+    let ca = Ca::new("test CA")?;
+    let files = Files::new()?;
+    let (cert, key) = files.leaf("server", &ca.issue("member", &["localhost"])?)?;
+    let ca_path = files.write("ca.pem", &ca.pem())?;
+    let root = ca.issue("root", &[])?;
+    let (root_cert, root_key) = files.leaf("root", &root)?;
+    let (bob_cert, bob_key) = files.leaf("bob", &ca.issue("bob", &[])?)?;
+    let ca_pem = ca.pem();
+    let server = start(
+        vec![
+            "--tls-cert".into(),
+            arg(&cert),
+            "--tls-key".into(),
+            arg(&key),
+            "--tls-client-ca".into(),
+            arg(&ca_path),
+        ],
+        |addr| {
+            Client::builder([addr])
+                .tls_ca_pem(ca_pem.clone())
+                .tls_identity(root.cert_pem.clone(), root.key_pem.clone())
+        },
+    )
+    .await?;
+    let e = server.client_addr();
+    let run = |cert: &Path, key: &Path, args: &[&str]| {
+        let mut all = vec![
+            "--cacert".to_string(),
+            arg(&ca_path),
+            "--cert".into(),
+            arg(cert),
+            "--key".into(),
+            arg(key),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    };
+    for args in [
+        run(
+            &root_cert,
+            &root_key,
+            &["user", "add", "root", "--new-password", "pw"],
+        ),
+        run(&root_cert, &root_key, &["auth", "enable"]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ctl(&e, &args, &[]).await?;
+        ensure!(
+            out.status.success(),
+            "{args:?}: {:?}",
+            code_and_stderr(&out)
+        );
+    }
+    let args = run(&bob_cert, &bob_key, &["-o", "json", "auth", "status"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ctl(&e, &args, &[]).await?;
+    ensure!(out.status.success(), "{:?}", code_and_stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(status["user"], "bob");
+    assert_eq!(status["enabled"], true);
     Ok(())
 }
