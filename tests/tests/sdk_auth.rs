@@ -462,3 +462,60 @@ async fn watch_and_session_carry_on_across_token_lifetimes_and_a_restart() -> Re
         .context("the ephemeral znode outlived the tokens")?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_watch_ended_by_its_users_password_change_resumes_with_the_new_password() -> Result<()> {
+    let server = Server::start().await?;
+    let root = enable_auth(&server).await?;
+    root.user_add("bob", "old-pw").await?;
+    root.create("/w", "0", None).await?;
+    let bob = login(&server, "bob", "old-pw").await?;
+    let mut watcher = bob.watch("/w", WatchOptions::new()).await?;
+    root.put("/w", "1", None).await?;
+    // Bob changes his password through this client: the server ends the watch opened
+    // with the old token; the watcher reopens it with a new one, from where it was.
+    bob.user_change_password("bob", "new-pw").await?;
+    root.put("/w", "2", None).await?;
+    root.put("/w", "3", None).await?;
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(15), watcher.next())
+            .await
+            .context("no event in time")?
+            .context("the watch ended")??;
+        seen.push(event.node.data);
+    }
+    assert_eq!(seen, [b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_watch_whose_user_lost_access_ends_with_a_typed_error() -> Result<()> {
+    let server = Server::start().await?;
+    let root = enable_auth(&server).await?;
+    root.user_add("bob", "old-pw").await?;
+    root.create("/w", "0", None).await?;
+    let bob = login(&server, "bob", "old-pw").await?;
+    let mut watcher = bob.watch("/w", WatchOptions::new()).await?;
+    root.put("/w", "1", None).await?;
+    let first = tokio::time::timeout(Duration::from_secs(15), watcher.next())
+        .await
+        .context("no event in time")?
+        .context("the watch ended")??;
+    assert_eq!(first.node.data, b"1");
+    // Changed elsewhere: the client only has the old password.
+    root.user_change_password("bob", "new-pw").await?;
+    root.put("/w", "2", None).await?;
+    let end = tokio::time::timeout(Duration::from_secs(15), watcher.next())
+        .await
+        .context("the watch neither ended nor went on")?;
+    match end {
+        Some(Err(e)) => assert!(
+            is_unauthenticated(&e, UnauthenticatedReason::BadCredentials),
+            "{e:?}"
+        ),
+        other => bail!("expected the watch to end with BadCredentials, got {other:?}"),
+    }
+    assert!(watcher.next().await.is_none(), "the watch has ended");
+    Ok(())
+}
