@@ -45,6 +45,33 @@ async fn enable_auth(server: &Server) -> Result<Client> {
     login(server, "root", ROOT_PASSWORD).await
 }
 
+/// Waits until a restarted `server` with auth enabled serves root's reads.
+async fn wait_ready_as_root(server: &mut Server) -> Result<()> {
+    let deadline = Instant::now() + corral_tests::READY_TIMEOUT;
+    loop {
+        ensure!(
+            server.is_running(),
+            "the server exited: {}",
+            server.log_tail(20)
+        );
+        let attempt = async {
+            Client::builder([server.endpoint()])
+                .timeout(Duration::from_secs(2))
+                .connect_timeout(Duration::from_secs(1))
+                .credentials("root", ROOT_PASSWORD)
+                .connect()
+                .await?
+                .get("/", None)
+                .await
+        };
+        match attempt.await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => bail!("not ready: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 fn entry(text: &str) -> AclEntry {
     text.parse()
         .unwrap_or_else(|e| panic!("test entry {text:?}: {e}"))
@@ -438,9 +465,11 @@ async fn watch_and_session_carry_on_across_token_lifetimes_and_a_restart() -> Re
     // streams are opened again, with a token that is valid then.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     root.put("/w", "1", None).await?;
-    // kill -9: a graceful stop waits for the open streams to end.
+    // kill -9: a graceful stop waits for the open streams to end. The harness's own
+    // readiness check is anonymous, which auth refuses: root's client waits instead.
     server.kill9()?;
-    server.restart().await?;
+    server.respawn()?;
+    wait_ready_as_root(&mut server).await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let root = login(&server, "root", ROOT_PASSWORD).await?;
     root.put("/w", "2", PutOptions::new()).await?;
