@@ -60,10 +60,14 @@ async fn listen(ctx: &Ctx, name: &str, count: Option<u64>) -> Result<(), Failure
         .await
         .map_err(Failure::call(Call::Read))?;
     let mut printed = 0u64;
+    // One listener for the whole loop, polled first (see `watch`).
+    let interrupt = interrupted();
+    tokio::pin!(interrupt);
     while count.is_none_or(|c| printed < c) {
         let leader = tokio::select! {
+            biased;
+            _ = &mut interrupt => return Ok(()),
             leader = observer.next() => leader,
-            _ = interrupted() => return Ok(()),
         };
         let Some(leader) = leader else {
             return Ok(());

@@ -18,6 +18,9 @@ pub async fn lease(ctx: &Ctx, command: LeaseCommand) -> Result<(), Failure> {
         }
         LeaseCommand::Keepalive { id, once } => {
             let mut keeper = client.lease_keep_alive(id);
+            // One listener for the whole loop (see `watch`).
+            let interrupt = interrupted();
+            tokio::pin!(interrupt);
             loop {
                 let ttl = keeper
                     .keep_alive()
@@ -29,8 +32,9 @@ pub async fn lease(ctx: &Ctx, command: LeaseCommand) -> Result<(), Failure> {
                     return Ok(());
                 }
                 tokio::select! {
+                    biased;
+                    _ = &mut interrupt => return Ok(()),
                     _ = tokio::time::sleep(ttl / 3) => {}
-                    _ = interrupted() => return Ok(()),
                 }
             }
         }

@@ -229,7 +229,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// Resolves on Ctrl-C (or never, if the signal cannot be listened for).
+/// Resolves on Ctrl-C (or never, if the signal cannot be listened for). The handler is
+/// installed when the future is first polled, and catches every Ctrl-C from then on
+/// while the future lives: a loop keeps one and polls it first.
 async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;

@@ -43,10 +43,15 @@ pub async fn watch(ctx: &Ctx, args: WatchArgs) -> Result<(), Failure> {
         .await
         .map_err(Failure::call(Call::Read))?;
     let mut printed = 0u64;
+    // One listener for the whole loop, polled first: a Ctrl-C that comes while events
+    // are being printed is kept for the next turn instead of killing the process.
+    let interrupt = interrupted();
+    tokio::pin!(interrupt);
     while args.count.is_none_or(|c| printed < c) {
         let event = tokio::select! {
+            biased;
+            _ = &mut interrupt => return Ok(()),
             event = watcher.next() => event,
-            _ = interrupted() => return Ok(()),
         };
         let Some(event) = event else {
             return Ok(());
