@@ -248,6 +248,23 @@ impl Stream for Observer {
     }
 }
 
+/// Reports an observation that failed for good: to `observe()` if it still waits for
+/// the first answer, else to the stream.
+async fn fail(
+    ready: &mut Option<tokio::sync::oneshot::Sender<Result<()>>>,
+    tx: &mpsc::Sender<Result<Option<LeaderKey>>>,
+    error: Error,
+) {
+    match ready.take() {
+        Some(ready) => {
+            let _ = ready.send(Err(error));
+        }
+        None => {
+            let _ = tx.send(Err(error)).await;
+        }
+    }
+}
+
 /// Follows `name` on the current member, reopening on the next one when the stream
 /// breaks, until the observer is dropped or an error that retrying cannot fix.
 async fn observe(
@@ -268,17 +285,7 @@ async fn observe(
                 backoff.pause().await;
                 continue;
             }
-            Err(error) => {
-                match ready.take() {
-                    Some(ready) => {
-                        let _ = ready.send(Err(error));
-                    }
-                    None => {
-                        let _ = tx.send(Err(error)).await;
-                    }
-                }
-                return;
-            }
+            Err(error) => return fail(&mut ready, &tx, error).await,
         };
         let (index, channel) = client.members.current();
         let outcome = async {
@@ -330,15 +337,7 @@ async fn observe(
             continue;
         }
         if !reopens(&error) {
-            match ready.take() {
-                Some(ready) => {
-                    let _ = ready.send(Err(error));
-                }
-                None => {
-                    let _ = tx.send(Err(error)).await;
-                }
-            }
-            return;
+            return fail(&mut ready, &tx, error).await;
         }
         client.members.skip(index);
         backoff.pause().await;

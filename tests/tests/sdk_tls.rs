@@ -3,10 +3,7 @@
 //! server the CA did not sign refused, the name verified overridable, and under mTLS
 //! the client certificate's CN taken as the user (a token, if sent, wins).
 //!
-//! These need the server's TLS flags (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
-//! branch `tls`) and, for the certificate-as-user tests, the server's auth reading the
-//! verified certificate's name: hence `#[ignore]` until both are on main
-//! (`cargo test --test sdk_tls -- --ignored`).
+//! The server's side of TLS (rotation, peers, grpcurl) is in tls.rs.
 
 mod sdk_common;
 
@@ -141,7 +138,6 @@ fn is_transport(err: &Error) -> bool {
 }
 
 #[tokio::test]
-#[ignore = "needs the server's TLS (branch tls)"]
 async fn host_port_endpoints_are_dialled_over_tls_and_unverified_servers_refused() -> Result<()> {
     let ca = Ca::new("test CA")?;
     let files = Files::new()?;
@@ -205,7 +201,6 @@ async fn host_port_endpoints_are_dialled_over_tls_and_unverified_servers_refused
 }
 
 #[tokio::test]
-#[ignore = "needs the server's TLS (branch tls)"]
 async fn tls_domain_verifies_the_certificate_against_the_name_given() -> Result<()> {
     let ca = Ca::new("test CA")?;
     let files = Files::new()?;
@@ -244,7 +239,6 @@ async fn tls_domain_verifies_the_certificate_against_the_name_given() -> Result<
 }
 
 #[tokio::test]
-#[ignore = "needs the server's TLS (branch tls) and its client certificates as users"]
 async fn under_mtls_the_certificates_cn_is_the_user_and_a_token_wins() -> Result<()> {
     let ca = Ca::new("test CA")?;
     let files = Files::new()?;
@@ -373,7 +367,6 @@ fn code_and_stderr(output: &Output) -> (Option<i32>, String) {
 }
 
 #[tokio::test]
-#[ignore = "needs the server's TLS (branch tls)"]
 async fn corralctl_speaks_tls_and_mtls() -> Result<()> {
     let ca = Ca::new("test CA")?;
     let files = Files::new()?;
@@ -460,7 +453,6 @@ async fn corralctl_speaks_tls_and_mtls() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs the server's TLS (branch tls) and its client certificates as users"]
 async fn corralctl_under_mtls_is_the_certificates_user() -> Result<()> {
     let ca = Ca::new("test CA")?;
     let files = Files::new()?;
