@@ -548,3 +548,50 @@ async fn a_watch_whose_user_lost_access_ends_with_a_typed_error() -> Result<()> 
     assert!(watcher.next().await.is_none(), "the watch has ended");
     Ok(())
 }
+
+/// The server's count of tokens issued (`corral_auth_tokens_issued_total`).
+async fn tokens_issued(server: &Server) -> Result<u64> {
+    let (status, body) = server.http_get("/metrics").await?;
+    ensure!(status == 200, "/metrics answered {status}");
+    body.lines()
+        .find_map(|l| l.strip_prefix("corral_auth_tokens_issued_total "))
+        .context("no corral_auth_tokens_issued_total in /metrics")?
+        .trim()
+        .parse::<f64>()
+        .map(|v| v as u64)
+        .context("counter value")
+}
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_authenticate_and_renewals_stay_few() -> Result<()> {
+    let server = server_with(&["--auth-token-ttl-ms", "2000"]).await?;
+    let root = enable_auth(&server).await?;
+    root.user_add("bob", "bob-pw").await?;
+    root.create("/c", "", None).await?;
+    let before = tokens_issued(&server).await?;
+    let bob = login(&server, "bob", "bob-pw").await?;
+    let calls = (0..32).map(|_| bob.get("/c", None));
+    for r in futures::future::join_all(calls).await {
+        r?;
+    }
+    let first = tokens_issued(&server).await? - before;
+    ensure!(
+        first == 1,
+        "32 concurrent first calls made {first} Authenticate calls"
+    );
+    // 4 s of calls with 2 s tokens, renewed before 20% of their life is left: a
+    // handful of renewals (about one per 1.6 s), not one per call.
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        bob.get("/c", None).await?;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let renewals = tokens_issued(&server).await? - before - 1;
+    ensure!(
+        (1..=5).contains(&renewals),
+        "{renewals} renewals over {n} calls in 4 s with 2 s tokens"
+    );
+    Ok(())
+}

@@ -371,7 +371,7 @@ const (
 	ErrorMetadataKey_LEADER_ID ErrorMetadataKey = 14
 	// Client (gRPC) address of the leader, host:port.
 	ErrorMetadataKey_LEADER_ADDR ErrorMetadataKey = 15
-	// A permission name in lower case: read, write, create, delete or admin.
+	// A permission name in lower case: read, write, create, delete or admin; "root" for a call only root may make, "lease" for another user's lease.
 	ErrorMetadataKey_PERMISSION ErrorMetadataKey = 16
 	// A user name.
 	ErrorMetadataKey_USER ErrorMetadataKey = 17

@@ -2,6 +2,8 @@
 //! that takes the request (off the async workers), and only the hash is proposed; apply
 //! checks who may make each change against the state it applies to.
 
+use std::sync::atomic::Ordering;
+
 use corral_proto::v1 as pb;
 use corral_proto::v1::auth_server::Auth;
 use tonic::{Request, Response, Status};
@@ -121,6 +123,7 @@ impl Auth for AuthService {
             .into());
         }
         let Some(user) = state.users.get(&r.name).cloned() else {
+            crate::auth::BAD_CREDENTIALS.fetch_add(1, Ordering::Relaxed);
             return Err(bad().into());
         };
         let password = r.password;
@@ -129,6 +132,7 @@ impl Auth for AuthService {
             .await
             .map_err(|e| ApiError::Internal(format!("verify task failed: {e}")))?;
         if !ok {
+            crate::auth::BAD_CREDENTIALS.fetch_add(1, Ordering::Relaxed);
             return Err(bad().into());
         }
         let ttl_ms = self.cx.token_ttl_ms;
@@ -141,6 +145,7 @@ impl Auth for AuthService {
             },
         )
         .map_err(ApiError::from)?;
+        crate::auth::TOKENS_ISSUED.fetch_add(1, Ordering::Relaxed);
         Ok(Response::new(pb::AuthenticateResponse {
             header: self.header(self.revision()),
             token,

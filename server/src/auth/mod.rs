@@ -7,7 +7,15 @@ pub mod caller;
 pub mod password;
 pub mod token;
 
+use std::sync::atomic::AtomicU64;
+
 use thiserror::Error;
+
+/// Tokens this process issued since it started (`corral_auth_tokens_issued_total`).
+pub static TOKENS_ISSUED: AtomicU64 = AtomicU64::new(0);
+/// Authenticate calls refused for a wrong name or password since start
+/// (`corral_auth_failures_total`): a climbing rate is someone guessing.
+pub static BAD_CREDENTIALS: AtomicU64 = AtomicU64::new(0);
 
 /// Why a caller's credentials were refused (all UNAUTHENTICATED).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -84,7 +84,7 @@ async fn metrics(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
             )
         }
     };
-    let samples: [(&str, &str, &str, f64); 10] = [
+    let samples: [(&str, &str, &str, f64); 12] = [
         (
             "corral_raft_term",
             "gauge",
@@ -144,6 +144,18 @@ async fn metrics(State(node): State<Arc<RaftNode>>) -> (StatusCode, String) {
             "gauge",
             "Approximate size of the RocksDB files.",
             node.db().size_bytes() as f64,
+        ),
+        (
+            "corral_auth_tokens_issued_total",
+            "counter",
+            "Tokens this member issued (Auth/Authenticate) since start.",
+            crate::auth::TOKENS_ISSUED.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ),
+        (
+            "corral_auth_failures_total",
+            "counter",
+            "Auth/Authenticate calls refused for a wrong user name or password since start.",
+            crate::auth::BAD_CREDENTIALS.load(std::sync::atomic::Ordering::Relaxed) as f64,
         ),
     ];
     let mut out = String::new();

@@ -284,7 +284,7 @@ class _ErrorMetadataKeyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Erro
     LEADER_ADDR: _ErrorMetadataKey.ValueType  # 15
     """Client (gRPC) address of the leader, host:port."""
     PERMISSION: _ErrorMetadataKey.ValueType  # 16
-    """A permission name in lower case: read, write, create, delete or admin."""
+    """A permission name in lower case: read, write, create, delete or admin; "root" for a call only root may make, "lease" for another user's lease."""
     USER: _ErrorMetadataKey.ValueType  # 17
     """A user name."""
     ROLE: _ErrorMetadataKey.ValueType  # 18
@@ -326,7 +326,7 @@ LEADER_ID: ErrorMetadataKey.ValueType  # 14
 LEADER_ADDR: ErrorMetadataKey.ValueType  # 15
 """Client (gRPC) address of the leader, host:port."""
 PERMISSION: ErrorMetadataKey.ValueType  # 16
-"""A permission name in lower case: read, write, create, delete or admin."""
+"""A permission name in lower case: read, write, create, delete or admin; "root" for a call only root may make, "lease" for another user's lease."""
 USER: ErrorMetadataKey.ValueType  # 17
 """A user name."""
 ROLE: ErrorMetadataKey.ValueType  # 18
