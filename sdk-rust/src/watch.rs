@@ -332,10 +332,17 @@ impl Client {
         let start = match options.start_revision {
             Some(revision) if revision > 0 => revision,
             // 0 means "from now", as on the wire.
-            _ => {
-                let root = self.get("/", GetOptions::new().stat_only()).await?;
-                root.header.revision + 1
-            }
+            _ => match self.get("/", GetOptions::new().stat_only()).await {
+                Ok(root) => root.header.revision + 1,
+                // A user who may not read "/" (auth on) may still watch it and get the
+                // events they may read: "now" is then the member's applied revision,
+                // which Auth/Status reports to anyone (at most a few writes behind, so
+                // at most those few readable events come first).
+                Err(Error::PermissionDenied { .. }) => {
+                    self.auth_status().await?.header.revision + 1
+                }
+                Err(e) => return Err(e),
+            },
         };
         let spec = Spec {
             path,
