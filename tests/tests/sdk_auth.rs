@@ -595,3 +595,35 @@ async fn concurrent_first_calls_share_one_authenticate_and_renewals_stay_few() -
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_user_who_may_not_read_the_root_watches_it_and_sees_what_they_may_read() -> Result<()> {
+    let server = server_with(&[]).await?;
+    let root = enable_auth(&server).await?;
+    root.user_add("bob", "bob-pw").await?;
+    let only_root: AclEntry = "user:root=rwcda".parse()?;
+    let bob_reads: AclEntry = "user:bob=r".parse()?;
+    root.create(
+        "/team",
+        "",
+        CreateOptions::new().acl([only_root.clone(), bob_reads]),
+    )
+    .await?;
+    root.create("/other", "", CreateOptions::new().acl([only_root.clone()]))
+        .await?;
+    root.set_acl("/", [only_root], None).await?;
+    let bob = login(&server, "bob", "bob-pw").await?;
+    // From now, on "/", which bob may not read: the SDK finds "now" another way.
+    let mut watcher = bob.watch("/", WatchOptions::new().subtree()).await?;
+    root.put("/other", "hidden", None).await?;
+    root.put("/team", "seen", None).await?;
+    let event = tokio::time::timeout(TIMEOUT, watcher.next())
+        .await
+        .context("no event")?
+        .context("watch ended")??;
+    ensure!(
+        event.node.path == "/team" && event.node.data == b"seen",
+        "bob's first event: {event:?}"
+    );
+    Ok(())
+}
