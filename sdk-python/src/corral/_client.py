@@ -28,15 +28,20 @@ from typing import (
 import grpc
 
 from corral import _requests as rq
+from corral._auth import TLS, Issued, TokenState, auth_metadata, check_credentials, check_token, drop_refused, now
 from corral._errors import (
     REQUEST_ID_HEADER,
     ClientClosed,
     CorralError,
+    DeadlineExceeded,
     InvalidArgument,
     from_rpc_error,
 )
 from corral._retry import Backoff, CallAttempts, Retry
 from corral._types import (
+    AclEntry,
+    AclResult,
+    AuthStatus,
     CreateResult,
     DeleteResult,
     GetResult,
@@ -50,12 +55,17 @@ from corral._types import (
     MemberList,
     Node,
     PutResult,
+    SetAclResult,
     SnapshotResult,
     Status,
+    Token,
     TxnResult,
+    User,
     leader_key,
 )
 from corral.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
     cluster_pb2,
     cluster_pb2_grpc,
     election_pb2,
@@ -120,6 +130,7 @@ class _Stubs:
         self.election = election_pb2_grpc.ElectionStub(channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(channel)
         self.maintenance = maintenance_pb2_grpc.MaintenanceStub(channel)
+        self.auth = auth_pb2_grpc.AuthStub(channel)
 
 
 class Members:
@@ -147,6 +158,30 @@ class Members:
         return len(self.stubs)
 
 
+def channel_factory(
+    tls: Optional[TLS], insecure: Callable[..., Any], secure: Callable[..., Any]
+) -> Callable[[str], Any]:
+    """How a client opens the channel to one endpoint: plaintext, or TLS with the
+    credentials read once for every member (a bad file fails the client's creation,
+    not its first call)."""
+    if tls is None:
+        return lambda addr: insecure(addr, options=CHANNEL_OPTIONS)
+    if not isinstance(tls, TLS):
+        raise TypeError(f"tls: expected corral.TLS, got {type(tls).__name__}")
+    credentials = tls.channel_credentials()
+    options = CHANNEL_OPTIONS + tls.channel_options()
+    return lambda addr: secure(addr, credentials, options=options)
+
+
+def token_state(credentials: object, token: object) -> Optional[TokenState]:
+    """The client's TokenState, or None when it sends no credentials."""
+    checked = check_credentials(credentials)
+    ready = check_token(token)
+    if checked is None and ready is None:
+        return None
+    return TokenState(checked, ready)
+
+
 class Client:
     """A connection to a Corral cluster (synchronous; see ``corral.aio.Client``).
 
@@ -155,6 +190,13 @@ class Client:
     (UNAVAILABLE), with a growing pause between rounds, until the call's deadline
     (``timeout=`` per call, default the client's ``timeout``, 30 s). Writes carry a
     request id (``corral-request-id``) so a retried write is applied once.
+
+    Security: ``tls=corral.TLS(...)`` connects over TLS (and mTLS with a client
+    certificate). ``credentials=("user", "password")`` authenticates as that user: the
+    client gets a token before its first call, sends it on every call and stream,
+    refreshes it before it runs out, and authenticates again once when the server
+    refuses it (expired, revoked); ``token=`` sends a ready token instead. See
+    ``client.auth`` for users and roles, and ``get_acl`` / ``set_acl``.
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -165,10 +207,15 @@ class Client:
         *,
         timeout: Optional[float] = rq.DEFAULT_TIMEOUT,
         exactly_once: bool = True,
+        tls: Optional[TLS] = None,
+        credentials: Optional[Tuple[str, str]] = None,
+        token: Optional[str] = None,
     ) -> None:
         self._endpoints = rq.parse_endpoints(endpoints)
         self._timeout = rq.check_timeout(timeout)
-        self._members = Members(self._endpoints, lambda a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS))
+        self._tokens = token_state(credentials, token)
+        self._refresh_lock = threading.Lock()
+        self._members = Members(self._endpoints, channel_factory(tls, grpc.insecure_channel, grpc.secure_channel))
         self._lanes = rq.Lanes() if exactly_once else None
         self._pid = os.getpid()
         self._closed = False
@@ -214,6 +261,16 @@ class Client:
         return self._timeout
 
     @property
+    def user(self) -> Optional[str]:
+        """The user of ``credentials=``, or None."""
+        return self._tokens.user if self._tokens else None
+
+    @property
+    def auth(self) -> "AuthClient":
+        """Auth management: enable/disable, users, roles (``client.auth.user_add(...)``)."""
+        return AuthClient(self)
+
+    @property
     def client_id(self) -> Optional[str]:
         """The client-id prefix of this client's request ids, or None if exactly-once is off."""
         return self._lanes.prefix if self._lanes else None
@@ -241,24 +298,100 @@ class Client:
         path: Optional[str] = None,
         retry: Retry = Retry.SAFE,
         timeout: Timeout = DEFAULT,
+        authenticate: bool = True,
     ) -> Any:
         """Sends ``request`` with ``rpc(stubs, request, timeout, metadata)`` to the
         current member, and again (next member, pause after each round) while the
-        retry policy allows, until the deadline. One request id for all attempts."""
+        retry policy allows, until the deadline. One request id for all attempts;
+        each attempt carries the client's current token (unless ``authenticate`` is
+        False: Authenticate itself)."""
         self._check_open()
         limit = self._resolve_timeout(timeout)
-        attempts = CallAttempts(self._members, self._lanes, retry, limit, REQUEST_ID_HEADER)
+        tokens = self._tokens if authenticate else None
+        attempts = CallAttempts(self._members, self._lanes, retry, limit, REQUEST_ID_HEADER, tokens)
         try:
             while True:
                 index, stubs, remaining = attempts.next()
+                token = self._token(remaining) if tokens is not None else None
                 try:
-                    return rpc(stubs, request, remaining, attempts.metadata)
+                    return rpc(stubs, request, remaining, attempts.metadata_with(token))
                 except grpc.RpcError as e:
                     pause = attempts.failed(from_rpc_error(e, path), index)
                 if pause:
                     time.sleep(pause)
         finally:
             attempts.release()
+
+    # --- credentials ------------------------------------------------------------
+
+    def _token(self, limit: Optional[float]) -> Optional[Issued]:
+        """The token for a call that may take ``limit`` seconds, authenticating first
+        when there is none or it is due for a refresh. Concurrent calls share one
+        Authenticate: while a still-valid token is refreshed the others go on with it;
+        without a valid one they wait for the refresh."""
+        tokens = self._tokens
+        if tokens is None:
+            return None
+        token, due = tokens.current(now())
+        if not due:
+            return token
+        if token is not None:
+            if not self._refresh_lock.acquire(blocking=False):
+                return token
+        elif not self._refresh_lock.acquire(timeout=-1 if limit is None else limit):
+            raise DeadlineExceeded(f"no token within {limit} s (another call is authenticating)")
+        try:
+            token, due = tokens.current(now())
+            if not due:
+                return token
+            try:
+                self._authenticate(tokens, limit)
+            except CorralError:
+                if token is None:
+                    raise
+                # A refresh ahead of time failed (member down, say): the token still
+                # works; the next call tries again.
+                return token
+            return tokens.current(now())[0]
+        finally:
+            self._refresh_lock.release()
+
+    def _authenticate(self, tokens: TokenState, limit: Optional[float]) -> None:
+        credentials = tokens.credentials()
+        if credentials is None:
+            return
+        sent_at = now()
+        try:
+            pb = self._call(
+                lambda s, r, t, m: s.auth.Authenticate(r, timeout=t, metadata=m),
+                auth_pb2.AuthenticateRequest(name=credentials[0], password=credentials[1]),
+                timeout=limit,
+                authenticate=False,
+            )
+        except InvalidArgument:
+            # Refused as an invalid request: a bad user name, or a cluster with auth
+            # off, which issues no tokens and needs none: Status tells which.
+            status = self._call(
+                lambda s, r, t, m: s.auth.Status(r, timeout=t, metadata=m),
+                auth_pb2.AuthStatusRequest(),
+                timeout=limit,
+                authenticate=False,
+            )
+            if status.enabled:
+                raise
+            tokens.auth_off()
+            return
+        tokens.issued(pb.token, pb.ttl_ms, sent_at)
+
+    def _stream_metadata(self) -> Tuple[Optional[Tuple[Tuple[str, str], ...]], Optional[int]]:
+        """Metadata for opening a stream (watch, observe) and its token's generation."""
+        token = self._token(self._timeout)
+        return auth_metadata(None, token), None if token is None else token[1]
+
+    def _token_refused(self, error: CorralError, generation: Optional[int]) -> bool:
+        """Whether a stream refused for its token should be reopened at once with a new
+        one (the token of ``generation`` is dropped); the caller allows it once in a row."""
+        return drop_refused(self._tokens, error, generation)
 
     # --- KV -------------------------------------------------------------------
 
@@ -273,14 +406,16 @@ class Client:
         container: bool = False,
         ttl: Optional[float] = None,
         create_parents: bool = False,
+        acl: Optional[Sequence[AclEntry]] = None,
         timeout: Timeout = DEFAULT,
     ) -> CreateResult:
         """Creates a znode holding ``data`` (bytes, or str as UTF-8). With ``sequential``,
         ``path`` is the prefix the server appends a counter to; the result has the actual
         path. ``lease_id`` makes it ephemeral; ``ttl`` (seconds) makes a TTL znode.
+        ``acl`` (a list of AclEntry) is its ACL; without one it gets its parent's.
 
         Raises AlreadyExists, ParentNotFound (unless ``create_parents``), InvalidArgument,
-        EphemeralParent."""
+        EphemeralParent, PermissionDenied (no create permission on the parent)."""
         request = rq.create_request(
             path,
             data,
@@ -290,6 +425,7 @@ class Client:
             container=container,
             ttl=ttl,
             create_parents=create_parents,
+            acl=acl,
         )
         pb = self._call(
             lambda s, r, t, m: s.kv.Create(r, timeout=t, metadata=m),
@@ -443,6 +579,36 @@ class Client:
         return TxnResult(
             succeeded=pb.succeeded, results=[rq.op_result(r) for r in pb.results], header=rq.header(pb.header)
         )
+
+    def get_acl(self, path: str, *, serializable: bool = False, timeout: Timeout = DEFAULT) -> AclResult:
+        """A znode's ACL and stat (needs the admin permission on it when auth is on).
+        Raises NotFound, PermissionDenied."""
+        request = rq.get_acl_request(path, serializable=serializable)
+        pb = self._call(lambda s, r, t, m: s.kv.GetAcl(r, timeout=t, metadata=m), request, path=path, timeout=timeout)
+        return rq.acl_result(pb)
+
+    def set_acl(
+        self,
+        path: str,
+        acl: Sequence[AclEntry],
+        *,
+        expected_acl_version: Optional[int] = None,
+        timeout: Timeout = DEFAULT,
+    ) -> SetAclResult:
+        """Replaces a znode's ACL (1 to 64 entries); with ``expected_acl_version``, only
+        if its ``stat.acl_version`` is that (else AclVersionMismatch, ``.current``).
+        Raises NotFound, PermissionDenied (admin needed)."""
+        request = rq.set_acl_request(path, acl, expected_acl_version=expected_acl_version)
+        # With an expected version a repeat is refused, not applied twice; without one,
+        # setting the same ACL again leaves the same ACL (acl_version aside).
+        pb = self._call(
+            lambda s, r, t, m: s.kv.SetAcl(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return SetAclResult(stat=rq.stat(pb.stat), header=rq.header(pb.header))
 
     # --- watch ----------------------------------------------------------------
 
@@ -665,16 +831,21 @@ class Client:
         """The leader of election ``name`` now and after every change (None while there
         is none); reopens on another member when one fails. Ends when closed."""
         rq.check_path(name, "name")
+        from corral._retry import reopens
+
         backoff = Backoff()
         last: Optional[LeaderKey] = None
         first = True
+        reauthenticated = False
         while True:
             self._check_open()
             index, stubs = self._members.current()
-            call = stubs.election.Observe(election_pb2.ObserveRequest(name=name))
+            metadata, generation = self._stream_metadata()
+            call = stubs.election.Observe(election_pb2.ObserveRequest(name=name), metadata=metadata)
             try:
                 for pb in call:
                     backoff.reset()
+                    reauthenticated = False
                     current = leader_key(pb.leader) if pb.HasField("leader") else None
                     if first or current != last:
                         first = False
@@ -682,8 +853,9 @@ class Client:
                         yield current
             except grpc.RpcError as e:
                 error = from_rpc_error(e, name)
-                from corral._retry import reopens
-
+                if not reauthenticated and self._token_refused(error, generation):
+                    reauthenticated = True
+                    continue
                 if not reopens(error):
                     raise error from None
                 self._members.skip(index)
@@ -801,3 +973,104 @@ def status_result(pb: cluster_pb2.StatusResponse) -> Status:
         snapshot_installs=pb.snapshot_installs,
         header=rq.header(pb.header),
     )
+
+
+class AuthClient:
+    """Auth management of a :class:`Client` (``client.auth``): turning auth on and off,
+    tokens, users and roles. Every call but :meth:`authenticate` and :meth:`status`
+    needs the root user once auth is enabled (a user may change their own password).
+
+    Changes carry the client's request id, so a retried one is applied once. Raises
+    PermissionDenied, Unauthenticated, UserNotFound, UserExists, RoleNotFound,
+    RoleExists, RootRequired as the case may be."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _change(self, rpc: Callable[[Any, Any, Optional[float], Any], Any], request: Any, timeout: Timeout) -> None:
+        self._client._call(rpc, request, retry=Retry.WITH_REQUEST_ID, timeout=timeout)
+
+    def enable(self, *, timeout: Timeout = DEFAULT) -> None:
+        """Turns auth on; RootRequired until the user ``root`` exists."""
+        self._change(lambda s, r, t, m: s.auth.Enable(r, timeout=t, metadata=m), auth_pb2.AuthEnableRequest(), timeout)
+
+    def disable(self, *, timeout: Timeout = DEFAULT) -> None:
+        """Turns auth off: every call is then allowed."""
+        self._change(
+            lambda s, r, t, m: s.auth.Disable(r, timeout=t, metadata=m), auth_pb2.AuthDisableRequest(), timeout
+        )
+
+    def status(self, *, timeout: Timeout = DEFAULT) -> AuthStatus:
+        """Whether auth is on, and who the server takes this client to be."""
+        pb = self._client._call(
+            lambda s, r, t, m: s.auth.Status(r, timeout=t, metadata=m), auth_pb2.AuthStatusRequest(), timeout=timeout
+        )
+        return rq.auth_status(pb)
+
+    def authenticate(self, name: str, password: str, *, timeout: Timeout = DEFAULT) -> Token:
+        """A token for ``name`` (to hand to another client as ``token=``); the client's
+        own token is not changed. Raises Unauthenticated (BAD_CREDENTIALS)."""
+        request = auth_pb2.AuthenticateRequest(name=rq.check_name(name), password=rq.check_password(password))
+        pb = self._client._call(
+            lambda s, r, t, m: s.auth.Authenticate(r, timeout=t, metadata=m),
+            request,
+            timeout=timeout,
+            authenticate=False,
+        )
+        return Token(token=pb.token, ttl=pb.ttl_ms / 1000, header=rq.header(pb.header))
+
+    def user_add(self, name: str, password: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Adds a user with a password."""
+        request = auth_pb2.AuthUserAddRequest(name=rq.check_name(name), password=rq.check_password(password))
+        self._change(lambda s, r, t, m: s.auth.UserAdd(r, timeout=t, metadata=m), request, timeout)
+
+    def user_delete(self, name: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a user; their tokens stop working at once."""
+        request = auth_pb2.AuthUserDeleteRequest(name=rq.check_name(name))
+        self._change(lambda s, r, t, m: s.auth.UserDelete(r, timeout=t, metadata=m), request, timeout)
+
+    def user_list(self, *, timeout: Timeout = DEFAULT) -> List[User]:
+        """Every user and their roles, in name order."""
+        pb = self._client._call(
+            lambda s, r, t, m: s.auth.UserList(r, timeout=t, metadata=m),
+            auth_pb2.AuthUserListRequest(),
+            timeout=timeout,
+        )
+        return rq.users(pb)
+
+    def user_change_password(self, name: str, password: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Sets a user's password; their earlier tokens stop working at once. When
+        ``name`` is this client's own user, the client keeps the new password."""
+        request = auth_pb2.AuthUserChangePasswordRequest(name=rq.check_name(name), password=rq.check_password(password))
+        self._change(lambda s, r, t, m: s.auth.UserChangePassword(r, timeout=t, metadata=m), request, timeout)
+        if self._client._tokens is not None:
+            self._client._tokens.password_changed(name, password)
+
+    def user_grant_role(self, name: str, role: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Gives a user a role (nothing happens if they have it)."""
+        request = auth_pb2.AuthUserGrantRoleRequest(name=rq.check_name(name), role=rq.check_name(role, "role"))
+        self._change(lambda s, r, t, m: s.auth.UserGrantRole(r, timeout=t, metadata=m), request, timeout)
+
+    def user_revoke_role(self, name: str, role: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Takes a role from a user (nothing happens if they lack it)."""
+        request = auth_pb2.AuthUserRevokeRoleRequest(name=rq.check_name(name), role=rq.check_name(role, "role"))
+        self._change(lambda s, r, t, m: s.auth.UserRevokeRole(r, timeout=t, metadata=m), request, timeout)
+
+    def role_add(self, name: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Adds a role."""
+        request = auth_pb2.AuthRoleAddRequest(name=rq.check_name(name))
+        self._change(lambda s, r, t, m: s.auth.RoleAdd(r, timeout=t, metadata=m), request, timeout)
+
+    def role_delete(self, name: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a role and takes it from every user."""
+        request = auth_pb2.AuthRoleDeleteRequest(name=rq.check_name(name))
+        self._change(lambda s, r, t, m: s.auth.RoleDelete(r, timeout=t, metadata=m), request, timeout)
+
+    def role_list(self, *, timeout: Timeout = DEFAULT) -> List[str]:
+        """Every role name, in order."""
+        pb = self._client._call(
+            lambda s, r, t, m: s.auth.RoleList(r, timeout=t, metadata=m),
+            auth_pb2.AuthRoleListRequest(),
+            timeout=timeout,
+        )
+        return list(pb.roles)

@@ -47,6 +47,12 @@ _K_LEADER_ID = metadata_key(common_pb2.LEADER_ID)
 _K_LEADER_ADDR = metadata_key(common_pb2.LEADER_ADDR)
 _K_SIZE = metadata_key(common_pb2.SIZE)
 _K_LIMIT = metadata_key(common_pb2.LIMIT)
+_K_PERMISSION = metadata_key(common_pb2.PERMISSION)
+_K_USER = metadata_key(common_pb2.USER)
+_K_ROLE = metadata_key(common_pb2.ROLE)
+
+#: gRPC metadata header carrying the caller's token: ``authorization: Bearer <token>``.
+AUTHORIZATION_HEADER = header_name(common_pb2.AUTHORIZATION)
 
 
 class CorralError(Exception):
@@ -298,12 +304,105 @@ class Compacted(CorralError):
         return self.compact_revision + 1
 
 
+class AclVersionMismatch(FailedPrecondition):
+    """``expected_acl_version`` did not match the znode's ``acl_version``
+    (``ACL_VERSION_MISMATCH``); the ACL was not changed."""
+
+    @property
+    def expected(self) -> Optional[int]:
+        """The acl_version the request expected."""
+        return self._number(_K_EXPECTED)
+
+    @property
+    def current(self) -> Optional[int]:
+        """The znode's acl_version at the time."""
+        return self._number(_K_CURRENT)
+
+
+class RootRequired(FailedPrecondition):
+    """Auth needs the user ``root`` (``ROOT_REQUIRED``): enabling auth is refused until
+    root exists, and root cannot be deleted while auth is enabled."""
+
+
+class UserNotFound(NotFound):
+    """No user with that name (``USER_NOT_FOUND``)."""
+
+    @property
+    def user(self) -> Optional[str]:
+        """The user name asked for."""
+        return self._text(_K_USER)
+
+
+class RoleNotFound(NotFound):
+    """No role with that name (``ROLE_NOT_FOUND``)."""
+
+    @property
+    def role(self) -> Optional[str]:
+        """The role name asked for."""
+        return self._text(_K_ROLE)
+
+
+class UserExists(AlreadyExists):
+    """A user with that name already exists (``USER_EXISTS``)."""
+
+    @property
+    def user(self) -> Optional[str]:
+        """The user name."""
+        return self._text(_K_USER)
+
+
+class RoleExists(AlreadyExists):
+    """A role with that name already exists (``ROLE_EXISTS``)."""
+
+    @property
+    def role(self) -> Optional[str]:
+        """The role name."""
+        return self._text(_K_ROLE)
+
+
 class PermissionDenied(CorralError):
-    """The caller may not do this (``PERMISSION_DENIED``)."""
+    """The caller may not do this (``PERMISSION_DENIED``); nothing was changed.
+
+    ``path`` is the znode the permission was needed on (None for calls that need the
+    root user), ``permission`` its name (``"read"``, ``"write"``, ``"create"``,
+    ``"delete"``, ``"admin"``, or ``"root"``), ``user`` the caller as the server saw it.
+    Also available as ``corral.PermissionDeniedError``."""
+
+    @property
+    def path(self) -> Optional[str]:
+        """The znode concerned; None when the call needs the root user."""
+        return self._text(_K_PATH) or None
+
+    @property
+    def permission(self) -> Optional[str]:
+        """The permission that was missing, in lower case."""
+        return self._text(_K_PERMISSION)
+
+    @property
+    def user(self) -> Optional[str]:
+        """The caller's user name."""
+        return self._text(_K_USER)
 
 
 class Unauthenticated(CorralError):
-    """The caller is not authenticated (``UNAUTHENTICATED``)."""
+    """The call carried no valid credentials (``UNAUTHENTICATED``); nothing was changed.
+
+    ``reason`` says why: ``AUTH_REQUIRED`` (no credentials while auth is enabled),
+    ``INVALID_TOKEN``, ``TOKEN_EXPIRED``, ``TOKEN_REVOKED`` (the user was deleted or
+    changed password) or ``BAD_CREDENTIALS`` (wrong user name or password). A client
+    made with ``credentials=`` re-authenticates once by itself on the token reasons, so
+    it raises this only when that did not help. Also available as
+    ``corral.UnauthenticatedError``."""
+
+    @property
+    def user(self) -> Optional[str]:
+        """The user concerned, when the server named one."""
+        return self._text(_K_USER)
+
+
+#: The names the auth documentation uses for the two auth errors.
+PermissionDeniedError = PermissionDenied
+UnauthenticatedError = Unauthenticated
 
 
 class ResourceExhausted(CorralError):
@@ -362,7 +461,33 @@ REASON_ERRORS: Dict["common_pb2.ErrorReason.ValueType", Type[CorralError]] = {
     _R.TIMEOUT: DeadlineExceeded,
     _R.WAIT_TIMEOUT: WaitTimeout,
     _R.INTERNAL: InternalError,
+    _R.AUTH_REQUIRED: Unauthenticated,
+    _R.INVALID_TOKEN: Unauthenticated,
+    _R.TOKEN_EXPIRED: Unauthenticated,
+    _R.TOKEN_REVOKED: Unauthenticated,
+    _R.BAD_CREDENTIALS: Unauthenticated,
+    _R.PERMISSION_DENIED: PermissionDenied,
+    _R.ACL_VERSION_MISMATCH: AclVersionMismatch,
+    _R.USER_NOT_FOUND: UserNotFound,
+    _R.USER_EXISTS: UserExists,
+    _R.ROLE_NOT_FOUND: RoleNotFound,
+    _R.ROLE_EXISTS: RoleExists,
+    _R.ROOT_REQUIRED: RootRequired,
 }
+
+#: UNAUTHENTICATED reasons that a new token cures: a client holding a user name and
+#: password authenticates again (once) and repeats the call. AUTH_REQUIRED is among
+#: them because such a client sends no token only while the cluster has auth off.
+TOKEN_REASONS = frozenset(
+    common_pb2.ErrorReason.Name(r) for r in (_R.INVALID_TOKEN, _R.TOKEN_EXPIRED, _R.TOKEN_REVOKED, _R.AUTH_REQUIRED)
+)
+
+
+def token_refused(error: CorralError) -> bool:
+    """Whether ``error`` says the call's token was refused (invalid, expired, revoked)
+    or missing, so that authenticating again may help."""
+    return isinstance(error, Unauthenticated) and error.reason in TOKEN_REASONS
+
 
 _BY_REASON_NAME: Dict[str, Type[CorralError]] = {
     common_pb2.ErrorReason.Name(value): cls for value, cls in REASON_ERRORS.items()

@@ -12,6 +12,9 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from corral._errors import InvalidArgument
 from corral._types import (
+    AclEntry,
+    AclResult,
+    AuthStatus,
     CreateResult,
     DeleteResult,
     Event,
@@ -21,10 +24,12 @@ from corral._types import (
     ListResult,
     Node,
     NodeKind,
+    Permission,
     PutResult,
     Stat,
+    User,
 )
-from corral.v1 import common_pb2, kv_pb2, watch_pb2
+from corral.v1 import auth_pb2, common_pb2, kv_pb2, watch_pb2
 
 #: What callers may pass as data: bytes-like, or str (sent as UTF-8).
 Data = Union[bytes, bytearray, memoryview, str]
@@ -205,6 +210,7 @@ def create_request(
     container: bool = False,
     ttl: Optional[float] = None,
     create_parents: bool = False,
+    acl: Optional[Sequence[AclEntry]] = None,
 ) -> kv_pb2.CreateRequest:
     """A checked CreateRequest."""
     check_path(path)
@@ -224,6 +230,7 @@ def create_request(
         container=bool(container),
         ttl_ms=ttl_ms,
         create_parents=bool(create_parents),
+        acl=[] if acl is None else acl_to_pb(acl),
     )
 
 
@@ -287,6 +294,88 @@ def delete_request(
     if expected_version is not None:
         request.expected_version = check_int(expected_version, "expected_version")
     return request
+
+
+def check_acl(acl: object, argument: str = "acl") -> List[AclEntry]:
+    """``acl`` as a list of AclEntry (TypeError for anything else)."""
+    if isinstance(acl, (AclEntry, str, bytes)) or not isinstance(acl, (list, tuple)):
+        raise TypeError(f"{argument}: expected a list of corral.AclEntry, got {type(acl).__name__}")
+    for entry in acl:
+        if not isinstance(entry, AclEntry):
+            raise TypeError(f"{argument}: expected corral.AclEntry items, got {type(entry).__name__}")
+    return list(acl)
+
+
+def acl_to_pb(acl: object) -> List[common_pb2.AclEntry]:
+    """The generated AclEntry messages of a checked ACL (permissions in a fixed order)."""
+    return [
+        common_pb2.AclEntry(
+            principal=e.principal,
+            permissions=sorted(p.value for p in e.permissions),
+        )
+        for e in check_acl(acl)
+    ]
+
+
+def acl_from_pb(entries: Sequence[common_pb2.AclEntry]) -> List[AclEntry]:
+    """The client's AclEntry list (permissions this client does not know are left out)."""
+    known = {p.value for p in Permission}
+    return [AclEntry(e.principal, frozenset(Permission(p) for p in e.permissions if p in known)) for e in entries]
+
+
+def get_acl_request(path: str, *, serializable: bool = False) -> kv_pb2.GetAclRequest:
+    """A checked GetAclRequest."""
+    check_path(path)
+    return kv_pb2.GetAclRequest(path=path, consistency=consistency(serializable))
+
+
+def set_acl_request(
+    path: str, acl: Sequence[AclEntry], *, expected_acl_version: Optional[int] = None
+) -> kv_pb2.SetAclRequest:
+    """A checked SetAclRequest."""
+    check_path(path)
+    request = kv_pb2.SetAclRequest(path=path, acl=acl_to_pb(acl))
+    if not request.acl:
+        raise InvalidArgument("acl: at least one entry is needed", argument="acl")
+    if expected_acl_version is not None:
+        request.expected_acl_version = check_int(expected_acl_version, "expected_acl_version")
+    return request
+
+
+def acl_result(pb: kv_pb2.GetAclResponse) -> AclResult:
+    return AclResult(acl=acl_from_pb(pb.acl), stat=stat(pb.stat), header=header(pb.header))
+
+
+def check_name(name: object, argument: str = "name") -> str:
+    """A user or role name: a non-empty str (the server checks the characters)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument}: expected str, got {type(name).__name__}")
+    if not name:
+        raise InvalidArgument(f"{argument}: must not be empty", argument=argument)
+    return name
+
+
+def check_password(password: object, argument: str = "password") -> str:
+    """A password: a non-empty str (never echoed in the error)."""
+    if not isinstance(password, str):
+        raise TypeError(f"{argument}: expected str, got {type(password).__name__}")
+    if not password:
+        raise InvalidArgument(f"{argument}: must not be empty", argument=argument)
+    return password
+
+
+def auth_status(pb: auth_pb2.AuthStatusResponse) -> AuthStatus:
+    return AuthStatus(
+        enabled=pb.enabled,
+        user=pb.user,
+        roles=list(pb.roles),
+        token_ttl=pb.token_ttl_ms / 1000,
+        header=header(pb.header),
+    )
+
+
+def users(pb: auth_pb2.AuthUserListResponse) -> List[User]:
+    return [User(name=u.name, roles=list(u.roles)) for u in pb.users]
 
 
 # --- transactions -----------------------------------------------------------------

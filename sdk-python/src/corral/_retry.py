@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from corral._errors import (
     CorralError,
@@ -15,7 +15,11 @@ from corral._errors import (
     TransportError,
     Unavailable,
     never_sent,
+    token_refused,
 )
+
+if TYPE_CHECKING:
+    from corral._auth import Issued, TokenState
 
 #: Attempts of a call that has no timeout (with a timeout, attempts go on until it).
 MAX_ATTEMPTS_WITHOUT_TIMEOUT = 20
@@ -80,12 +84,28 @@ class CallAttempts:
     pause before the next attempt (every member once without a pause, then a pause
     between rounds), or that the call is over.
 
+    With ``auth`` (the client's TokenState), a call refused because of its token
+    (invalid, expired, revoked) is sent once more, to the same member, after the
+    token it carried is dropped: the client authenticates again before that attempt.
+    A second refusal is the answer.
+
     ``members`` has ``current()``, ``skip(index)`` and ``len()``; ``lanes`` (None when
     request ids are off) has ``take()``, ``request_id(lane, seq)`` and
     ``give_back(lane, seq)``. Call ``release()`` when the call ends, however it ends."""
 
-    def __init__(self, members: Any, lanes: Any, retry: Retry, limit: Optional[float], header: str) -> None:
+    def __init__(
+        self,
+        members: Any,
+        lanes: Any,
+        retry: Retry,
+        limit: Optional[float],
+        header: str,
+        auth: Optional["TokenState"] = None,
+    ) -> None:
         self._members = members
+        self._auth = auth
+        self._token_generation: Optional[int] = None
+        self._reauthenticated = False
         self._lanes = lanes
         self.limit = limit
         self.deadline = None if limit is None else time.monotonic() + limit
@@ -112,9 +132,28 @@ class CallAttempts:
             raise DeadlineExceeded(f"no answer within {self.limit} s")
         return index, stubs, remaining
 
+    def metadata_with(self, token: Optional["Issued"]) -> Optional[Tuple[Tuple[str, str], ...]]:
+        """The attempt's metadata: the request id and, if any, ``token``'s header (the
+        token is remembered, so a refusal drops that one and no newer one)."""
+        from corral._auth import auth_metadata
+
+        self._token_generation = None if token is None else token[1]
+        return auth_metadata(self.metadata, token)
+
     def failed(self, error: CorralError, index: int) -> float:
         """After attempt ``index`` failed with ``error``: the pause to take before the
         next attempt (0 for none), or ``error`` raised when the call is over."""
+        if (
+            self._auth is not None
+            and not self._reauthenticated
+            and self._auth.can_authenticate
+            and token_refused(error)
+            and (self.deadline is None or time.monotonic() < self.deadline)
+        ):
+            # The server applied nothing; the same member will take a fresh token.
+            self._reauthenticated = True
+            self._auth.invalidate(self._token_generation)
+            return 0.0
         if not again(error, self.retry):
             if isinstance(error, DeadlineExceeded) and error.reason is None:
                 # Frozen or cut off: the next call goes elsewhere.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Iterator, List, Optional, Tuple
+from typing import AbstractSet, Iterable, Iterator, List, Optional, Tuple, Union
 
 from corral.v1 import common_pb2, election_pb2, watch_pb2
 
@@ -255,6 +255,140 @@ class SnapshotResult:
     path: str
     size: int
     revision: int
+
+
+class Permission(enum.Enum):
+    """What a principal may do to a znode (ZooKeeper's cdrwa)."""
+
+    #: Read the znode's data and stat, list its children, watch it.
+    READ = common_pb2.READ
+    #: Set the znode's data.
+    WRITE = common_pb2.WRITE
+    #: Create children of the znode.
+    CREATE = common_pb2.CREATE
+    #: Delete children of the znode.
+    DELETE = common_pb2.DELETE
+    #: Read and change the znode's ACL.
+    ADMIN = common_pb2.ADMIN
+
+    @classmethod
+    def parse(cls, value: Union["Permission", str]) -> "Permission":
+        """A Permission from itself or its name in any case (``"read"``)."""
+        if isinstance(value, Permission):
+            return value
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        raise ValueError(f"{value!r} is not a permission (read, write, create, delete, admin)")
+
+
+#: Every permission: what ``root`` and a new cluster's ``/`` (``anyone``) have.
+ALL_PERMISSIONS: "frozenset[Permission]" = frozenset(Permission)
+
+#: The principal every caller matches, even one without credentials.
+ANYONE = "anyone"
+#: The principal every caller with valid credentials matches.
+AUTHENTICATED = "authenticated"
+
+PermissionsLike = Union[Iterable[Union[Permission, str]], Permission, str]
+
+
+@dataclass(frozen=True)
+class AclEntry:
+    """One entry of a znode's ACL: who (``principal``) may do what (``permissions``).
+
+    ``principal`` is ``"user:NAME"``, ``"role:NAME"``, ``"authenticated"`` or
+    ``"anyone"``; ``permissions`` a set of :class:`Permission` (names such as
+    ``"read"`` are accepted too)::
+
+        AclEntry("user:bob", {Permission.READ, Permission.WRITE})
+        AclEntry.role("team-a", "read")
+    """
+
+    principal: str
+    permissions: AbstractSet[Permission]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.principal, str) or not self.principal:
+            raise TypeError(f"principal: expected a non-empty str, got {self.principal!r}")
+        perms = self.permissions
+        items: Iterable[Union[Permission, str]] = [perms] if isinstance(perms, (Permission, str)) else perms
+        # Frozen, so hashable and comparable whatever set type the caller gave.
+        object.__setattr__(self, "permissions", frozenset(Permission.parse(p) for p in items))
+
+    @classmethod
+    def user(cls, name: str, permissions: PermissionsLike = ALL_PERMISSIONS) -> "AclEntry":
+        """An entry for the user ``name``."""
+        return cls(f"user:{name}", permissions)  # type: ignore[arg-type]
+
+    @classmethod
+    def role(cls, name: str, permissions: PermissionsLike = ALL_PERMISSIONS) -> "AclEntry":
+        """An entry for every user with the role ``name``."""
+        return cls(f"role:{name}", permissions)  # type: ignore[arg-type]
+
+    @classmethod
+    def anyone(cls, permissions: PermissionsLike = ALL_PERMISSIONS) -> "AclEntry":
+        """An entry for every caller, even without credentials."""
+        return cls(ANYONE, permissions)  # type: ignore[arg-type]
+
+    @classmethod
+    def authenticated(cls, permissions: PermissionsLike = ALL_PERMISSIONS) -> "AclEntry":
+        """An entry for every caller with valid credentials."""
+        return cls(AUTHENTICATED, permissions)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AclResult:
+    """A znode's ACL and stat (``stat.acl_version`` is what ``set_acl``'s
+    ``expected_acl_version`` compares with)."""
+
+    acl: List[AclEntry]
+    stat: Stat
+    header: Header
+
+    @property
+    def version(self) -> int:
+        """The ACL's version: ``stat.acl_version``."""
+        return self.stat.acl_version
+
+
+@dataclass(frozen=True)
+class SetAclResult:
+    """Result of ``set_acl``: the znode's stat after it (``acl_version`` incremented)."""
+
+    stat: Stat
+    header: Header
+
+
+@dataclass(frozen=True)
+class AuthStatus:
+    """Whether auth is enabled, and who the answering member takes the caller to be."""
+
+    enabled: bool
+    #: The caller's user name; "" when anonymous (always while auth is off).
+    user: str
+    roles: List[str]
+    #: Lifetime of the tokens the member issues, seconds.
+    token_ttl: float
+    header: Header
+
+
+@dataclass(frozen=True)
+class User:
+    """A user and their roles (in name order)."""
+
+    name: str
+    roles: List[str]
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token from ``auth.authenticate``: send it as ``token=`` to another client. The
+    token is left out of ``repr`` so it does not end up in logs."""
+
+    token: str = field(repr=False)
+    #: Seconds it stays valid, from when it was issued.
+    ttl: float
+    header: Header
 
 
 def leader_key(pb: election_pb2.LeaderKey) -> LeaderKey:

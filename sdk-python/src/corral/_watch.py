@@ -118,6 +118,10 @@ class Watcher:
         self._call: Any = None
         self._requests: Optional[_Requests] = None
         self._index = 0
+        # The generation of the token the stream was opened with, and whether the
+        # stream was just reopened for a refused token (done once in a row).
+        self._generation: Optional[int] = None
+        self._reauthenticated = False
         self._open_with_retry(first=True)
 
     # --- stream management ------------------------------------------------------
@@ -126,9 +130,10 @@ class Watcher:
         scope, prev_node, filters, progress_notify = self._spec
         self._client._check_open()
         index, stubs = self._client._members.current()
+        metadata, self._generation = self._client._stream_metadata()
         requests = _Requests(rq.watch_create(self.path, scope, self._next, prev_node, filters, progress_notify))
         try:
-            call = stubs.watch.Watch(requests)
+            call = stubs.watch.Watch(requests, metadata=metadata)
         except ValueError as e:  # the channel was closed under us
             raise ClientClosed(f"the client is closed: {e}") from None
         with self._lock:
@@ -156,6 +161,7 @@ class Watcher:
                 if response.canceled:
                     raise stream_error(response)
                 if response.created:
+                    self._reauthenticated = False
                     return
         except StopIteration:
             raise Unavailable("the member ended the watch stream") from None
@@ -178,10 +184,21 @@ class Watcher:
                 return
             except CorralError as error:
                 self._drop_call()
+                if self._reopen_for_token(error):
+                    continue
                 if not reopens(error) or (deadline is not None and time.monotonic() > deadline):
                     raise
                 self._client._members.skip(self._index)
                 time.sleep(backoff.step())
+
+    def _reopen_for_token(self, error: CorralError) -> bool:
+        """Whether the stream, refused for its token, is reopened at once (same member,
+        new token): once in a row, so a refusal that a new token does not cure ends it."""
+        if self._reauthenticated or not self._client._token_refused(error, self._generation):
+            return False
+        self._reauthenticated = True
+        log.info("watch %s: reopening with a new token after: %s", self.path, error.reason)
+        return True
 
     def _drop_call(self) -> None:
         with self._lock:
@@ -234,13 +251,20 @@ class Watcher:
             if self._closed:
                 return None
             self._drop_call()
-            if not reopens(error):
+            if not self._reopen_for_token(error):
+                if not reopens(error):
+                    self._closed = True
+                    raise error
+                log.info("watch %s: reopening from revision %d after: %s", self.path, self._next, error)
+                self._client._members.skip(self._index)
+                time.sleep(backoff.step())
+            try:
+                self._open_with_retry(first=False)
+            except CorralError:
+                # Reopening failed for good (credentials refused, history compacted):
+                # the watch is over.
                 self._closed = True
-                raise error
-            log.info("watch %s: reopening from revision %d after: %s", self.path, self._next, error)
-            self._client._members.skip(self._index)
-            time.sleep(backoff.step())
-            self._open_with_retry(first=False)
+                raise
 
     def batches(self) -> Iterator[WatchBatch]:
         """Iterates per-revision batches until closed."""

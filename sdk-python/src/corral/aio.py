@@ -14,19 +14,43 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, TypeVar, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 import grpc
 import grpc.aio
 
 from corral import _requests as rq
-from corral._client import CHANNEL_OPTIONS, DEFAULT, Members, Timeout, _Default, _Stubs, status_result
+from corral._auth import TLS, Issued, TokenState, auth_metadata, drop_refused, now
+from corral._client import (
+    DEFAULT,
+    Members,
+    Timeout,
+    _Default,
+    _Stubs,
+    channel_factory,
+    status_result,
+    token_state,
+)
 from corral._errors import (
     REQUEST_ID_HEADER,
     AlreadyExists,
     ClientClosed,
     CorralError,
     DeadlineExceeded,
+    InvalidArgument,
     LeaseNotFound,
     NotFound,
     SessionLost,
@@ -38,6 +62,9 @@ from corral._errors import (
 from corral._retry import Backoff, CallAttempts, Retry, reopens
 from corral._session import SessionState, next_state
 from corral._types import (
+    AclEntry,
+    AclResult,
+    AuthStatus,
     CreateResult,
     DeleteResult,
     Event,
@@ -52,17 +79,21 @@ from corral._types import (
     MemberList,
     Node,
     PutResult,
+    SetAclResult,
     SnapshotResult,
     Status,
+    Token,
     TxnResult,
+    User,
     WatchBatch,
     leader_key,
 )
 from corral._watch import batches_of, stream_error
-from corral.v1 import cluster_pb2, election_pb2, lease_pb2, lock_pb2, maintenance_pb2
+from corral.v1 import auth_pb2, cluster_pb2, election_pb2, lease_pb2, lock_pb2, maintenance_pb2
 
 __all__ = [
     "Client",
+    "AuthClient",
     "Watcher",
     "Session",
     "Lock",
@@ -81,8 +112,8 @@ Rpc = Callable[[_Stubs, Any, Optional[float], Any], Awaitable[Any]]
 
 class Client:
     """A connection to a Corral cluster for asyncio; see ``corral.Client`` for the
-    behaviour (failover, deadlines, exactly-once writes). ``async with`` it, or
-    ``await client.close()``."""
+    behaviour (failover, deadlines, exactly-once writes, ``tls=``, ``credentials=``,
+    ``token=``). ``async with`` it, or ``await client.close()``."""
 
     def __init__(
         self,
@@ -90,10 +121,17 @@ class Client:
         *,
         timeout: Optional[float] = rq.DEFAULT_TIMEOUT,
         exactly_once: bool = True,
+        tls: Optional[TLS] = None,
+        credentials: Optional[Tuple[str, str]] = None,
+        token: Optional[str] = None,
     ) -> None:
         self._endpoints = rq.parse_endpoints(endpoints)
         self._timeout = rq.check_timeout(timeout)
-        self._members = Members(self._endpoints, lambda a: grpc.aio.insecure_channel(a, options=CHANNEL_OPTIONS))
+        self._tokens = token_state(credentials, token)
+        self._refresh_lock = asyncio.Lock()
+        self._members = Members(
+            self._endpoints, channel_factory(tls, grpc.aio.insecure_channel, grpc.aio.secure_channel)
+        )
         self._lanes = rq.Lanes() if exactly_once else None
         self._pid = os.getpid()
         self._closed = False
@@ -129,6 +167,16 @@ class Client:
         """The default per-call timeout in seconds."""
         return self._timeout
 
+    @property
+    def user(self) -> Optional[str]:
+        """The user of ``credentials=``, or None."""
+        return self._tokens.user if self._tokens else None
+
+    @property
+    def auth(self) -> "AuthClient":
+        """Auth management (``await client.auth.user_add(...)``); see ``corral.Client.auth``."""
+        return AuthClient(self)
+
     def _check_open(self) -> None:
         if self._closed:
             raise ClientClosed("the client is closed")
@@ -143,21 +191,89 @@ class Client:
         path: Optional[str] = None,
         retry: Retry = Retry.SAFE,
         timeout: Timeout = DEFAULT,
+        authenticate: bool = True,
     ) -> Any:
+        """As ``corral.Client._call``: attempts with failover, the request id, and the
+        client's token on each (unless ``authenticate`` is False)."""
         self._check_open()
         limit = self._timeout if isinstance(timeout, _Default) else rq.check_timeout(timeout)
-        attempts = CallAttempts(self._members, self._lanes, retry, limit, REQUEST_ID_HEADER)
+        tokens = self._tokens if authenticate else None
+        attempts = CallAttempts(self._members, self._lanes, retry, limit, REQUEST_ID_HEADER, tokens)
         try:
             while True:
                 index, stubs, remaining = attempts.next()
+                token = await self._token(remaining) if tokens is not None else None
                 try:
-                    return await rpc(stubs, request, remaining, attempts.metadata)
+                    return await rpc(stubs, request, remaining, attempts.metadata_with(token))
                 except grpc.RpcError as e:
                     pause = attempts.failed(from_rpc_error(e, path), index)
                 if pause:
                     await asyncio.sleep(pause)
         finally:
             attempts.release()
+
+    # --- credentials ------------------------------------------------------------
+
+    async def _token(self, limit: Optional[float]) -> Optional[Issued]:
+        """The token for a call (see ``corral.Client._token``): one Authenticate shared
+        by concurrent calls; while a still-valid token is refreshed, calls go on with it."""
+        tokens = self._tokens
+        if tokens is None:
+            return None
+        token, due = tokens.current(now())
+        if not due or (token is not None and self._refresh_lock.locked()):
+            return token
+        try:
+            await asyncio.wait_for(self._refresh_lock.acquire(), limit)
+        except asyncio.TimeoutError:
+            raise DeadlineExceeded(f"no token within {limit} s (another call is authenticating)") from None
+        try:
+            token, due = tokens.current(now())
+            if not due:
+                return token
+            try:
+                await self._authenticate(tokens, limit)
+            except CorralError:
+                if token is None:
+                    raise
+                return token
+            return tokens.current(now())[0]
+        finally:
+            self._refresh_lock.release()
+
+    async def _authenticate(self, tokens: TokenState, limit: Optional[float]) -> None:
+        credentials = tokens.credentials()
+        if credentials is None:
+            return
+        sent_at = now()
+        try:
+            pb = await self._call(
+                lambda s, r, t, m: s.auth.Authenticate(r, timeout=t, metadata=m),
+                auth_pb2.AuthenticateRequest(name=credentials[0], password=credentials[1]),
+                timeout=limit,
+                authenticate=False,
+            )
+        except InvalidArgument:
+            # A bad user name, or a cluster with auth off (no tokens needed): Status tells.
+            status = await self._call(
+                lambda s, r, t, m: s.auth.Status(r, timeout=t, metadata=m),
+                auth_pb2.AuthStatusRequest(),
+                timeout=limit,
+                authenticate=False,
+            )
+            if status.enabled:
+                raise
+            tokens.auth_off()
+            return
+        tokens.issued(pb.token, pb.ttl_ms, sent_at)
+
+    async def _stream_metadata(self) -> Tuple[Optional[Tuple[Tuple[str, str], ...]], Optional[int]]:
+        """Metadata for opening a stream and its token's generation."""
+        token = await self._token(self._timeout)
+        return auth_metadata(None, token), None if token is None else token[1]
+
+    def _token_refused(self, error: CorralError, generation: Optional[int]) -> bool:
+        return drop_refused(self._tokens, error, generation)
 
     # --- KV -------------------------------------------------------------------
 
@@ -172,6 +288,7 @@ class Client:
         container: bool = False,
         ttl: Optional[float] = None,
         create_parents: bool = False,
+        acl: Optional[Sequence[AclEntry]] = None,
         timeout: Timeout = DEFAULT,
     ) -> CreateResult:
         """Creates a znode (see ``corral.Client.create``)."""
@@ -184,6 +301,7 @@ class Client:
             container=container,
             ttl=ttl,
             create_parents=create_parents,
+            acl=acl,
         )
         pb = await self._call(
             lambda s, r, t, m: s.kv.Create(r, timeout=t, metadata=m),
@@ -327,6 +445,33 @@ class Client:
         return TxnResult(
             succeeded=pb.succeeded, results=[rq.op_result(r) for r in pb.results], header=rq.header(pb.header)
         )
+
+    async def get_acl(self, path: str, *, serializable: bool = False, timeout: Timeout = DEFAULT) -> AclResult:
+        """A znode's ACL and stat (see ``corral.Client.get_acl``)."""
+        request = rq.get_acl_request(path, serializable=serializable)
+        pb = await self._call(
+            lambda s, r, t, m: s.kv.GetAcl(r, timeout=t, metadata=m), request, path=path, timeout=timeout
+        )
+        return rq.acl_result(pb)
+
+    async def set_acl(
+        self,
+        path: str,
+        acl: Sequence[AclEntry],
+        *,
+        expected_acl_version: Optional[int] = None,
+        timeout: Timeout = DEFAULT,
+    ) -> SetAclResult:
+        """Replaces a znode's ACL (see ``corral.Client.set_acl``)."""
+        request = rq.set_acl_request(path, acl, expected_acl_version=expected_acl_version)
+        pb = await self._call(
+            lambda s, r, t, m: s.kv.SetAcl(r, timeout=t, metadata=m),
+            request,
+            path=path,
+            retry=Retry.WITH_REQUEST_ID,
+            timeout=timeout,
+        )
+        return SetAclResult(stat=rq.stat(pb.stat), header=rq.header(pb.header))
 
     # --- watch ----------------------------------------------------------------
 
@@ -516,19 +661,25 @@ class Client:
         backoff = Backoff()
         last: Optional[LeaderKey] = None
         first = True
+        reauthenticated = False
         while True:
             self._check_open()
             index, stubs = self._members.current()
-            call = stubs.election.Observe(election_pb2.ObserveRequest(name=name))
+            metadata, generation = await self._stream_metadata()
+            call = stubs.election.Observe(election_pb2.ObserveRequest(name=name), metadata=metadata)
             try:
                 async for pb in call:
                     backoff.reset()
+                    reauthenticated = False
                     current = leader_key(pb.leader) if pb.HasField("leader") else None
                     if first or current != last:
                         first, last = False, current
                         yield current
             except grpc.RpcError as e:
                 error = from_rpc_error(e, name)
+                if not reauthenticated and self._token_refused(error, generation):
+                    reauthenticated = True
+                    continue
                 if not reopens(error):
                     raise error from None
                 self._members.skip(index)
@@ -627,6 +778,10 @@ class Watcher:
         self._requests: Optional[_Requests] = None
         self._index = 0
         self._started = False
+        # The generation of the stream's token; whether it was just reopened for a
+        # refused token (done once in a row).
+        self._generation: Optional[int] = None
+        self._reauthenticated = False
 
     async def start(self) -> "Watcher":
         """Registers the watch (done by the first iteration if not called)."""
@@ -645,8 +800,9 @@ class Watcher:
     async def _open(self) -> None:
         scope, prev_node, filters, progress_notify = self._spec
         index, stubs = self._client._members.current()
+        metadata, self._generation = await self._client._stream_metadata()
         requests = _Requests(rq.watch_create(self.path, scope, self._next, prev_node, filters, progress_notify))
-        call = stubs.watch.Watch(requests())
+        call = stubs.watch.Watch(requests(), metadata=metadata)
         self._call, self._requests, self._index = call, requests, index
 
         async def registered() -> None:
@@ -657,6 +813,7 @@ class Watcher:
                 if response.canceled:
                     raise stream_error(response)
                 if response.created:
+                    self._reauthenticated = False
                     return
 
         try:
@@ -677,10 +834,21 @@ class Watcher:
                 return
             except CorralError as error:
                 self._drop_call()
+                if self._reopen_for_token(error):
+                    continue
                 if not reopens(error) or (deadline is not None and time.monotonic() > deadline):
                     raise
                 self._client._members.skip(self._index)
                 await asyncio.sleep(backoff.step())
+
+    def _reopen_for_token(self, error: CorralError) -> bool:
+        """Whether the stream, refused for its token, is reopened at once with a new one
+        (once in a row; see ``corral.Watcher``)."""
+        if self._reauthenticated or not self._client._token_refused(error, self._generation):
+            return False
+        self._reauthenticated = True
+        log.info("watch %s: reopening with a new token after: %s", self.path, error.reason)
+        return True
 
     def _drop_call(self) -> None:
         call, requests = self._call, self._requests
@@ -738,13 +906,18 @@ class Watcher:
             if self._closed:
                 return None
             self._drop_call()
-            if not reopens(error):
+            if not self._reopen_for_token(error):
+                if not reopens(error):
+                    self._closed = True
+                    raise error
+                log.info("watch %s: reopening from revision %d after: %s", self.path, self._next, error)
+                self._client._members.skip(self._index)
+                await asyncio.sleep(backoff.step())
+            try:
+                await self._open_with_retry(first=False)
+            except CorralError:
                 self._closed = True
-                raise error
-            log.info("watch %s: reopening from revision %d after: %s", self.path, self._next, error)
-            self._client._members.skip(self._index)
-            await asyncio.sleep(backoff.step())
-            await self._open_with_retry(first=False)
+                raise
 
     async def batches(self) -> AsyncIterator[WatchBatch]:
         """Per-revision batches until closed."""
@@ -1190,3 +1363,99 @@ class Queue:
                     return node.data
                 except (NotFound, VersionMismatch):
                     continue
+
+
+class AuthClient:
+    """Auth management of a ``corral.aio.Client`` (``client.auth``); the calls of
+    ``corral.AuthClient``, awaited."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def _change(self, rpc: Rpc, request: Any, timeout: Timeout) -> None:
+        await self._client._call(rpc, request, retry=Retry.WITH_REQUEST_ID, timeout=timeout)
+
+    async def enable(self, *, timeout: Timeout = DEFAULT) -> None:
+        """Turns auth on; RootRequired until the user ``root`` exists."""
+        await self._change(
+            lambda s, r, t, m: s.auth.Enable(r, timeout=t, metadata=m), auth_pb2.AuthEnableRequest(), timeout
+        )
+
+    async def disable(self, *, timeout: Timeout = DEFAULT) -> None:
+        """Turns auth off."""
+        await self._change(
+            lambda s, r, t, m: s.auth.Disable(r, timeout=t, metadata=m), auth_pb2.AuthDisableRequest(), timeout
+        )
+
+    async def status(self, *, timeout: Timeout = DEFAULT) -> AuthStatus:
+        """Whether auth is on, and who the server takes this client to be."""
+        pb = await self._client._call(
+            lambda s, r, t, m: s.auth.Status(r, timeout=t, metadata=m), auth_pb2.AuthStatusRequest(), timeout=timeout
+        )
+        return rq.auth_status(pb)
+
+    async def authenticate(self, name: str, password: str, *, timeout: Timeout = DEFAULT) -> Token:
+        """A token for ``name``; the client's own token is not changed."""
+        request = auth_pb2.AuthenticateRequest(name=rq.check_name(name), password=rq.check_password(password))
+        pb = await self._client._call(
+            lambda s, r, t, m: s.auth.Authenticate(r, timeout=t, metadata=m),
+            request,
+            timeout=timeout,
+            authenticate=False,
+        )
+        return Token(token=pb.token, ttl=pb.ttl_ms / 1000, header=rq.header(pb.header))
+
+    async def user_add(self, name: str, password: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Adds a user with a password."""
+        request = auth_pb2.AuthUserAddRequest(name=rq.check_name(name), password=rq.check_password(password))
+        await self._change(lambda s, r, t, m: s.auth.UserAdd(r, timeout=t, metadata=m), request, timeout)
+
+    async def user_delete(self, name: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a user."""
+        request = auth_pb2.AuthUserDeleteRequest(name=rq.check_name(name))
+        await self._change(lambda s, r, t, m: s.auth.UserDelete(r, timeout=t, metadata=m), request, timeout)
+
+    async def user_list(self, *, timeout: Timeout = DEFAULT) -> List[User]:
+        """Every user and their roles."""
+        pb = await self._client._call(
+            lambda s, r, t, m: s.auth.UserList(r, timeout=t, metadata=m),
+            auth_pb2.AuthUserListRequest(),
+            timeout=timeout,
+        )
+        return rq.users(pb)
+
+    async def user_change_password(self, name: str, password: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Sets a user's password (the client keeps it when ``name`` is its own user)."""
+        request = auth_pb2.AuthUserChangePasswordRequest(name=rq.check_name(name), password=rq.check_password(password))
+        await self._change(lambda s, r, t, m: s.auth.UserChangePassword(r, timeout=t, metadata=m), request, timeout)
+        if self._client._tokens is not None:
+            self._client._tokens.password_changed(name, password)
+
+    async def user_grant_role(self, name: str, role: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Gives a user a role."""
+        request = auth_pb2.AuthUserGrantRoleRequest(name=rq.check_name(name), role=rq.check_name(role, "role"))
+        await self._change(lambda s, r, t, m: s.auth.UserGrantRole(r, timeout=t, metadata=m), request, timeout)
+
+    async def user_revoke_role(self, name: str, role: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Takes a role from a user."""
+        request = auth_pb2.AuthUserRevokeRoleRequest(name=rq.check_name(name), role=rq.check_name(role, "role"))
+        await self._change(lambda s, r, t, m: s.auth.UserRevokeRole(r, timeout=t, metadata=m), request, timeout)
+
+    async def role_add(self, name: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Adds a role."""
+        request = auth_pb2.AuthRoleAddRequest(name=rq.check_name(name))
+        await self._change(lambda s, r, t, m: s.auth.RoleAdd(r, timeout=t, metadata=m), request, timeout)
+
+    async def role_delete(self, name: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a role."""
+        request = auth_pb2.AuthRoleDeleteRequest(name=rq.check_name(name))
+        await self._change(lambda s, r, t, m: s.auth.RoleDelete(r, timeout=t, metadata=m), request, timeout)
+
+    async def role_list(self, *, timeout: Timeout = DEFAULT) -> List[str]:
+        """Every role name."""
+        pb = await self._client._call(
+            lambda s, r, t, m: s.auth.RoleList(r, timeout=t, metadata=m),
+            auth_pb2.AuthRoleListRequest(),
+            timeout=timeout,
+        )
+        return list(pb.roles)
