@@ -3,6 +3,7 @@ package corral
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
@@ -37,9 +39,26 @@ const maxResponseBytes = 256 << 20
 
 // Config configures a Client.
 type Config struct {
-	// Endpoints are the members' client addresses, "host:port" or "http://host:port"
-	// (port 2479 if omitted). At least one is required.
+	// Endpoints are the members' client addresses, "host:port", "http://host:port" or
+	// "https://host:port" (port 2479 if omitted). At least one is required.
 	Endpoints []string
+	// TLS, when set, connects to the members over TLS with this configuration: its
+	// RootCAs verify them (nil: the system's roots), its Certificates are the client
+	// certificate for mTLS (a server started with --tls-client-ca then takes its CN as
+	// the user), ServerName overrides the name expected on their certificates.
+	// NewTLSConfig builds one from PEM files. "https://" endpoints without it use TLS
+	// with the system's roots.
+	TLS *tls.Config
+	// Username and Password authenticate the client as that user: it gets a token
+	// (Auth/Authenticate) before its first call, sends it on every call and stream as
+	// "authorization: Bearer <token>", refreshes it before it runs out, and
+	// authenticates again once when a call is refused for its token (expired, or
+	// revoked by a password change). Against a cluster with auth off it sends none.
+	Username string
+	Password string
+	// Token is a ready token (from Auth.Authenticate) to send instead; with Username
+	// and Password as well, they get the next one when it is refused.
+	Token string
 	// DialTimeout is how long New waits for a first connection. Default 5 s.
 	DialTimeout time.Duration
 	// DisableExactlyOnce turns off request ids on writes. With them (the default) a
@@ -59,7 +78,8 @@ type Client struct {
 	conns   []*grpc.ClientConn
 	addrs   []string
 	current atomic.Int64
-	lanes   *lanes // nil when exactly-once writes are off
+	lanes   *lanes  // nil when exactly-once writes are off
+	tokens  *tokens // nil when the client sends no credentials
 
 	ctx    context.Context // cancelled by Close: ends watches and keepalives
 	cancel context.CancelFunc
@@ -74,26 +94,46 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, errors.New("corral: Config.Endpoints is empty")
 	}
 	addrs := make([]string, len(cfg.Endpoints))
+	tlsConfig := cfg.TLS
 	for i, e := range cfg.Endpoints {
-		a, err := parseEndpoint(e)
+		a, scheme, err := parseEndpoint(e)
 		if err != nil {
 			return nil, err
 		}
+		switch {
+		case scheme == "https" && tlsConfig == nil:
+			tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		case scheme == "http" && cfg.TLS != nil:
+			return nil, fmt.Errorf("corral: endpoint %q is http:// but Config.TLS is set; use https:// or host:port", e)
+		}
 		addrs[i] = a
+	}
+	if cfg.Password != "" && cfg.Username == "" {
+		return nil, errors.New("corral: Config.Password is set without Config.Username")
+	}
+	if cfg.Username != "" && cfg.Password == "" && cfg.Token == "" {
+		return nil, errors.New("corral: Config.Username is set without Config.Password (or Config.Token)")
 	}
 	dialTimeout := cfg.DialTimeout
 	if dialTimeout <= 0 {
 		dialTimeout = DefaultDialTimeout
 	}
+	transport := insecure.NewCredentials()
+	if tlsConfig != nil {
+		transport = credentials.NewTLS(tlsConfig)
+	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(transport),
 		// A member that died or froze without closing its sockets is noticed by
 		// streams and long waits.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes)),
 	}
+	c := &Client{addrs: addrs, tokens: newTokens(cfg)}
+	if c.tokens != nil {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(c.tokens.unary), grpc.WithChainStreamInterceptor(c.tokens.stream))
+	}
 	opts = append(opts, cfg.DialOptions...)
-	c := &Client{addrs: addrs}
 	for _, a := range addrs {
 		conn, err := grpc.NewClient(a, opts...)
 		if err != nil {
@@ -346,29 +386,28 @@ func (ln lane) requestID(prefix string) string {
 	return prefix + "-" + strconv.FormatUint(ln.id, 10) + "/" + strconv.FormatUint(ln.seq, 10)
 }
 
-// parseEndpoint normalises an endpoint to host:port.
-func parseEndpoint(endpoint string) (string, error) {
+// parseEndpoint normalises an endpoint to host:port, and returns its scheme ("http",
+// "https", or "" when none was given).
+func parseEndpoint(endpoint string) (addr, scheme string, err error) {
 	bad := func(why string) error { return fmt.Errorf("corral: invalid endpoint %q: %s", endpoint, why) }
 	e := strings.TrimSpace(endpoint)
 	if e == "" {
-		return "", bad("empty endpoint")
+		return "", "", bad("empty endpoint")
 	}
-	if scheme, rest, ok := strings.Cut(e, "://"); ok {
-		switch scheme {
-		case "http":
-			e = rest
-		case "https":
-			return "", bad("TLS (https) is not supported yet; use http")
+	if s, rest, ok := strings.Cut(e, "://"); ok {
+		switch s {
+		case "http", "https":
+			e, scheme = rest, s
 		default:
-			return "", bad(fmt.Sprintf("unsupported scheme %q; use http://host:port or host:port", scheme))
+			return "", "", bad(fmt.Sprintf("unsupported scheme %q; use host:port, http://host:port or https://host:port", s))
 		}
 	}
 	e = strings.TrimSuffix(e, "/")
 	if e == "" {
-		return "", bad("missing host")
+		return "", "", bad("missing host")
 	}
 	if strings.ContainsAny(e, "/?@") {
-		return "", bad("an endpoint is host:port, without a path, query or user")
+		return "", "", bad("an endpoint is host:port, without a path, query or user")
 	}
 	host, port, err := net.SplitHostPort(e)
 	if err != nil {
@@ -376,14 +415,14 @@ func parseEndpoint(endpoint string) (string, error) {
 		if strings.HasPrefix(e, "[") || strings.Count(e, ":") == 0 {
 			host, port = strings.Trim(e, "[]"), strconv.Itoa(DefaultPort)
 		} else {
-			return "", bad("not a host:port")
+			return "", "", bad("not a host:port")
 		}
 	}
 	if host == "" {
-		return "", bad("missing host")
+		return "", "", bad("missing host")
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", bad("the port must be a number from 1 to 65535")
+		return "", "", bad("the port must be a number from 1 to 65535")
 	}
-	return net.JoinHostPort(host, port), nil
+	return net.JoinHostPort(host, port), scheme, nil
 }

@@ -111,6 +111,7 @@ func (c *Client) Observe(ctx context.Context, name string) (<-chan ObserveRespon
 		var b backoff
 		var last *LeaderKey
 		sent := false
+		reauthed := false // reopened for a refused token, once in a row
 		for {
 			idx, conn := c.member()
 			stream, err := pb.NewElectionClient(conn).Observe(ctx, &pb.ObserveRequest{Name: name})
@@ -121,6 +122,7 @@ func (c *Client) Observe(ctx context.Context, name string) (<-chan ObserveRespon
 					break
 				}
 				b.reset()
+				reauthed = false
 				l := leaderFrom(resp.GetLeader())
 				// A reopened stream starts with the leader now: repeat nothing.
 				if sent && sameLeader(l, last) {
@@ -140,6 +142,10 @@ func (c *Client) Observe(ctx context.Context, name string) (<-chan ObserveRespon
 				err = &Error{Code: codes.Unavailable, Message: "the member ended the observe stream", sentinel: ErrUnavailable}
 			} else {
 				err = fromStatus(ctx, err, name)
+			}
+			if !reauthed && c.newTokenCures(err) {
+				reauthed = true
+				continue
 			}
 			if !afterFailure(err, retrySafe) {
 				select {

@@ -77,10 +77,38 @@ var (
 	ErrInternal = errors.New("corral: internal error")
 	// ErrCompacted: a watch's position is no longer in the history (see *CompactedError).
 	ErrCompacted = errors.New("corral: revision compacted")
-	// ErrPermissionDenied: the caller may not do this.
+	// ErrPermissionDenied: the caller may not do this; nothing changed (see
+	// *PermissionDeniedError). Also matched by every error of code PERMISSION_DENIED.
 	ErrPermissionDenied = errors.New("corral: permission denied")
-	// ErrUnauthenticated: the call carries no valid credentials.
+	// ErrUnauthenticated: the call carries no valid credentials; nothing changed. Also
+	// matched by every error of code UNAUTHENTICATED (ErrAuthRequired, ErrInvalidToken,
+	// ErrTokenExpired, ErrTokenRevoked, ErrBadCredentials).
 	ErrUnauthenticated = errors.New("corral: unauthenticated")
+	// ErrAuthRequired: auth is enabled and the call carried no credentials.
+	ErrAuthRequired = errors.New("corral: credentials required")
+	// ErrInvalidToken: the token is malformed or does not verify (another cluster's).
+	ErrInvalidToken = errors.New("corral: invalid token")
+	// ErrTokenExpired: the token has expired. A client with a password re-authenticates
+	// by itself; this is what is left when that did not help.
+	ErrTokenExpired = errors.New("corral: token expired")
+	// ErrTokenRevoked: the token's user was deleted or changed password since.
+	ErrTokenRevoked = errors.New("corral: token revoked")
+	// ErrBadCredentials: wrong user name or password.
+	ErrBadCredentials = errors.New("corral: wrong user name or password")
+	// ErrACLVersionMismatch: SetACL's expected ACL version did not match (see
+	// *ACLVersionMismatchError).
+	ErrACLVersionMismatch = errors.New("corral: ACL version mismatch")
+	// ErrUserNotFound: no user with that name.
+	ErrUserNotFound = errors.New("corral: user not found")
+	// ErrUserExists: a user with that name already exists.
+	ErrUserExists = errors.New("corral: user already exists")
+	// ErrRoleNotFound: no role with that name.
+	ErrRoleNotFound = errors.New("corral: role not found")
+	// ErrRoleExists: a role with that name already exists.
+	ErrRoleExists = errors.New("corral: role already exists")
+	// ErrRootRequired: auth needs the user root (Enable is refused until it exists,
+	// and root cannot be deleted while auth is enabled).
+	ErrRootRequired = errors.New("corral: the root user is required")
 	// ErrResourceExhausted: a quota or limit of the server was reached.
 	ErrResourceExhausted = errors.New("corral: resource exhausted")
 	// ErrUnsupported: the server does not implement the call.
@@ -94,31 +122,43 @@ var (
 // reasonSentinels maps the generated ErrorReason values to the sentinels. A reason
 // missing here (a newer server's) is typed by its status code.
 var reasonSentinels = map[pb.ErrorReason]error{
-	pb.ErrorReason_INVALID_PATH:        ErrInvalidPath,
-	pb.ErrorReason_INVALID_ARGUMENT:    ErrInvalidArgument,
-	pb.ErrorReason_DATA_TOO_LARGE:      ErrDataTooLarge,
-	pb.ErrorReason_NODE_NOT_FOUND:      ErrNotFound,
-	pb.ErrorReason_PARENT_NOT_FOUND:    ErrParentNotFound,
-	pb.ErrorReason_LEASE_NOT_FOUND:     ErrLeaseNotFound,
-	pb.ErrorReason_MEMBER_NOT_FOUND:    ErrMemberNotFound,
-	pb.ErrorReason_NO_LEADER:           ErrNoLeader,
-	pb.ErrorReason_NODE_EXISTS:         ErrAlreadyExists,
-	pb.ErrorReason_LEASE_EXISTS:        ErrLeaseExists,
-	pb.ErrorReason_VERSION_MISMATCH:    ErrVersionMismatch,
-	pb.ErrorReason_NOT_EMPTY:           ErrNotEmpty,
-	pb.ErrorReason_EPHEMERAL_PARENT:    ErrEphemeralParent,
-	pb.ErrorReason_MEMBERSHIP:          ErrMembership,
-	pb.ErrorReason_REQUEST_TOO_OLD:     ErrRequestTooOld,
-	pb.ErrorReason_NOT_ELECTION_LEADER: ErrNotElectionLeader,
-	pb.ErrorReason_ENTRY_GONE:          ErrEntryGone,
-	pb.ErrorReason_NOT_QUEUE_ENTRY:     ErrNotQueueEntry,
-	pb.ErrorReason_NOT_ENTRY_OWNER:     ErrNotEntryOwner,
-	pb.ErrorReason_NOT_LEADER:          ErrUnavailable,
-	pb.ErrorReason_UNAVAILABLE:         ErrUnavailable,
-	pb.ErrorReason_OUTCOME_UNKNOWN:     ErrOutcomeUnknown,
-	pb.ErrorReason_TIMEOUT:             ErrTimeout,
-	pb.ErrorReason_WAIT_TIMEOUT:        ErrWaitTimeout,
-	pb.ErrorReason_INTERNAL:            ErrInternal,
+	pb.ErrorReason_INVALID_PATH:         ErrInvalidPath,
+	pb.ErrorReason_INVALID_ARGUMENT:     ErrInvalidArgument,
+	pb.ErrorReason_DATA_TOO_LARGE:       ErrDataTooLarge,
+	pb.ErrorReason_NODE_NOT_FOUND:       ErrNotFound,
+	pb.ErrorReason_PARENT_NOT_FOUND:     ErrParentNotFound,
+	pb.ErrorReason_LEASE_NOT_FOUND:      ErrLeaseNotFound,
+	pb.ErrorReason_MEMBER_NOT_FOUND:     ErrMemberNotFound,
+	pb.ErrorReason_NO_LEADER:            ErrNoLeader,
+	pb.ErrorReason_NODE_EXISTS:          ErrAlreadyExists,
+	pb.ErrorReason_LEASE_EXISTS:         ErrLeaseExists,
+	pb.ErrorReason_VERSION_MISMATCH:     ErrVersionMismatch,
+	pb.ErrorReason_NOT_EMPTY:            ErrNotEmpty,
+	pb.ErrorReason_EPHEMERAL_PARENT:     ErrEphemeralParent,
+	pb.ErrorReason_MEMBERSHIP:           ErrMembership,
+	pb.ErrorReason_REQUEST_TOO_OLD:      ErrRequestTooOld,
+	pb.ErrorReason_NOT_ELECTION_LEADER:  ErrNotElectionLeader,
+	pb.ErrorReason_ENTRY_GONE:           ErrEntryGone,
+	pb.ErrorReason_NOT_QUEUE_ENTRY:      ErrNotQueueEntry,
+	pb.ErrorReason_NOT_ENTRY_OWNER:      ErrNotEntryOwner,
+	pb.ErrorReason_NOT_LEADER:           ErrUnavailable,
+	pb.ErrorReason_UNAVAILABLE:          ErrUnavailable,
+	pb.ErrorReason_OUTCOME_UNKNOWN:      ErrOutcomeUnknown,
+	pb.ErrorReason_TIMEOUT:              ErrTimeout,
+	pb.ErrorReason_WAIT_TIMEOUT:         ErrWaitTimeout,
+	pb.ErrorReason_INTERNAL:             ErrInternal,
+	pb.ErrorReason_AUTH_REQUIRED:        ErrAuthRequired,
+	pb.ErrorReason_INVALID_TOKEN:        ErrInvalidToken,
+	pb.ErrorReason_TOKEN_EXPIRED:        ErrTokenExpired,
+	pb.ErrorReason_TOKEN_REVOKED:        ErrTokenRevoked,
+	pb.ErrorReason_BAD_CREDENTIALS:      ErrBadCredentials,
+	pb.ErrorReason_PERMISSION_DENIED:    ErrPermissionDenied,
+	pb.ErrorReason_ACL_VERSION_MISMATCH: ErrACLVersionMismatch,
+	pb.ErrorReason_USER_NOT_FOUND:       ErrUserNotFound,
+	pb.ErrorReason_USER_EXISTS:          ErrUserExists,
+	pb.ErrorReason_ROLE_NOT_FOUND:       ErrRoleNotFound,
+	pb.ErrorReason_ROLE_EXISTS:          ErrRoleExists,
+	pb.ErrorReason_ROOT_REQUIRED:        ErrRootRequired,
 }
 
 // requiredMetadata lists, per reason, the metadata a typed error is built from; a
@@ -128,6 +168,9 @@ var requiredMetadata = map[pb.ErrorReason][]pb.ErrorMetadataKey{
 	pb.ErrorReason_NODE_EXISTS:      {pb.ErrorMetadataKey_PATH},
 	pb.ErrorReason_VERSION_MISMATCH: {pb.ErrorMetadataKey_PATH, pb.ErrorMetadataKey_EXPECTED_VERSION, pb.ErrorMetadataKey_CURRENT_VERSION},
 	pb.ErrorReason_NOT_EMPTY:        {pb.ErrorMetadataKey_PATH, pb.ErrorMetadataKey_NUM_CHILDREN},
+	pb.ErrorReason_ACL_VERSION_MISMATCH: {pb.ErrorMetadataKey_PATH, pb.ErrorMetadataKey_EXPECTED_VERSION,
+		pb.ErrorMetadataKey_CURRENT_VERSION},
+	pb.ErrorReason_PERMISSION_DENIED: {pb.ErrorMetadataKey_PERMISSION},
 }
 
 // numericKeys are metadata values that must parse as integers when present.
@@ -169,6 +212,10 @@ var RequestIDHeader = headerName(pb.MetadataHeader_CORRAL_REQUEST_ID)
 // LeaderIDHeader is the metadata header of a NOT_LEADER error naming the leader's Raft id.
 var LeaderIDHeader = headerName(pb.MetadataHeader_CORRAL_LEADER_ID)
 
+// AuthorizationHeader is the metadata header carrying the caller's token,
+// "Bearer <token>"; the client sets it on every call and stream.
+var AuthorizationHeader = headerName(pb.MetadataHeader_AUTHORIZATION)
+
 // Error is an error answered by the server (or raised by the client's transport),
 // with the status code, the ErrorInfo reason and metadata. errors.Is matches it
 // against the sentinel of its reason (or of its code when it has no known reason).
@@ -207,7 +254,8 @@ func (e *Error) Error() string {
 
 // Is reports whether target is the sentinel of this error's reason, or a sentinel
 // this one refines: ErrInvalidArgument for INVALID_ARGUMENT codes, ErrUnavailable
-// for OUTCOME_UNKNOWN.
+// for OUTCOME_UNKNOWN, ErrUnauthenticated for every UNAUTHENTICATED reason,
+// ErrPermissionDenied for PERMISSION_DENIED codes.
 func (e *Error) Is(target error) bool {
 	if target == nil {
 		return false
@@ -220,9 +268,16 @@ func (e *Error) Is(target error) bool {
 		return e.Code == codes.InvalidArgument
 	case ErrUnavailable:
 		return e.Code == codes.Unavailable
+	case ErrUnauthenticated:
+		return e.Code == codes.Unauthenticated
+	case ErrPermissionDenied:
+		return e.Code == codes.PermissionDenied
 	}
 	return false
 }
+
+// User is the user name the server gave with the error (auth errors), "" if none.
+func (e *Error) User() string { return e.Metadata[metadataKey(pb.ErrorMetadataKey_USER)] }
 
 // GRPCStatus returns the status the error was made from, for status.FromError.
 func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
@@ -289,6 +344,49 @@ func (e *NotLeaderError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying *Error.
 func (e *NotLeaderError) Unwrap() error { return e.Err }
+
+// ACLVersionMismatchError is returned (reason ACL_VERSION_MISMATCH) when SetACL's
+// expected ACL version did not match; the ACL was not changed.
+type ACLVersionMismatchError struct {
+	// Path of the znode.
+	Path string
+	// Expected is the ACL version the request expected.
+	Expected int64
+	// Current is the znode's ACL version (Stat.ACLVersion) at the time.
+	Current int64
+	// Err is the underlying error (errors.Is(err, ErrACLVersionMismatch)).
+	Err *Error
+}
+
+func (e *ACLVersionMismatchError) Error() string {
+	return fmt.Sprintf("corral: ACL version mismatch on %s: expected %d, current %d", e.Path, e.Expected, e.Current)
+}
+
+// Unwrap returns the underlying *Error.
+func (e *ACLVersionMismatchError) Unwrap() error { return e.Err }
+
+// PermissionDeniedError is returned (reason PERMISSION_DENIED) when the caller lacks a
+// permission; nothing changed. errors.Is(err, ErrPermissionDenied).
+type PermissionDeniedError struct {
+	// Path of the znode the permission was needed on; "" when the call needs the root user.
+	Path string
+	// Permission that was missing: "read", "write", "create", "delete", "admin", or "root".
+	Permission string
+	// User is the caller as the server saw it.
+	User string
+	// Err is the underlying error.
+	Err *Error
+}
+
+func (e *PermissionDeniedError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("corral: permission denied: user %q lacks %s", e.User, e.Permission)
+	}
+	return fmt.Sprintf("corral: permission denied: user %q lacks %s on %s", e.User, e.Permission, e.Path)
+}
+
+// Unwrap returns the underlying *Error.
+func (e *PermissionDeniedError) Unwrap() error { return e.Err }
 
 // CompactedError ends a watch whose position is no longer in the server's history:
 // re-read the state, then watch from CompactRevision+1. errors.Is(err, ErrCompacted).
@@ -366,6 +464,14 @@ func fromStatus(ctx context.Context, err error, requestPath string) error {
 	case pb.ErrorReason_NOT_EMPTY:
 		n, _ := e.metadataInt(pb.ErrorMetadataKey_NUM_CHILDREN)
 		return &NotEmptyError{Path: e.Path, NumChildren: n, Err: e}
+	case pb.ErrorReason_ACL_VERSION_MISMATCH:
+		exp, _ := e.metadataInt(pb.ErrorMetadataKey_EXPECTED_VERSION)
+		cur, _ := e.metadataInt(pb.ErrorMetadataKey_CURRENT_VERSION)
+		return &ACLVersionMismatchError{Path: e.Path, Expected: exp, Current: cur, Err: e}
+	case pb.ErrorReason_PERMISSION_DENIED:
+		// The server's path (empty for root-only calls), not the request's.
+		return &PermissionDeniedError{Path: e.Metadata[metadataKey(pb.ErrorMetadataKey_PATH)],
+			Permission: e.Metadata[metadataKey(pb.ErrorMetadataKey_PERMISSION)], User: e.User(), Err: e}
 	case pb.ErrorReason_NOT_LEADER:
 		id, _ := strconv.ParseUint(e.Metadata[metadataKey(pb.ErrorMetadataKey_LEADER_ID)], 10, 64)
 		return &NotLeaderError{LeaderID: id, LeaderAddr: e.Metadata[metadataKey(pb.ErrorMetadataKey_LEADER_ADDR)], Err: e}

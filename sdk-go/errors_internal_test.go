@@ -96,16 +96,17 @@ func TestStatusesMapToSentinelsAndTypedErrors(t *testing.T) {
 }
 
 func TestEndpointsAreParsedOrRejected(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.1:2479": "127.0.0.1:2479", "http://127.0.0.1:2489/": "127.0.0.1:2489",
-		"localhost": "localhost:2479", "[::1]:2479": "[::1]:2479", " corral-0.corral:9000 ": "corral-0.corral:9000",
+	for in, want := range map[string][2]string{
+		"127.0.0.1:2479": {"127.0.0.1:2479", ""}, "http://127.0.0.1:2489/": {"127.0.0.1:2489", "http"},
+		"https://db-1:2479": {"db-1:2479", "https"}, "localhost": {"localhost:2479", ""},
+		"[::1]:2479": {"[::1]:2479", ""}, " corral-0.corral:9000 ": {"corral-0.corral:9000", ""},
 	} {
-		if got, err := parseEndpoint(in); err != nil || got != want {
-			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		if got, scheme, err := parseEndpoint(in); err != nil || got != want[0] || scheme != want[1] {
+			t.Errorf("%q: %q %q %v, want %q", in, got, scheme, err, want)
 		}
 	}
-	for _, bad := range []string{"", "https://h:1", "ftp://h:1", "http://h:1/v1", "h:notaport", "h:0", "h:70000", "http://", "u@h:1"} {
-		if _, err := parseEndpoint(bad); err == nil {
+	for _, bad := range []string{"", "ftp://h:1", "http://h:1/v1", "h:notaport", "h:0", "h:70000", "http://", "https://", "u@h:1"} {
+		if _, _, err := parseEndpoint(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -130,8 +130,11 @@ func (c *Client) keepAliveOnStream(ctx context.Context, s **keepAliveStream, id 
 		st, err := pb.NewLeaseClient(conn).KeepAlive(sctx)
 		if err != nil {
 			cancel()
-			c.skip(idx)
-			return nil, fromStatus(ctx, err, "")
+			err = fromStatus(ctx, err, "")
+			if !c.newTokenCures(err) {
+				c.skip(idx)
+			}
+			return nil, err
 		}
 		*s = &keepAliveStream{member: idx, cancel: cancel, stream: st}
 	}
@@ -146,7 +149,8 @@ func (c *Client) keepAliveOnStream(ctx context.Context, s **keepAliveStream, id 
 				e.sentinel = ErrLeaseNotFound
 			}
 		}
-		if !errors.Is(err, ErrLeaseNotFound) {
+		// A lease that ended, or a token refused, is no fault of the member.
+		if !errors.Is(err, ErrLeaseNotFound) && !c.newTokenCures(err) {
 			c.skip(ks.member)
 		}
 		return nil, err
@@ -175,10 +179,16 @@ func (c *Client) KeepAliveOnce(ctx context.Context, id int64) (*LeaseKeepAliveRe
 		}
 	}()
 	var b backoff
+	reauthed := false
 	for attempt := 1; ; attempt++ {
 		resp, err := c.keepAliveOnStream(ctx, &s, id, 5*time.Second)
 		if err == nil {
 			return resp, nil
+		}
+		if !reauthed && ctx.Err() == nil && c.newTokenCures(err) {
+			// Again on the same member with a new token (the interceptor dropped the old).
+			reauthed = true
+			continue
 		}
 		if ctx.Err() != nil || !afterFailure(err, retrySafe) || attempt >= maxAttemptsWithoutDeadline {
 			return nil, err

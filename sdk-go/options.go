@@ -54,6 +54,9 @@ type options struct {
 	progressNotify  bool
 	waitTimeout     time.Duration
 	withNodes       bool
+	acl             []ACLEntry
+	// expectedACLVersion is SetACL's compare-and-set.
+	expectedACLVersion *int64
 }
 
 func apply(opts []Option) options {
@@ -142,7 +145,8 @@ func (o options) pbConsistency() pb.Consistency {
 
 func (o options) createRequest(path string, data []byte) *pb.CreateRequest {
 	return &pb.CreateRequest{Path: path, Data: data, Ephemeral: o.ephemeral, LeaseId: o.leaseID,
-		Sequential: o.sequential, Container: o.container, TtlMs: ms(o.ttl), CreateParents: o.createParents}
+		Sequential: o.sequential, Container: o.container, TtlMs: ms(o.ttl), CreateParents: o.createParents,
+		Acl: aclToPB(o.acl)}
 }
 
 func (o options) putRequest(path string, data []byte) *pb.PutRequest {

@@ -126,6 +126,9 @@ type watcher struct {
 	ch    chan WatchResponse
 	ready chan error // gets the outcome of the first registration, once
 	told  bool
+	// reauthed is set when the stream was just reopened for a refused token, which
+	// is done once in a row (reset by a registration).
+	reauthed bool
 }
 
 func (w *watcher) tellReady(err error) {
@@ -144,6 +147,12 @@ func (w *watcher) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			w.tellReady(fmt.Errorf("corral: %w", ctx.Err()))
 			return
+		}
+		if !w.reauthed && w.c.newTokenCures(err) {
+			// Refused for its token (dropped by the interceptor): the same member, at
+			// once, with a new one.
+			w.reauthed = true
+			continue
 		}
 		if !afterFailure(err, retrySafe) {
 			if !w.told {
@@ -191,6 +200,7 @@ func (w *watcher) stream(ctx context.Context, b *backoff) (int, error) {
 		if resp.GetCreated() {
 			w.tellReady(nil)
 			b.reset()
+			w.reauthed = false
 			continue
 		}
 		if resp.GetCanceled() {
