@@ -192,6 +192,18 @@ func (t *tokens) refused(err error, gen uint64, sent bool) bool {
 	return true
 }
 
+// authEnabled records that this client turned auth on: if it went without a token
+// while auth was off, its next call authenticates (instead of waiting for a refusal,
+// which Status, answered to anonymous callers too, would never give).
+func (t *tokens) authEnabled() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.off = false
+	t.mu.Unlock()
+}
+
 // passwordChanged keeps user's new password if it is the client's own (the change
 // revoked its token, so that is dropped too).
 func (t *tokens) passwordChanged(user, password string) {
@@ -340,10 +352,14 @@ func (a *Auth) change(ctx context.Context, rpc func(context.Context, pb.AuthClie
 
 // Enable turns auth on; fails with ErrRootRequired until the user root exists.
 func (a *Auth) Enable(ctx context.Context) error {
-	return a.change(ctx, func(ctx context.Context, cl pb.AuthClient) error {
+	err := a.change(ctx, func(ctx context.Context, cl pb.AuthClient) error {
 		_, err := cl.Enable(ctx, &pb.AuthEnableRequest{})
 		return err
 	})
+	if err == nil {
+		a.c.tokens.authEnabled()
+	}
+	return err
 }
 
 // Disable turns auth off: every call is then allowed.

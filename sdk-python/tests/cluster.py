@@ -8,11 +8,15 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 import urllib.request
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+
+if TYPE_CHECKING:
+    from certs import ServerTLS
 
 
 def corral_bin() -> str:
@@ -35,11 +39,19 @@ def free_ports(n: int) -> List[int]:
             s.close()
 
 
-class Cluster:
-    """``size`` members; ``endpoints`` are their client addresses."""
+class FlagsRejected(RuntimeError):
+    """The server binary does not know a flag it was started with (an older build)."""
 
-    def __init__(self, size: int = 1) -> None:
+
+class Cluster:
+    """``size`` members; ``endpoints`` are their client addresses. ``args`` are added
+    to every member's command line; ``tls`` starts them with a certificate (and the
+    readiness probe speaks HTTPS)."""
+
+    def __init__(self, size: int = 1, args: Sequence[str] = (), tls: "Optional[ServerTLS]" = None) -> None:
         self.size = size
+        self.args = list(args) + (tls.args() if tls else [])
+        self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="corral-py-")
         ports = free_ports(3 * size)
         self.client_ports = ports[0:size]
@@ -76,6 +88,7 @@ class Cluster:
                     f"127.0.0.1:{self.http_ports[i]}",
                     "--initial-cluster",
                     self.initial,
+                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -84,15 +97,33 @@ class Cluster:
             self.wait_ready(n)
         return self
 
+    def log_text(self, node: int) -> str:
+        with open(os.path.join(self.dir, f"node{node}.log"), errors="replace") as f:
+            return f.read()
+
+    def _probe_context(self) -> Optional[ssl.SSLContext]:
+        if self.tls is None:
+            return None
+        context = ssl.create_default_context(cafile=self.tls.ca.file)
+        if self.tls.client_ca is not None:
+            probe = self.tls.client_ca.issue("readiness-probe")
+            context.load_cert_chain(probe.cert_file, probe.key_file)
+        return context
+
     def wait_ready(self, node: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.http_ports[node - 1]}/readyz"
+        scheme = "https" if self.tls else "http"
+        url = f"{scheme}://127.0.0.1:{self.http_ports[node - 1]}/readyz"
+        context = self._probe_context()
         while True:
             proc = self.procs.get(node)
             if proc is not None and proc.poll() is not None:
+                text = self.log_text(node)
+                if "unexpected argument" in text:
+                    raise FlagsRejected(f"member {node} refused its flags: {text.strip().splitlines()[0]}")
                 raise RuntimeError(f"member {node} exited: see {self.dir}/node{node}.log")
             try:
-                with urllib.request.urlopen(url, timeout=1) as r:
+                with urllib.request.urlopen(url, timeout=1, context=context) as r:
                     if r.status == 200:
                         return
             except Exception:  # noqa: BLE001 - not up yet

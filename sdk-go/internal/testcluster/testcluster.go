@@ -4,6 +4,8 @@ package testcluster
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +33,8 @@ type Member struct {
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	done       chan struct{}
+	http       *http.Client
+	scheme     string
 }
 
 // Cluster is a set of members started together.
@@ -114,25 +118,53 @@ func freePorts(t T, n int) []int {
 	return ports
 }
 
+// Options are extra settings for StartWith.
+type Options struct {
+	// Args are added to every member's command line.
+	Args []string
+	// HTTPTLS is how the readiness probe reaches the HTTP port when the members serve
+	// TLS (started with --tls-cert): the CA to trust and, with --tls-client-ca, a
+	// client certificate.
+	HTTPTLS *tls.Config
+	// SkipUnknownFlags skips the test, saying why, when the server binary does not
+	// know a flag of Args (an older build); without it that fails the test.
+	SkipUnknownFlags bool
+}
+
+// errFlagsRejected: the binary refused a flag it does not know.
+var errFlagsRejected = errors.New("the server binary refused its flags")
+
 // Start starts an n-member cluster and waits until every member is ready; it is
 // stopped (kill -9, data removed) when the test ends. A member that exits while
 // starting (another process took one of its free ports meanwhile) makes Start try
 // again with new ports, up to three times.
 func Start(t T, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, n, Options{})
+}
+
+// StartWith is Start with extra flags (o.Args) and a TLS readiness probe.
+func StartWith(t T, n int, o Options) *Cluster {
+	t.Helper()
 	var err error
 	for range 3 {
 		var c *Cluster
-		if c, err = tryStart(t, n); err == nil {
+		if c, err = tryStart(t, n, o); err == nil {
 			t.Cleanup(c.stop)
 			return c
+		}
+		if errors.Is(err, errFlagsRejected) {
+			if o.SkipUnknownFlags {
+				t.Skip(err)
+			}
+			break
 		}
 	}
 	t.Fatalf("cannot start a %d-member cluster: %v", n, err)
 	return nil
 }
 
-func tryStart(t T, n int) (*Cluster, error) {
+func tryStart(t T, n int, o Options) (*Cluster, error) {
 	bin := Bin(t)
 	root := t.TempDir()
 	ports := freePorts(t, 3*n)
@@ -145,6 +177,12 @@ func tryStart(t T, n int) (*Cluster, error) {
 			PeerAddr:   fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
 			HTTPAddr:   fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
 			dir:        filepath.Join(root, fmt.Sprintf("m%d", i+1)),
+			http:       http.DefaultClient,
+			scheme:     "http",
+		}
+		if o.HTTPTLS != nil {
+			m.http = &http.Client{Transport: &http.Transport{TLSClientConfig: o.HTTPTLS}}
+			m.scheme = "https"
 		}
 		initial = append(initial, fmt.Sprintf("%d=%s", m.ID, m.PeerAddr))
 		c.Members = append(c.Members, m)
@@ -154,6 +192,7 @@ func tryStart(t T, n int) (*Cluster, error) {
 			"--client-addr", m.ClientAddr, "--peer-addr", m.PeerAddr, "--http-addr", m.HTTPAddr,
 			"--initial-cluster", strings.Join(initial, ","), "--unsafe-no-fsync",
 			"--heartbeat-interval-ms", "100", "--election-timeout-min-ms", "500", "--election-timeout-max-ms", "1000"}
+		m.args = append(m.args, o.Args...)
 		if err := os.MkdirAll(m.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +236,7 @@ func (c *Cluster) WaitReady(m *Member, timeout time.Duration) {
 func (m *Member) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + m.HTTPAddr + "/readyz")
+		resp, err := m.http.Get(m.scheme + "://" + m.HTTPAddr + "/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -206,6 +245,9 @@ func (m *Member) waitReady(timeout time.Duration) error {
 		}
 		select {
 		case <-m.done:
+			if l := m.Log(); strings.Contains(l, "unexpected argument") {
+				return fmt.Errorf("%w: %s", errFlagsRejected, strings.TrimSpace(strings.SplitN(l, "\n", 2)[0]))
+			}
 			return fmt.Errorf("member %d exited: %s", m.ID, m.Log())
 		case <-time.After(100 * time.Millisecond):
 		}

@@ -208,6 +208,13 @@ class TokenState:
             self._token = None
             self._off = True
 
+    def auth_enabled(self) -> None:
+        """Records that this client turned auth on: if it went without a token while
+        auth was off, its next call authenticates (instead of waiting for a refusal,
+        which ``auth.status()``, answered to anonymous callers too, never gives)."""
+        with self._lock:
+            self._off = False
+
     def invalidate(self, generation: Optional[int]) -> None:
         """After a call carrying the token of ``generation`` (None: no token) was
         refused: that token is dropped if it is still the current one, and a call that

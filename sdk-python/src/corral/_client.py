@@ -993,6 +993,8 @@ class AuthClient:
     def enable(self, *, timeout: Timeout = DEFAULT) -> None:
         """Turns auth on; RootRequired until the user ``root`` exists."""
         self._change(lambda s, r, t, m: s.auth.Enable(r, timeout=t, metadata=m), auth_pb2.AuthEnableRequest(), timeout)
+        if self._client._tokens is not None:
+            self._client._tokens.auth_enabled()
 
     def disable(self, *, timeout: Timeout = DEFAULT) -> None:
         """Turns auth off: every call is then allowed."""

@@ -1380,6 +1380,8 @@ class AuthClient:
         await self._change(
             lambda s, r, t, m: s.auth.Enable(r, timeout=t, metadata=m), auth_pb2.AuthEnableRequest(), timeout
         )
+        if self._client._tokens is not None:
+            self._client._tokens.auth_enabled()
 
     async def disable(self, *, timeout: Timeout = DEFAULT) -> None:
         """Turns auth off."""
