@@ -15,9 +15,10 @@ corral_venv
 : "${CORRAL_BIN:?set CORRAL_BIN to the corral server binary (scripts/test.sh does)}"
 export CORRAL_BIN
 
+# cryptography: the TLS tests make their CA and certificates with it.
 corral_venv_install ./sdk-python \
   "pytest==8.4.2" "pytest-asyncio==1.2.0" "ruff==0.14.1" "mypy==1.18.2" \
-  "types-protobuf==7.35.1.20261122"
+  "types-protobuf==7.35.1.20261122" "cryptography==50.0.2"
 
 cd sdk-python
 echo "test-python: ruff" >&2

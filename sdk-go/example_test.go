@@ -18,8 +18,14 @@ import (
 // code, your cluster's client addresses, e.g. []string{"127.0.0.1:2479"}.
 var endpoints []string
 
+// authEndpoints are those of a member of its own for Example_auth, which turns auth on.
+var authEndpoints []string
+
 func TestMain(m *testing.M) {
-	os.Exit(testcluster.RunMain(m, func(e []string) { endpoints = e }))
+	os.Exit(testcluster.RunMainSetup(m, func(t testcluster.T) {
+		endpoints = testcluster.Start(t, 1).Endpoints()
+		authEndpoints = testcluster.Start(t, 1).Endpoints()
+	}))
 }
 
 // The quick start of docs/go-client.md.
@@ -319,30 +325,43 @@ func ExampleClient_MemberList() {
 	// Output: 1 member(s), leader 1
 }
 
-// docs/go-client.md's quick start is Example_quickStart's body, so it compiles and runs.
-func TestQuickStartInDocsIsTheExample(t *testing.T) {
+// The code of docs/go-client.md's quick start, TLS and auth sections is the body of
+// a runnable example, so it compiles and runs (the TLS one compiles only: it needs
+// certificate files).
+func TestDocExamplesAreTheExamples(t *testing.T) {
 	doc, err := os.ReadFile("../docs/go-client.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile("example_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(doc), "## Quick start")
-	_, block, ok2 := strings.Cut(after, "```go\n")
-	block, _, ok3 := strings.Cut(block, "```")
-	if !ok || !ok2 || !ok3 {
-		t.Fatal("no ```go block under ## Quick start in docs/go-client.md")
-	}
-	_, body, _ := strings.Cut(string(src), "func Example_quickStart() {\n")
-	body, _, _ = strings.Cut(body, "\t// Output:")
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
-		lines = append(lines, strings.TrimPrefix(l, "\t"))
-	}
-	if want := strings.Join(lines, "\n") + "\n"; block != want {
-		t.Fatalf("docs/go-client.md's quick start differs from Example_quickStart:\n--- docs\n%s--- example\n%s", block, want)
+	for heading, example := range map[string]string{
+		"## Quick start":              "example_test.go:Example_quickStart",
+		"### TLS":                     "example_auth_test.go:ExampleNewTLSConfig",
+		"### Authentication and ACLs": "example_auth_test.go:Example_auth",
+	} {
+		file, name, _ := strings.Cut(example, ":")
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, after, ok := strings.Cut(string(doc), "\n"+heading+"\n")
+		_, block, ok2 := strings.Cut(after, "```go\n")
+		block, _, ok3 := strings.Cut(block, "```")
+		if !ok || !ok2 || !ok3 {
+			t.Fatalf("no ```go block under %s in docs/go-client.md", heading)
+		}
+		_, body, ok := strings.Cut(string(src), "func "+name+"() {\n")
+		if !ok {
+			t.Fatalf("no %s in %s", name, file)
+		}
+		body, _, _ = strings.Cut(body, "\n}\n")
+		body, _, _ = strings.Cut(body, "\t// Output:")
+		var lines []string
+		for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+			lines = append(lines, strings.TrimPrefix(l, "\t"))
+		}
+		if want := strings.Join(lines, "\n") + "\n"; block != want {
+			t.Errorf("docs/go-client.md's %s differs from %s:\n--- docs\n%s--- example\n%s", heading, name, block, want)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ from test_errors import trailing
 import corral
 import corral.aio
 from corral._auth import REFRESH_AT, TokenState, auth_metadata
+from corral._client import channel_factory
 from corral._errors import from_status
 from corral._requests import acl_from_pb, acl_to_pb, set_acl_request
 from corral._retry import CallAttempts, Retry
@@ -221,6 +222,25 @@ def test_credentials_are_checked_without_echoing_the_password() -> None:
         corral.Client(NOWHERE, token="two words")
     with pytest.raises(TypeError):
         corral.Client(NOWHERE, tls="ca.pem")  # type: ignore[arg-type]
+    with pytest.raises(corral.InvalidArgument):
+        corral.Client("http://127.0.0.1:1", tls=corral.TLS())
+
+
+def test_https_endpoints_mean_tls() -> None:
+    opened: List[str] = []
+
+    def insecure(addr: str, options: Any) -> str:
+        opened.append("plaintext")
+        return addr
+
+    def secure(addr: str, credentials: Any, options: Any) -> str:
+        opened.append("tls")
+        return addr
+
+    channel_factory("https://db:2479", None, insecure, secure)("db:2479")
+    channel_factory("db:2479", corral.TLS(server_name="db"), insecure, secure)("db:2479")
+    channel_factory(["http://db:2479"], None, insecure, secure)("db:2479")
+    assert opened == ["tls", "tls", "plaintext"]
 
 
 def test_acl_entries_normalise_their_permissions() -> None:

@@ -12,6 +12,12 @@ import (
 // $CORRAL_BIN only the Test functions run (the integration ones skip themselves)
 // and the examples are left out.
 func RunMain(m *testing.M, setEndpoints func([]string)) int {
+	return RunMainSetup(m, func(t T) { setEndpoints(Start(t, 1).Endpoints()) })
+}
+
+// RunMainSetup is RunMain with setup starting what the package's examples need
+// (members are stopped after the tests).
+func RunMainSetup(m *testing.M, setup func(t T)) int {
 	if os.Getenv("CORRAL_BIN") == "" {
 		flag.Parse()
 		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
@@ -22,7 +28,6 @@ func RunMain(m *testing.M, setEndpoints func([]string)) int {
 	}
 	mt := Main()
 	defer mt.Close()
-	c := Start(mt, 1)
-	setEndpoints(c.Endpoints())
+	setup(mt)
 	return m.Run()
 }

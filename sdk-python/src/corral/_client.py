@@ -159,11 +159,20 @@ class Members:
 
 
 def channel_factory(
-    tls: Optional[TLS], insecure: Callable[..., Any], secure: Callable[..., Any]
+    endpoints: Union[str, Sequence[str]],
+    tls: Optional[TLS],
+    insecure: Callable[..., Any],
+    secure: Callable[..., Any],
 ) -> Callable[[str], Any]:
     """How a client opens the channel to one endpoint: plaintext, or TLS with the
     credentials read once for every member (a bad file fails the client's creation,
-    not its first call)."""
+    not its first call). ``https://`` endpoints without ``tls`` get TLS with the
+    system's roots; ``http://`` ones with ``tls`` are refused as a contradiction."""
+    schemes = rq.endpoint_schemes(endpoints)
+    if tls is None and "https" in schemes:
+        tls = TLS()
+    elif tls is not None and "http" in schemes:
+        raise InvalidArgument("endpoints: http:// endpoints with tls=; use https:// or host:port", argument="endpoints")
     if tls is None:
         return lambda addr: insecure(addr, options=CHANNEL_OPTIONS)
     if not isinstance(tls, TLS):
@@ -215,7 +224,9 @@ class Client:
         self._timeout = rq.check_timeout(timeout)
         self._tokens = token_state(credentials, token)
         self._refresh_lock = threading.Lock()
-        self._members = Members(self._endpoints, channel_factory(tls, grpc.insecure_channel, grpc.secure_channel))
+        self._members = Members(
+            self._endpoints, channel_factory(endpoints, tls, grpc.insecure_channel, grpc.secure_channel)
+        )
         self._lanes = rq.Lanes() if exactly_once else None
         self._pid = os.getpid()
         self._closed = False

@@ -44,6 +44,17 @@ _MAX_PATH_BYTES = 4096
 _MAX_SEGMENT_BYTES = 255
 
 
+def endpoint_schemes(endpoints: Union[str, Sequence[str]]) -> List[str]:
+    """The schemes the endpoints were given with (``"http"``, ``"https"``; none for a
+    bare ``host:port``), for the client to check against its TLS settings."""
+    items = endpoints.split(",") if isinstance(endpoints, str) else list(endpoints)
+    out = []
+    for item in items:
+        if isinstance(item, str) and "://" in item:
+            out.append(item.strip().split("://", 1)[0])
+    return out
+
+
 def parse_endpoints(endpoints: Union[str, Sequence[str]]) -> List[str]:
     """``host:port`` strings from a list or a comma-separated string."""
     if isinstance(endpoints, str):

@@ -130,7 +130,7 @@ class Client:
         self._tokens = token_state(credentials, token)
         self._refresh_lock = asyncio.Lock()
         self._members = Members(
-            self._endpoints, channel_factory(tls, grpc.aio.insecure_channel, grpc.aio.secure_channel)
+            self._endpoints, channel_factory(endpoints, tls, grpc.aio.insecure_channel, grpc.aio.secure_channel)
         )
         self._lanes = rq.Lanes() if exactly_once else None
         self._pid = os.getpid()
