@@ -48,12 +48,16 @@ func startAuth(t *testing.T) *testcluster.Cluster {
 type calls struct {
 	authenticates atomic.Int64
 	mu            sync.Mutex
-	refused       []string // the messages of UNAUTHENTICATED answers
+	refused       []string    // the messages of UNAUTHENTICATED answers
+	times         []time.Time // when each Authenticate was sent
 }
 
 func (c *calls) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	if method == "/corral.v1.Auth/Authenticate" {
 		c.authenticates.Add(1)
+		c.mu.Lock()
+		c.times = append(c.times, time.Now())
+		c.mu.Unlock()
 	}
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if status.Code(err) == codes.Unauthenticated && method != "/corral.v1.Auth/Authenticate" {
@@ -264,6 +268,14 @@ func TestTokensAreRefreshedBeforeTheyExpire(t *testing.T) {
 	}
 	if a := counter.authenticates.Load(); a < 3 {
 		t.Fatalf("%d Authenticate calls in 5 s of 2 s tokens", a)
+	}
+	// Each token was replaced at about 80% of its life: before it expired, not after.
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	for i := 1; i < len(counter.times); i++ {
+		if gap := counter.times[i].Sub(counter.times[i-1]); gap < tokenTTL/2 || gap >= tokenTTL {
+			t.Errorf("token %d replaced %v after the one before (lifetime %v)", i, gap, tokenTTL)
+		}
 	}
 }
 
