@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import Any, Optional, Tuple
 
+from corral._auth import Issued, TokenState, auth_metadata
 from corral._errors import (
     CorralError,
     DeadlineExceeded,
@@ -17,9 +18,6 @@ from corral._errors import (
     never_sent,
     token_refused,
 )
-
-if TYPE_CHECKING:
-    from corral._auth import Issued, TokenState
 
 #: Attempts of a call that has no timeout (with a timeout, attempts go on until it).
 MAX_ATTEMPTS_WITHOUT_TIMEOUT = 20
@@ -85,9 +83,9 @@ class CallAttempts:
     between rounds), or that the call is over.
 
     With ``auth`` (the client's TokenState), a call refused because of its token
-    (invalid, expired, revoked) is sent once more, to the same member, after the
-    token it carried is dropped: the client authenticates again before that attempt.
-    A second refusal is the answer.
+    (invalid, expired, revoked; or absent because auth was off) is sent once more, to
+    the same member, after the token it carried is dropped: the client authenticates
+    again before that attempt. A second refusal is the answer.
 
     ``members`` has ``current()``, ``skip(index)`` and ``len()``; ``lanes`` (None when
     request ids are off) has ``take()``, ``request_id(lane, seq)`` and
@@ -100,7 +98,7 @@ class CallAttempts:
         retry: Retry,
         limit: Optional[float],
         header: str,
-        auth: Optional["TokenState"] = None,
+        auth: Optional[TokenState] = None,
     ) -> None:
         self._members = members
         self._auth = auth
@@ -132,11 +130,9 @@ class CallAttempts:
             raise DeadlineExceeded(f"no answer within {self.limit} s")
         return index, stubs, remaining
 
-    def metadata_with(self, token: Optional["Issued"]) -> Optional[Tuple[Tuple[str, str], ...]]:
+    def metadata_with(self, token: Optional[Issued]) -> Optional[Tuple[Tuple[str, str], ...]]:
         """The attempt's metadata: the request id and, if any, ``token``'s header (the
         token is remembered, so a refusal drops that one and no newer one)."""
-        from corral._auth import auth_metadata
-
         self._token_generation = None if token is None else token[1]
         return auth_metadata(self.metadata, token)
 
