@@ -456,3 +456,51 @@ func TestConfigRejectsHalfCredentialsAndMixedSchemes(t *testing.T) {
 		}
 	}
 }
+
+// The server ends a watch at its next event once its token is revoked (a password
+// change): the client that knows the new password resumes it from that event; one
+// with the old password ends it with ErrBadCredentials.
+func TestAWatchEndedByAPasswordChangeResumesOrFailsTyped(t *testing.T) {
+	cl := startAuth(t)
+	ctx := testCtx(t)
+	root := connectAs(t, cl, "root", rootPassword, nil)
+	if err := root.Auth().UserAdd(ctx, "erin", "pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Create(ctx, "/erin", nil, corral.WithACL(corral.UserACL("erin", corral.PermRead))); err != nil {
+		t.Fatal(err)
+	}
+	changer := connectAs(t, cl, "erin", "pw-1", nil)
+	stale := connectAs(t, cl, "erin", "pw-1", nil)
+	resumed, err := changer.Watch(ctx, "/erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := stale.Watch(ctx, "/erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Put(ctx, "/erin", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []corral.WatchChan{resumed, ended} {
+		if r := <-w; r.Err != nil || len(r.Events) != 1 || string(r.Events[0].Node.Data) != "1" {
+			t.Fatalf("before: %+v", r)
+		}
+	}
+	if err := changer.Auth().UserChangePassword(ctx, "erin", "pw-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Put(ctx, "/erin", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-resumed; r.Err != nil || len(r.Events) != 1 || string(r.Events[0].Node.Data) != "2" {
+		t.Fatalf("resumed watch: %+v", r)
+	}
+	if r := <-ended; !errors.Is(r.Err, corral.ErrBadCredentials) {
+		t.Fatalf("watch of the old password: %+v", r)
+	}
+	if _, ok := <-ended; ok {
+		t.Fatal("watch channel open after its error")
+	}
+}

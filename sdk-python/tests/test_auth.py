@@ -354,3 +354,27 @@ def test_a_watch_reopened_after_a_refused_token_carries_a_new_one(
         watcher.close()
     assert batch is not None and batch.events[0].node.data == b"after"
     assert any("reopening with a new token" in r.getMessage() for r in caplog.records)
+
+
+def test_a_watch_ended_by_a_password_change_resumes_or_fails_typed(root: corral.Client, auth_server: Cluster) -> None:
+    user = add_user(root, "changing")
+    path = "/" + unique("changing")
+    root.create(path, acl=[AclEntry.user(user, "read"), AclEntry.user("root")])
+    with (
+        corral.Client(auth_server.endpoints, credentials=(user, "pw-1"), timeout=10) as changer,
+        corral.Client(auth_server.endpoints, credentials=(user, "pw-1"), timeout=10) as stale,
+    ):
+        resumed, ended = changer.watch(path), stale.watch(path)
+        root.put(path, "1")
+        assert [next(iter(w)).node.data for w in (resumed, ended)] == [b"1", b"1"]
+        # The server ends both watches at their next event (their token is revoked);
+        # the client that knows the new password resumes from that event, the other
+        # cannot get a new token.
+        changer.auth.user_change_password(user, "pw-2")
+        root.put(path, "2")
+        batch = resumed.next_batch()
+        assert batch is not None and [e.node.data for e in batch.events] == [b"2"]
+        with pytest.raises(corral.Unauthenticated) as e:
+            ended.next_batch()
+        assert e.value.reason == "BAD_CREDENTIALS" and ended.closed
+        resumed.close()
