@@ -233,7 +233,11 @@ class ServiceRegistry:
             raise TypeError("instance: expected a non-empty str without '/'")
         path = rq.check_path(f"{self.base}/{instance}", "instance")
         client = self.session.client
-        client.create(self.base, create_parents=True) if client.exists(self.base) is None else None
+        if client.exists(self.base) is None:
+            try:
+                client.create(self.base, create_parents=True)
+            except AlreadyExists:
+                pass  # another instance registering at the same time made it first
         client.create(path, data, lease_id=self.session.lease_id)
         return path
 
