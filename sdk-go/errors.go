@@ -370,7 +370,8 @@ func (e *ACLVersionMismatchError) Unwrap() error { return e.Err }
 type PermissionDeniedError struct {
 	// Path of the znode the permission was needed on; "" when the call needs the root user.
 	Path string
-	// Permission that was missing: "read", "write", "create", "delete", "admin", or "root".
+	// Permission that was missing: "read", "write", "create", "delete", "admin"; "root"
+	// for a call only root may make, "lease" for another user's lease.
 	Permission string
 	// User is the caller as the server saw it.
 	User string

@@ -365,7 +365,8 @@ class PermissionDenied(CorralError):
 
     ``path`` is the znode the permission was needed on (None for calls that need the
     root user), ``permission`` its name (``"read"``, ``"write"``, ``"create"``,
-    ``"delete"``, ``"admin"``, or ``"root"``), ``user`` the caller as the server saw it.
+    ``"delete"``, ``"admin"``; ``"root"`` for a call only root may make, ``"lease"`` for
+    another user's lease), ``user`` the caller as the server saw it.
     Also available as ``corral.PermissionDeniedError``."""
 
     @property
