@@ -47,15 +47,12 @@ pub fn require<B: Backing + ?Sized>(
     let Some(caller) = caller_in(view, who)? else {
         return Ok(());
     };
-    if caller.may(view.acl(path)?.as_ref(), perm) {
-        return Ok(());
-    }
-    Err(KvError::PermissionDenied {
-        path: path.to_string(),
-        permission: perm.name().to_string(),
-        user: caller.name().to_string(),
-    }
-    .into())
+    Ok(KvError::check_permission(
+        &caller,
+        view.acl(path)?.as_ref(),
+        path,
+        perm,
+    )?)
 }
 
 /// Whether `caller` (from [`caller_in`]) may read the znode at `path`.

@@ -728,6 +728,27 @@ pub enum KvError {
     RootRequired(String),
 }
 
+impl KvError {
+    /// Refuses with [`KvError::PermissionDenied`] unless `acl` (the znode's at `path`;
+    /// `None` is the default) grants `caller` the permission `perm`. The one decision
+    /// of writes (apply) and reads (the API) alike.
+    pub fn check_permission(
+        caller: &crate::acl::Caller,
+        acl: Option<&crate::acl::Acl>,
+        path: &str,
+        perm: crate::acl::Perms,
+    ) -> Result<(), KvError> {
+        if caller.may(acl, perm) {
+            return Ok(());
+        }
+        Err(KvError::PermissionDenied {
+            path: path.to_string(),
+            permission: perm.name().to_string(),
+            user: caller.name().to_string(),
+        })
+    }
+}
+
 fn permission_message(user: &str, permission: &str, path: &str) -> String {
     if path.is_empty() {
         format!("permission denied: only the root user may make this call (caller: {user})")

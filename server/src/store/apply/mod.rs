@@ -89,15 +89,12 @@ impl<B: Backing + ?Sized> Cx<'_, '_, B> {
         if caller.is_root() {
             return Ok(());
         }
-        if caller.may(self.tree.acl(path)?.as_ref(), perm) {
-            return Ok(());
-        }
-        Err(KvError::PermissionDenied {
-            path: path.to_string(),
-            permission: perm.name().to_string(),
-            user: caller.name().to_string(),
-        }
-        .into())
+        Ok(KvError::check_permission(
+            caller,
+            self.tree.acl(path)?.as_ref(),
+            path,
+            perm,
+        )?)
     }
 
     /// Refuses unless the caller owns `lease` (or is root): a lease belongs to the user
