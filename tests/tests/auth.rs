@@ -1436,3 +1436,48 @@ async fn a_watch_ends_when_its_token_is_revoked() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_keep_alive_stream_stops_keeping_leases_once_its_token_is_revoked() -> Result<()> {
+    let server = Server::start().await?;
+    let ch = wire::channel(&server.endpoint()).await?;
+    let [root, alice, _bob] = enable_auth(&ch).await?;
+    let lease = LeaseClient::new(ch.clone())
+        .grant(req(
+            pb::LeaseGrantRequest {
+                ttl_ms: 60_000,
+                lease_id: 0,
+            },
+            Some(&alice),
+        ))
+        .await?
+        .into_inner()
+        .lease_id;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let out = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut answers = LeaseClient::new(ch.clone())
+        .keep_alive(req(out, Some(&alice)))
+        .await?
+        .into_inner();
+    tx.send(pb::LeaseKeepAliveRequest { lease_id: lease })
+        .await?;
+    answers
+        .next()
+        .await
+        .ok_or_else(|| anyhow!("stream ended"))??;
+    AuthClient::new(ch.clone())
+        .user_change_password(req(
+            pb::AuthUserChangePasswordRequest {
+                name: "alice".into(),
+                password: "changed".into(),
+            },
+            Some(&root),
+        ))
+        .await?;
+    tx.send(pb::LeaseKeepAliveRequest { lease_id: lease })
+        .await?;
+    match answers.next().await {
+        Some(Err(s)) if wire::reason(&s).as_deref() == Some("TOKEN_REVOKED") => Ok(()),
+        other => bail!("a keep-alive after the revocation got {other:?}"),
+    }
+}

@@ -131,6 +131,14 @@ impl Lease for LeaseService {
                 let id = msg.map_err(|e| from_transport(e, cx.limits()))?.lease_id;
                 check_id(id)?;
                 if who.enabled {
+                    // A stream opened with a token revoked since (the user deleted or
+                    // their password changed) keeps nothing alive: the client must
+                    // authenticate again, as for any new call.
+                    let state = cx.node.db().auth().map_err(ApiError::from)?;
+                    if state.enabled && who.revoked_in(&state) {
+                        let user = who.user.clone().unwrap_or_default();
+                        Err(ApiError::from(crate::auth::AuthError::TokenRevoked { user }))?;
+                    }
                     // Only the lease's owner (or root) may keep it alive.
                     cx.node
                         .read(Consistency::Serializable, |tree| {
