@@ -91,20 +91,15 @@ pub fn require_user(who: &Who) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Refuses unless `who` owns `lease` (or is root, or auth is off): a lease belongs to
-/// the user who granted it.
+/// Refuses unless `who` owns `lease` (or is root, or auth is off).
 pub fn require_lease_owner(
     who: &Who,
     lease: &crate::store::lease::LeaseRecord,
 ) -> Result<(), ApiError> {
-    if !who.enabled || who.user.as_deref() == Some(crate::acl::ROOT) || who.user == lease.owner {
+    if !who.enabled {
         return Ok(());
     }
-    Err(KvError::LeaseNotOwned {
-        lease_id: lease.id,
-        user: who.user.clone().unwrap_or_else(|| "anonymous".into()),
-    }
-    .into())
+    Ok(KvError::check_lease_owner(who.user.as_deref(), lease)?)
 }
 
 /// Checks, for a lock or election `name` (its queue's znode), that `who` owns

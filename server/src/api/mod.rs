@@ -29,7 +29,14 @@ use errors::ApiError;
 pub use corral_proto::REQUEST_ID_HEADER;
 
 /// Wraps `command` for exactly-once application when the request carries a request id.
-pub fn with_request_id<T>(req: &tonic::Request<T>, command: Command) -> Result<Command, ApiError> {
+/// Request ids are per user (`user`, the authenticated caller): another user sending the
+/// same id must not be answered with this one's remembered result, which may hold data
+/// they may not read. Client ids never contain '@', so `user@client` is unambiguous.
+fn with_request_id<T>(
+    req: &tonic::Request<T>,
+    user: Option<&str>,
+    command: Command,
+) -> Result<Command, ApiError> {
     let Some(value) = req.metadata().get(REQUEST_ID_HEADER) else {
         return Ok(command);
     };
@@ -55,8 +62,12 @@ pub fn with_request_id<T>(req: &tonic::Request<T>, command: Command) -> Result<C
     if seq == 0 {
         return Err(bad("sequence must be ≥ 1"));
     }
+    let client_id = match user {
+        Some(user) => format!("{user}@{client}"),
+        None => client.to_string(),
+    };
     Ok(Command::Once {
-        client_id: client.to_string(),
+        client_id,
         seq,
         command: Box::new(command),
     })
@@ -94,32 +105,14 @@ impl ApiContext {
         if who.enabled && who.user.is_none() {
             return Err(crate::auth::AuthError::Required.into());
         }
-        let user = who.user.clone();
-        let command = with_request_id(
+        with_request_id(
             req,
+            who.user.as_deref(),
             Command::As {
-                user: who.user,
+                user: who.user.clone(),
                 command: Box::new(command),
             },
-        )?;
-        // Request ids are per user: another user sending the same id must not be
-        // answered with this one's remembered result (which may hold data they may
-        // not read). Client ids never contain '@', so the split is unambiguous.
-        Ok(match (command, user) {
-            (
-                Command::Once {
-                    client_id,
-                    seq,
-                    command,
-                },
-                Some(user),
-            ) => Command::Once {
-                client_id: format!("{user}@{client_id}"),
-                seq,
-                command,
-            },
-            (command, _) => command,
-        })
+        )
     }
 
     /// The client port's size limits, for messages about them.

@@ -749,6 +749,24 @@ impl KvError {
     }
 }
 
+impl KvError {
+    /// Refuses with [`KvError::LeaseNotOwned`] unless `user` owns `lease` or is root: a
+    /// lease belongs to the user who granted it; one granted anonymously (auth off)
+    /// only root may use. Callers skip it while auth is off.
+    pub fn check_lease_owner(
+        user: Option<&str>,
+        lease: &super::lease::LeaseRecord,
+    ) -> Result<(), KvError> {
+        if user == Some(crate::acl::ROOT) || user == lease.owner.as_deref() {
+            return Ok(());
+        }
+        Err(KvError::LeaseNotOwned {
+            lease_id: lease.id,
+            user: user.unwrap_or("anonymous").to_string(),
+        })
+    }
+}
+
 fn permission_message(user: &str, permission: &str, path: &str) -> String {
     if path.is_empty() {
         format!("permission denied: only the root user may make this call (caller: {user})")

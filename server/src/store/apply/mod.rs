@@ -97,21 +97,14 @@ impl<B: Backing + ?Sized> Cx<'_, '_, B> {
         )?)
     }
 
-    /// Refuses unless the caller owns `lease` (or is root): a lease belongs to the user
-    /// who granted it; one granted anonymously (auth off) only root may use.
+    /// Refuses unless the caller owns `lease` (or is root), when auth is enabled.
     pub(crate) fn require_lease_owner(
         &self,
         lease: &crate::store::lease::LeaseRecord,
     ) -> Result<(), ApplyError> {
         match &self.caller {
-            Some(caller) if !caller.is_root() && caller.user != lease.owner => {
-                Err(KvError::LeaseNotOwned {
-                    lease_id: lease.id,
-                    user: caller.name().to_string(),
-                }
-                .into())
-            }
-            _ => Ok(()),
+            Some(caller) => Ok(KvError::check_lease_owner(caller.user.as_deref(), lease)?),
+            None => Ok(()),
         }
     }
 
