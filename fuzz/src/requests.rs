@@ -300,7 +300,7 @@ fn request_id(body: &[u8]) {
     req.metadata_mut()
         .insert(corral_server::api::REQUEST_ID_HEADER, value);
     let inner = Command::Compact { revision: 1 };
-    match outcome(with_request_id(&req, inner.clone())) {
+    match outcome(with_request_id(&req, None, inner.clone())) {
         Some(Command::Once {
             client_id,
             seq,

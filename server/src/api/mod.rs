@@ -32,7 +32,7 @@ pub use corral_proto::REQUEST_ID_HEADER;
 /// Request ids are per user (`user`, the authenticated caller): another user sending the
 /// same id must not be answered with this one's remembered result, which may hold data
 /// they may not read. Client ids never contain '@', so `user@client` is unambiguous.
-fn with_request_id<T>(
+pub fn with_request_id<T>(
     req: &tonic::Request<T>,
     user: Option<&str>,
     command: Command,
